@@ -369,3 +369,67 @@ func IDKind(id string) string {
 	}
 	return kind
 }
+
+// MarshalText encodes the id as hex (JSON strings, not byte arrays).
+func (t TraceID) MarshalText() ([]byte, error) { return []byte(t.String()), nil }
+
+// UnmarshalText parses hex; the empty string is the zero id.
+func (t *TraceID) UnmarshalText(b []byte) error {
+	if len(b) == 0 {
+		*t = TraceID{}
+		return nil
+	}
+	id, err := ParseTraceID(string(b))
+	*t = id
+	return err
+}
+
+// MarshalText encodes the id as hex.
+func (s SpanID) MarshalText() ([]byte, error) { return []byte(s.String()), nil }
+
+// UnmarshalText parses hex; the empty string is the zero id.
+func (s *SpanID) UnmarshalText(b []byte) error {
+	if len(b) == 0 {
+		*s = SpanID{}
+		return nil
+	}
+	id, err := ParseSpanID(string(b))
+	*s = id
+	return err
+}
+
+// Merge appends o's items to b: resources are de-duplicated by ID and audit
+// counts with the same (source, key, action) are added up.
+func (b *Batch) Merge(o *Batch) {
+	if o == nil {
+		return
+	}
+	for _, r := range o.Resources {
+		if !slicesContainsResource(b.Resources, r.ID) {
+			b.Resources = append(b.Resources, r)
+		}
+	}
+	b.Spans = append(b.Spans, o.Spans...)
+	b.KernelEvents = append(b.KernelEvents, o.KernelEvents...)
+	b.LockEdges = append(b.LockEdges, o.LockEdges...)
+	b.Logs = append(b.Logs, o.Logs...)
+outer:
+	for _, a := range o.Audit {
+		for i := range b.Audit {
+			if b.Audit[i].Source == a.Source && b.Audit[i].Key == a.Key && b.Audit[i].Action == a.Action {
+				b.Audit[i].Count += a.Count
+				continue outer
+			}
+		}
+		b.Audit = append(b.Audit, a)
+	}
+}
+
+func slicesContainsResource(rs []Resource, id string) bool {
+	for i := range rs {
+		if rs[i].ID == id {
+			return true
+		}
+	}
+	return false
+}

@@ -1,0 +1,110 @@
+package main
+
+import (
+	"bytes"
+	"compress/gzip"
+	"context"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/debugai/debugai/evidence"
+	"github.com/debugai/debugai/evidence/duckdb"
+)
+
+func openStats(t *testing.T, path string) evidence.Stats {
+	t.Helper()
+	st, err := duckdb.Open(context.Background(), path, duckdb.Options{ReadOnly: true})
+	if err != nil {
+		t.Fatalf("opening store: %v", err)
+	}
+	defer st.Close()
+	s, err := st.Stats(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	return s
+}
+
+func TestImportSharedRecordingsExactCounts(t *testing.T) {
+	t.Setenv("DEBUGAI_HMAC_KEY", testKey)
+	cases := []struct {
+		file          string
+		traces, spans int64
+		wantInSummary []string
+	}{
+		{"hotrod/incident_mutex_default/traces.otlp.jsonl.gz", 62, 2449, []string{"traces:        62", "spans:         2449", "customer", "mysql"}},
+		{"nezha/tt_baseline_2023-01-30_11_39.otlp.jsonl.gz", 62, 4595, []string{"spans:         4595"}},
+	}
+	for _, c := range cases {
+		t.Run(filepath.Base(filepath.Dir(c.file))+"/"+filepath.Base(c.file), func(t *testing.T) {
+			in := sharedTestdata(t, c.file)
+			store := filepath.Join(t.TempDir(), "ev.duckdb")
+			out, errOut, err := runCLI(t, "import", "--store", store, in)
+			if err != nil {
+				t.Fatalf("import: %v\n%s", err, errOut)
+			}
+			for _, w := range c.wantInSummary {
+				if !strings.Contains(out, w) {
+					t.Errorf("summary lacks %q:\n%s", w, out)
+				}
+			}
+			s := openStats(t, store)
+			if s.Spans != c.spans || s.Traces != c.traces {
+				t.Fatalf("store holds %d traces / %d spans, want %d / %d", s.Traces, s.Spans, c.traces, c.spans)
+			}
+			// Importing the same file again must not duplicate anything.
+			if _, errOut, err := runCLI(t, "import", "--store", store, in); err != nil {
+				t.Fatalf("re-import: %v\n%s", err, errOut)
+			}
+			if s2 := openStats(t, store); s2.Spans != c.spans || s2.SpanEvents != s.SpanEvents {
+				t.Fatalf("re-import changed counts: %+v -> %+v", s, s2)
+			}
+		})
+	}
+}
+
+func TestImportBadInputWritesNothing(t *testing.T) {
+	t.Setenv("DEBUGAI_HMAC_KEY", testKey)
+	in := sharedTestdata(t, "hotrod/incident_mutex_default/traces.otlp.jsonl.gz")
+	raw := gunzipFile(t, in)
+	lines := bytes.SplitN(raw, []byte("\n"), 4)
+	bad := bytes.Join([][]byte{lines[0], lines[1], []byte(`{"resourceSpans":[{"scopeSpans":[{"spans":[{"traceId":"zz"`), lines[3]}, []byte("\n"))
+	dir := t.TempDir()
+	badFile := filepath.Join(dir, "bad.otlp.jsonl")
+	if err := os.WriteFile(badFile, bad, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	store := filepath.Join(dir, "ev.duckdb")
+	// A good file first, then the bad one: the good one must not be imported either.
+	_, _, err := runCLI(t, "import", "--store", store, in, badFile)
+	if err == nil || !strings.Contains(err.Error(), "bad.otlp.jsonl:3") || !strings.Contains(err.Error(), "nothing was imported") {
+		t.Fatalf("want an error naming bad.otlp.jsonl:3, got %v", err)
+	}
+	if _, err := os.Stat(store); err == nil {
+		t.Fatalf("store %s was created although the input was bad", store)
+	}
+	_, _, err = runCLI(t, "import", "--store", store, filepath.Join(dir, "missing.jsonl"))
+	if err == nil || !strings.Contains(err.Error(), "missing.jsonl") {
+		t.Fatalf("missing file: %v", err)
+	}
+}
+
+func gunzipFile(t *testing.T, path string) []byte {
+	t.Helper()
+	f, err := os.Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	zr, err := gzip.NewReader(f)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var b bytes.Buffer
+	if _, err := b.ReadFrom(zr); err != nil {
+		t.Fatal(err)
+	}
+	return b.Bytes()
+}

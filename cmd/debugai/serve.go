@@ -1,0 +1,119 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"time"
+
+	"github.com/debugai/debugai/evidence/duckdb"
+	"github.com/debugai/debugai/evidence/remote"
+	"github.com/debugai/debugai/ingest"
+)
+
+const serveUsage = `serve [flags]
+
+Receives OpenTelemetry data and stores it as privacy-filtered evidence:
+OTLP/HTTP (POST /v1/traces and /v1/logs; protobuf or JSON; gzip) and
+OTLP/gRPC (trace and logs services). The node collector's kernel events
+arrive as OTLP logs. A request is acknowledged (2xx / OK) only once its data
+is committed to the store; when the queue is full the answer is 429 /
+RESOURCE_EXHAUSTED with Retry-After. SIGINT or SIGTERM shut down gracefully:
+everything acknowledged is flushed.
+
+serve owns the store file; it publishes <store>.serve.json (0600) so that
+stats, audit and import reach the data through it while it runs.`
+
+func runServe(ctx context.Context, args []string, env *cmdEnv) (err error) {
+	def := ingest.DefaultConfig()
+	fs := newFlagSet("serve", serveUsage, env)
+	store := storeFlag(fs, env)
+	pf := addPrivacyFlags(fs, env)
+	httpAddr := fs.String("listen", def.HTTPAddr, "OTLP/HTTP listen address (loopback by default; \"\" disables)")
+	grpcAddr := fs.String("grpc-listen", def.GRPCAddr, "OTLP/gRPC listen address (\"\" disables)")
+	maxBody := fs.Int64("max-request-bytes", def.HTTP.MaxRequestBytes, "largest accepted request body, compressed (413 above)")
+	queueItems := fs.Int64("queue-items", def.Pipeline.MaxQueueItems, "spans, events and logs accepted but not yet committed before answering 429")
+	queueBytes := fs.Int64("queue-bytes", def.Pipeline.MaxQueueBytes, "estimated bytes of the same before answering 429")
+	shutdownTimeout := fs.Duration("shutdown-timeout", 30*time.Second, "how long a graceful shutdown may take")
+	logLevel := fs.String("log-level", "info", "log level: debug, info, warn, error")
+	if err := parseFlags(fs, args); err != nil {
+		return err
+	}
+	if fs.NArg() > 0 {
+		return usagef("serve takes no arguments, got %q", fs.Args())
+	}
+	logger, err := newLogger(env.stderr, *logLevel)
+	if err != nil {
+		return err
+	}
+	cfg := def
+	cfg.HTTPAddr, cfg.GRPCAddr = *httpAddr, *grpcAddr
+	cfg.HTTP.MaxRequestBytes = *maxBody
+	cfg.HTTP.MaxDecompressedBytes = max(cfg.HTTP.MaxDecompressedBytes, *maxBody)
+	cfg.Pipeline.MaxQueueItems, cfg.Pipeline.MaxQueueBytes = *queueItems, *queueBytes
+	cfg.Pipeline.MaxCommitItems = min(cfg.Pipeline.MaxCommitItems, *queueItems)
+	if err := cfg.Validate(); err != nil {
+		return usagef("%v", err)
+	}
+	redactor, _, err := pf.load(env)
+	if err != nil {
+		return err
+	}
+	if err := os.MkdirAll(filepath.Dir(*store), 0o755); err != nil {
+		return fmt.Errorf("creating store directory: %w", err)
+	}
+	st, err := duckdb.Open(ctx, *store, duckdb.Options{Logger: logger})
+	if errors.Is(err, duckdb.ErrLocked) {
+		return fmt.Errorf("store %s is in use by another process (another debugai serve?): %w", *store, err)
+	}
+	if err != nil {
+		return err
+	}
+	defer func() { err = errors.Join(err, st.Close()) }()
+
+	srv, err := ingest.NewServer(cfg, ingest.NewPrivacyConverter(redactor), st, logger)
+	if err != nil {
+		return err
+	}
+	token, err := remote.NewToken()
+	if err != nil {
+		return err
+	}
+	if err := srv.Handle(remote.APIPrefix, remote.Handler(st, token, logger)); err != nil {
+		return err
+	}
+	if err := srv.Start(ctx); err != nil {
+		return err
+	}
+	state := remote.State{PID: os.Getpid(), Store: *store, GRPCAddr: srv.GRPCAddr(), Token: token}
+	if a := srv.HTTPAddr(); a != "" {
+		state.HTTPURL = "http://" + a
+	}
+	statePath := remote.StatePath(*store)
+	if err := remote.WriteState(statePath, state); err != nil {
+		return errors.Join(err, srv.Shutdown(context.Background()))
+	}
+	defer os.Remove(statePath)
+	logger.Info("serving", "store", *store, "otlp_http", state.HTTPURL, "otlp_grpc", state.GRPCAddr)
+	fmt.Fprintf(env.stdout, "debugai serve: store %s; OTLP/HTTP %s; OTLP/gRPC %s\n", *store, orNone(state.HTTPURL), orNone(state.GRPCAddr))
+
+	<-ctx.Done()
+	logger.Info("shutting down: flushing acknowledged data")
+	sctx, cancel := context.WithTimeout(context.Background(), *shutdownTimeout)
+	defer cancel()
+	if err := srv.Shutdown(sctx); err != nil {
+		return fmt.Errorf("shutting down: %w", err)
+	}
+	s := srv.Stats()
+	logger.Info("stopped", "stats", fmt.Sprintf("%+v", s))
+	return nil
+}
+
+func orNone(s string) string {
+	if s == "" {
+		return "off"
+	}
+	return s
+}

@@ -1,0 +1,236 @@
+package remote
+
+import (
+	"bytes"
+	"context"
+	"crypto/subtle"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"strings"
+	"time"
+
+	"github.com/debugai/debugai/evidence"
+)
+
+// errorBody is the JSON shape of every API error.
+type errorBody struct {
+	Error string `json:"error"`
+	Code  string `json:"code"` // not_found, bad_id, bad_request, unauthorized, internal
+}
+
+type traceRequest struct {
+	TraceID evidence.TraceID `json:"trace_id"`
+}
+
+type getRequest struct {
+	ID string `json:"id"`
+}
+
+// Handler serves r under APIPrefix. Every request must carry
+// "Authorization: Bearer <token>".
+func Handler(r evidence.Reader, token string, logger *slog.Logger) http.Handler {
+	if logger == nil {
+		logger = slog.New(slog.DiscardHandler)
+	}
+	h := &handler{r: r, token: token, log: logger}
+	mux := http.NewServeMux()
+	mux.HandleFunc("GET "+APIPrefix+"stats", h.stats)
+	mux.HandleFunc("GET "+APIPrefix+"audit", h.audit)
+	mux.HandleFunc("POST "+APIPrefix+"spans", h.spans)
+	mux.HandleFunc("POST "+APIPrefix+"trace", h.trace)
+	mux.HandleFunc("POST "+APIPrefix+"kernel-events", h.kernelEvents)
+	mux.HandleFunc("POST "+APIPrefix+"get", h.get)
+	return h.auth(mux)
+}
+
+type handler struct {
+	r     evidence.Reader
+	token string
+	log   *slog.Logger
+}
+
+func (h *handler) auth(next http.Handler) http.Handler {
+	want := []byte("Bearer " + h.token)
+	return http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
+		got := []byte(req.Header.Get("Authorization"))
+		if h.token == "" || subtle.ConstantTimeCompare(got, want) != 1 {
+			writeError(w, http.StatusUnauthorized, "unauthorized", "missing or wrong bearer token (see the store's .serve.json)")
+			return
+		}
+		next.ServeHTTP(w, req)
+	})
+}
+
+func (h *handler) stats(w http.ResponseWriter, req *http.Request) {
+	st, err := h.r.Stats(req.Context())
+	h.reply(w, st, err)
+}
+
+func (h *handler) audit(w http.ResponseWriter, req *http.Request) {
+	a, err := h.r.Audit(req.Context())
+	h.reply(w, a, err)
+}
+
+func (h *handler) spans(w http.ResponseWriter, req *http.Request) {
+	var f evidence.SpanFilter
+	if !decode(w, req, &f) {
+		return
+	}
+	s, err := h.r.Spans(req.Context(), f)
+	h.reply(w, s, err)
+}
+
+func (h *handler) trace(w http.ResponseWriter, req *http.Request) {
+	var t traceRequest
+	if !decode(w, req, &t) {
+		return
+	}
+	s, err := h.r.Trace(req.Context(), t.TraceID)
+	h.reply(w, s, err)
+}
+
+func (h *handler) kernelEvents(w http.ResponseWriter, req *http.Request) {
+	var f evidence.KernelEventFilter
+	if !decode(w, req, &f) {
+		return
+	}
+	e, err := h.r.KernelEvents(req.Context(), f)
+	h.reply(w, e, err)
+}
+
+func (h *handler) get(w http.ResponseWriter, req *http.Request) {
+	var g getRequest
+	if !decode(w, req, &g) {
+		return
+	}
+	it, err := h.r.Get(req.Context(), g.ID)
+	h.reply(w, it, err)
+}
+
+func decode(w http.ResponseWriter, req *http.Request, v any) bool {
+	dec := json.NewDecoder(io.LimitReader(req.Body, 1<<20))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(v); err != nil {
+		writeError(w, http.StatusBadRequest, "bad_request", "decoding request: "+err.Error())
+		return false
+	}
+	return true
+}
+
+func (h *handler) reply(w http.ResponseWriter, v any, err error) {
+	switch {
+	case err == nil:
+		w.Header().Set("Content-Type", "application/json")
+		if err := json.NewEncoder(w).Encode(v); err != nil {
+			h.log.Warn("writing api response", "err", err)
+		}
+	case errors.Is(err, evidence.ErrNotFound):
+		writeError(w, http.StatusNotFound, "not_found", err.Error())
+	case errors.Is(err, evidence.ErrBadID):
+		writeError(w, http.StatusBadRequest, "bad_id", err.Error())
+	default:
+		h.log.Error("evidence api query failed", "err", err)
+		writeError(w, http.StatusInternalServerError, "internal", err.Error())
+	}
+}
+
+func writeError(w http.ResponseWriter, status int, code, msg string) {
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(status)
+	_ = json.NewEncoder(w).Encode(errorBody{Error: msg, Code: code})
+}
+
+// Client implements evidence.Reader against a running serve.
+type Client struct {
+	base  string
+	token string
+	http  *http.Client
+}
+
+var _ evidence.Reader = (*Client)(nil)
+
+// NewClient returns a client for the serve described by st.
+func NewClient(st State) *Client {
+	return &Client{
+		base:  strings.TrimSuffix(st.HTTPURL, "/") + APIPrefix,
+		token: st.Token,
+		http:  &http.Client{Timeout: 2 * time.Minute},
+	}
+}
+
+func (c *Client) call(ctx context.Context, method, path string, in, out any) error {
+	var body io.Reader
+	if in != nil {
+		data, err := json.Marshal(in)
+		if err != nil {
+			return fmt.Errorf("encoding %s request: %w", path, err)
+		}
+		body = bytes.NewReader(data)
+	}
+	req, err := http.NewRequestWithContext(ctx, method, c.base+path, body)
+	if err != nil {
+		return fmt.Errorf("building %s request: %w", path, err)
+	}
+	req.Header.Set("Authorization", "Bearer "+c.token)
+	req.Header.Set("Content-Type", "application/json")
+	resp, err := c.http.Do(req)
+	if err != nil {
+		return fmt.Errorf("asking debugai serve for %s: %w", path, err)
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		var e errorBody
+		_ = json.NewDecoder(io.LimitReader(resp.Body, 1<<20)).Decode(&e)
+		switch e.Code {
+		case "not_found":
+			return fmt.Errorf("%s: %w", e.Error, evidence.ErrNotFound)
+		case "bad_id":
+			return fmt.Errorf("%s: %w", e.Error, evidence.ErrBadID)
+		}
+		return fmt.Errorf("debugai serve answered %s for %s: %s", resp.Status, path, e.Error)
+	}
+	if err := json.NewDecoder(resp.Body).Decode(out); err != nil {
+		return fmt.Errorf("decoding %s response: %w", path, err)
+	}
+	return nil
+}
+
+// Spans implements evidence.Reader.
+func (c *Client) Spans(ctx context.Context, f evidence.SpanFilter) ([]evidence.Span, error) {
+	var out []evidence.Span
+	return out, c.call(ctx, http.MethodPost, "spans", f, &out)
+}
+
+// Trace implements evidence.Reader.
+func (c *Client) Trace(ctx context.Context, id evidence.TraceID) ([]evidence.Span, error) {
+	var out []evidence.Span
+	return out, c.call(ctx, http.MethodPost, "trace", traceRequest{TraceID: id}, &out)
+}
+
+// KernelEvents implements evidence.Reader.
+func (c *Client) KernelEvents(ctx context.Context, f evidence.KernelEventFilter) ([]evidence.KernelEvent, error) {
+	var out []evidence.KernelEvent
+	return out, c.call(ctx, http.MethodPost, "kernel-events", f, &out)
+}
+
+// Get implements evidence.Reader.
+func (c *Client) Get(ctx context.Context, id string) (evidence.Item, error) {
+	var out evidence.Item
+	return out, c.call(ctx, http.MethodPost, "get", getRequest{ID: id}, &out)
+}
+
+// Audit implements evidence.Reader.
+func (c *Client) Audit(ctx context.Context) ([]evidence.AuditCount, error) {
+	var out []evidence.AuditCount
+	return out, c.call(ctx, http.MethodGet, "audit", nil, &out)
+}
+
+// Stats implements evidence.Reader.
+func (c *Client) Stats(ctx context.Context) (evidence.Stats, error) {
+	var out evidence.Stats
+	return out, c.call(ctx, http.MethodGet, "stats", nil, &out)
+}
