@@ -1,0 +1,431 @@
+package ingest
+
+import (
+	"bytes"
+	"compress/gzip"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"runtime"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"go.opentelemetry.io/collector/pdata/plog"
+	"go.opentelemetry.io/collector/pdata/plog/plogotlp"
+	"go.opentelemetry.io/collector/pdata/ptrace"
+	"go.opentelemetry.io/collector/pdata/ptrace/ptraceotlp"
+	"google.golang.org/genproto/googleapis/rpc/errdetails"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
+	"google.golang.org/protobuf/encoding/protojson"
+	"google.golang.org/protobuf/proto"
+	"google.golang.org/protobuf/types/known/durationpb"
+)
+
+// OTLP/HTTP paths and media types.
+const (
+	TracesPath = "/v1/traces"
+	LogsPath   = "/v1/logs"
+
+	contentTypeProto = "application/x-protobuf"
+	contentTypeJSON  = "application/json"
+)
+
+// HTTPConfig configures the OTLP/HTTP handler.
+type HTTPConfig struct {
+	// MaxRequestBytes bounds a request body as sent (compressed); larger
+	// requests get 413.
+	MaxRequestBytes int64
+	// MaxDecompressedBytes bounds a gzip body once decompressed (gzip
+	// bombs); larger requests get 413. At least MaxRequestBytes.
+	MaxDecompressedBytes int64
+	// MaxConcurrentDecodes bounds the requests being read, decoded and
+	// converted at once; others wait. With the size limits it bounds the
+	// memory requests hold before they reach the pipeline.
+	MaxConcurrentDecodes int
+}
+
+// DefaultHTTPConfig returns 16 MiB compressed, 64 MiB decompressed and two
+// decoding slots per CPU (at least four).
+func DefaultHTTPConfig() HTTPConfig {
+	return HTTPConfig{
+		MaxRequestBytes:      16 << 20,
+		MaxDecompressedBytes: 64 << 20,
+		MaxConcurrentDecodes: defaultSlots(),
+	}
+}
+
+func defaultSlots() int { return max(4, 2*runtime.GOMAXPROCS(0)) }
+
+// Validate reports the first invalid field.
+func (c HTTPConfig) Validate() error {
+	switch {
+	case c.MaxRequestBytes <= 0:
+		return fmt.Errorf("http: max request bytes %d: must be positive", c.MaxRequestBytes)
+	case c.MaxDecompressedBytes < c.MaxRequestBytes:
+		return fmt.Errorf("http: max decompressed bytes %d: must be at least max request bytes %d",
+			c.MaxDecompressedBytes, c.MaxRequestBytes)
+	case c.MaxConcurrentDecodes <= 0:
+		return fmt.Errorf("http: max concurrent decodes %d: must be positive", c.MaxConcurrentDecodes)
+	}
+	return nil
+}
+
+// HTTPHandler serves OTLP/HTTP: POST /v1/traces and /v1/logs with
+// application/x-protobuf or application/json bodies, identity or gzip. It
+// answers in the request's encoding, with 200 only once the batch is
+// committed. Failures carry a google.rpc.Status body.
+type HTTPHandler struct {
+	cfg HTTPConfig
+	r   *receiver
+}
+
+var _ http.Handler = (*HTTPHandler)(nil)
+
+// NewHTTPHandler returns a handler feeding p through conv. A nil logger
+// discards.
+func NewHTTPHandler(cfg HTTPConfig, conv Converter, p *Pipeline, logger *slog.Logger) (*HTTPHandler, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	r, err := newReceiver(conv, p, discardLogger(logger).With("receiver", "otlp/http"), cfg.MaxConcurrentDecodes)
+	if err != nil {
+		return nil, fmt.Errorf("http: %w", err)
+	}
+	return &HTTPHandler{cfg: cfg, r: r}, nil
+}
+
+// Register mounts the handler on mux at TracesPath and LogsPath.
+func (h *HTTPHandler) Register(mux *http.ServeMux) {
+	mux.Handle(TracesPath, h)
+	mux.Handle(LogsPath, h)
+}
+
+// Stats returns the handler's counters.
+func (h *HTTPHandler) Stats() ReceiverStats { return h.r.c.snapshot() }
+
+type bodyEncoding uint8
+
+const (
+	encProto bodyEncoding = iota
+	encJSON
+)
+
+// mediaType parses a Content-Type header down to its known encoding.
+func mediaType(ct string) (bodyEncoding, bool) {
+	mt, _, _ := strings.Cut(ct, ";")
+	mt = strings.TrimSpace(mt)
+	switch {
+	case strings.EqualFold(mt, contentTypeProto):
+		return encProto, true
+	case strings.EqualFold(mt, contentTypeJSON):
+		return encJSON, true
+	}
+	return encJSON, false
+}
+
+// ServeHTTP implements http.Handler.
+func (h *HTTPHandler) ServeHTTP(w http.ResponseWriter, req *http.Request) {
+	r := h.r
+	r.c.requests.Add(1)
+	enc, encOK := mediaType(req.Header.Get("Content-Type"))
+	var sig signal
+	switch req.URL.Path {
+	case TracesPath:
+		sig = signalTraces
+	case LogsPath:
+		sig = signalLogs
+	default:
+		r.c.unsupported.Add(1)
+		h.writeStatus(w, enc, http.StatusNotFound, codes.NotFound, fmt.Sprintf("unknown path %q: use %s or %s", req.URL.Path, TracesPath, LogsPath))
+		return
+	}
+	if req.Method != http.MethodPost {
+		r.c.unsupported.Add(1)
+		w.Header().Set("Allow", http.MethodPost)
+		h.writeStatus(w, enc, http.StatusMethodNotAllowed, codes.Unimplemented, fmt.Sprintf("method %s not allowed: use POST", req.Method))
+		return
+	}
+	if !encOK {
+		r.c.unsupported.Add(1)
+		h.writeStatus(w, enc, http.StatusUnsupportedMediaType, codes.InvalidArgument,
+			fmt.Sprintf("unsupported content type %q: use %s or %s", req.Header.Get("Content-Type"), contentTypeProto, contentTypeJSON))
+		return
+	}
+	var gz bool
+	switch ce := strings.TrimSpace(req.Header.Get("Content-Encoding")); {
+	case ce == "" || strings.EqualFold(ce, "identity"):
+	case strings.EqualFold(ce, "gzip"):
+		gz = true
+	default:
+		r.c.unsupported.Add(1)
+		h.writeStatus(w, enc, http.StatusUnsupportedMediaType, codes.InvalidArgument,
+			fmt.Sprintf("unsupported content encoding %q: use gzip or identity", ce))
+		return
+	}
+	if req.ContentLength > h.cfg.MaxRequestBytes {
+		r.c.tooLarge.Add(1)
+		h.writeStatus(w, enc, http.StatusRequestEntityTooLarge, codes.InvalidArgument,
+			fmt.Sprintf("request body of %d bytes exceeds the limit of %d bytes", req.ContentLength, h.cfg.MaxRequestBytes))
+		return
+	}
+
+	ctx := req.Context()
+	if err := r.acquire(ctx); err != nil { // the client is gone
+		r.c.canceled.Add(1)
+		h.writeStatus(w, enc, http.StatusServiceUnavailable, codes.Canceled, "request canceled while waiting to be decoded")
+		return
+	}
+	td, ld, code, msg := h.decode(req, sig, enc, gz)
+	if code != 0 {
+		r.release()
+		if code == http.StatusRequestEntityTooLarge {
+			r.c.tooLarge.Add(1)
+		} else {
+			r.c.malformed.Add(1)
+		}
+		h.writeStatus(w, enc, code, codes.InvalidArgument, msg)
+		return
+	}
+	b, rejected, reason, err := r.convert(sig, td, ld)
+	r.release()
+	if err == nil {
+		err = r.p.Submit(ctx, b)
+	}
+	if err != nil {
+		o := r.classify(err)
+		o.counter.Add(1)
+		if o.retry {
+			w.Header().Set("Retry-After", strconv.FormatInt(retrySeconds(r.p.RetryAfter()), 10))
+		}
+		h.writeStatus(w, enc, o.httpStatus, o.code, err.Error())
+		return
+	}
+	r.c.accepted.Add(1)
+	r.c.rejectedItems.Add(rejected)
+	if b != nil {
+		r.c.acceptedItems.Add(int64(b.Len()))
+	}
+	var resp interface {
+		MarshalProto() ([]byte, error)
+		MarshalJSON() ([]byte, error)
+	}
+	if sig == signalLogs {
+		lr := plogotlp.NewExportResponse()
+		if rejected > 0 || reason != "" {
+			lr.PartialSuccess().SetRejectedLogRecords(rejected)
+			lr.PartialSuccess().SetErrorMessage(cleanMessage(reason))
+		}
+		resp = lr
+	} else {
+		tr := ptraceotlp.NewExportResponse()
+		if rejected > 0 || reason != "" {
+			tr.PartialSuccess().SetRejectedSpans(rejected)
+			tr.PartialSuccess().SetErrorMessage(cleanMessage(reason))
+		}
+		resp = tr
+	}
+	var body []byte
+	if enc == encJSON {
+		body, err = resp.MarshalJSON()
+	} else {
+		body, err = resp.MarshalProto()
+	}
+	if err != nil { // the batch is committed; an empty 200 still acknowledges it
+		r.log.Error("encoding OTLP response", "err", err)
+		body = nil
+	}
+	writeBody(w, enc, http.StatusOK, body)
+}
+
+// decode reads and decodes the body. On failure it returns the HTTP status
+// (400 or 413) and a message naming the problem.
+func (h *HTTPHandler) decode(req *http.Request, sig signal, enc bodyEncoding, gz bool) (ptrace.Traces, plog.Logs, int, string) {
+	buf := getBuffer()
+	defer putBuffer(buf)
+	if code, msg := h.readBody(req, buf, gz); code != 0 {
+		return ptrace.Traces{}, plog.Logs{}, code, msg
+	}
+	var (
+		err error
+		td  ptrace.Traces
+		ld  plog.Logs
+	)
+	if sig == signalLogs {
+		r := plogotlp.NewExportRequest()
+		if enc == encJSON {
+			err = r.UnmarshalJSON(buf.Bytes())
+		} else {
+			err = r.UnmarshalProto(buf.Bytes())
+		}
+		ld = r.Logs()
+	} else {
+		r := ptraceotlp.NewExportRequest()
+		if enc == encJSON {
+			err = r.UnmarshalJSON(buf.Bytes())
+		} else {
+			err = r.UnmarshalProto(buf.Bytes())
+		}
+		td = r.Traces()
+	}
+	if err != nil {
+		name := "protobuf"
+		if enc == encJSON {
+			name = "JSON"
+		}
+		return td, ld, http.StatusBadRequest, fmt.Sprintf("decoding %s %s export request: %v", name, sig, err)
+	}
+	return td, ld, 0, ""
+}
+
+// readBody reads the body into buf within the configured limits.
+func (h *HTTPHandler) readBody(req *http.Request, buf *bytes.Buffer, gz bool) (int, string) {
+	body := &limitedBody{r: req.Body, left: h.cfg.MaxRequestBytes + 1}
+	tooLarge := func() (int, string) {
+		return http.StatusRequestEntityTooLarge, fmt.Sprintf("request body exceeds the limit of %d bytes", h.cfg.MaxRequestBytes)
+	}
+	if !gz {
+		if n := req.ContentLength; n > 0 {
+			buf.Grow(int(n))
+		}
+		_, err := buf.ReadFrom(body)
+		switch {
+		case body.over():
+			return tooLarge()
+		case err != nil:
+			return http.StatusBadRequest, fmt.Sprintf("reading request body: %v", err)
+		}
+		return 0, ""
+	}
+	zr, err := getGzipReader(body)
+	if err != nil {
+		if body.over() {
+			return tooLarge()
+		}
+		return http.StatusBadRequest, fmt.Sprintf("decompressing gzip request body: %v", err)
+	}
+	defer gzipPool.Put(zr)
+	_, err = buf.ReadFrom(io.LimitReader(zr, h.cfg.MaxDecompressedBytes+1))
+	switch {
+	case body.over():
+		return tooLarge()
+	case body.err != nil:
+		return http.StatusBadRequest, fmt.Sprintf("reading request body: %v", body.err)
+	case err != nil:
+		return http.StatusBadRequest, fmt.Sprintf("decompressing gzip request body: %v", err)
+	case int64(buf.Len()) > h.cfg.MaxDecompressedBytes:
+		return http.StatusRequestEntityTooLarge, fmt.Sprintf("decompressed request body exceeds the limit of %d bytes", h.cfg.MaxDecompressedBytes)
+	}
+	return 0, ""
+}
+
+// limitedBody reads at most left bytes and remembers the underlying error.
+// It is created with the limit plus one: reading that extra byte means the
+// body is over the limit.
+type limitedBody struct {
+	r    io.Reader
+	left int64
+	err  error
+}
+
+func (l *limitedBody) Read(p []byte) (int, error) {
+	if l.left <= 0 {
+		return 0, io.EOF
+	}
+	if int64(len(p)) > l.left {
+		p = p[:l.left]
+	}
+	n, err := l.r.Read(p)
+	l.left -= int64(n)
+	if err != nil && err != io.EOF {
+		l.err = err
+	}
+	return n, err
+}
+
+func (l *limitedBody) over() bool { return l.left <= 0 }
+
+// writeStatus writes a google.rpc.Status error body in enc.
+func (h *HTTPHandler) writeStatus(w http.ResponseWriter, enc bodyEncoding, httpStatus int, code codes.Code, msg string) {
+	st := status.New(code, cleanMessage(msg))
+	if w.Header().Get("Retry-After") != "" {
+		if d, err := st.WithDetails(&errdetails.RetryInfo{RetryDelay: durationpb.New(h.r.p.RetryAfter())}); err == nil {
+			st = d
+		}
+	}
+	var (
+		body []byte
+		err  error
+	)
+	if enc == encJSON {
+		body, err = protojson.Marshal(st.Proto())
+	} else {
+		body, err = proto.Marshal(st.Proto())
+	}
+	if err != nil {
+		body = nil
+	}
+	writeBody(w, enc, httpStatus, body)
+}
+
+func writeBody(w http.ResponseWriter, enc bodyEncoding, code int, body []byte) {
+	hd := w.Header()
+	if enc == encJSON {
+		hd.Set("Content-Type", contentTypeJSON)
+	} else {
+		hd.Set("Content-Type", contentTypeProto)
+	}
+	hd.Set("Content-Length", strconv.Itoa(len(body)))
+	w.WriteHeader(code)
+	_, _ = w.Write(body) // a client that left cannot be told
+}
+
+// maxMessage bounds error and partial-success messages sent to clients.
+const maxMessage = 1024
+
+// cleanMessage makes msg valid UTF-8 (protobuf strings and JSON require it;
+// decoder errors may quote the hostile input) and at most maxMessage bytes.
+func cleanMessage(msg string) string {
+	if len(msg) > maxMessage {
+		msg = msg[:maxMessage] + "..."
+	}
+	return strings.ToValidUTF8(msg, "\uFFFD")
+}
+
+// retrySeconds rounds d up to whole seconds, at least one.
+func retrySeconds(d time.Duration) int64 {
+	return max(1, int64((d+time.Second-1)/time.Second))
+}
+
+// Pools for request bodies. Buffers above maxPooledBuffer are left to the
+// garbage collector so that one huge request does not pin its memory.
+const maxPooledBuffer = 16 << 20
+
+var (
+	bufferPool = sync.Pool{New: func() any { return new(bytes.Buffer) }}
+	gzipPool   sync.Pool // *gzip.Reader
+)
+
+func getBuffer() *bytes.Buffer { return bufferPool.Get().(*bytes.Buffer) }
+
+func putBuffer(b *bytes.Buffer) {
+	if b.Cap() > maxPooledBuffer {
+		return
+	}
+	b.Reset()
+	bufferPool.Put(b)
+}
+
+func getGzipReader(r io.Reader) (*gzip.Reader, error) {
+	if zr, ok := gzipPool.Get().(*gzip.Reader); ok {
+		if err := zr.Reset(r); err != nil {
+			gzipPool.Put(zr)
+			return nil, err
+		}
+		return zr, nil
+	}
+	return gzip.NewReader(r)
+}
