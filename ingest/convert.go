@@ -347,7 +347,7 @@ func (c *PrivacyConverter) logRecord(counts *privacy.Counts, b *evidence.Batch, 
 		TimeNS:       logTime(lr),
 		Severity:     int32(lr.SeverityNumber()),
 		SeverityText: lr.SeverityText(),
-		EventName:    c.r.EventName(counts, name),
+		EventName:    c.r.Name(counts, privacy.SourceLog, privacy.KeyEventName, name),
 		TraceID:      evidence.TraceID(lr.TraceID()),
 		SpanID:       evidence.SpanID(lr.SpanID()),
 	}

@@ -229,7 +229,13 @@ func (s *Server) Start(ctx context.Context) (err error) {
 	}
 	if grpcLn != nil {
 		s.grpcLn = grpcLn
-		s.serve("grpc", func() error { return s.grpcS.Serve(grpcLn) })
+		s.serve("grpc", func() error {
+			// ErrServerStopped: Shutdown came before Serve began; not a failure.
+			if err := s.grpcS.Serve(grpcLn); !errors.Is(err, grpc.ErrServerStopped) {
+				return err
+			}
+			return nil
+		})
 	}
 	s.log.Info("ingest server started", "http", s.cfg.HTTPAddr, "grpc", s.cfg.GRPCAddr)
 	return nil

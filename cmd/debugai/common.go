@@ -74,7 +74,7 @@ func (p privacyFlags) load(env *cmdEnv) (*privacy.Redactor, *privacy.KeyRing, er
 	if *p.keyFile != "" {
 		cfg.Keys.File = *p.keyFile
 	}
-	if cfg.Keys.File == "" {
+	if cfg.Keys.File == "" || cfg.Keys.File == privacy.DefaultKeyFile {
 		cfg.Keys.File = defaultKeyFile(env)
 	}
 	if err := cfg.Validate(); err != nil {

@@ -61,6 +61,7 @@ var commands = map[string]command{
 	"import": {"import OTLP/JSON-lines or protobuf files into the evidence store", runImport},
 	"audit":  {"print what the privacy layer kept, tokenized, normalized and dropped", runAudit},
 	"stats":  {"print what the evidence store holds", runStats},
+	"bench":  {"measure ingest throughput and memory (bench ingest)", runBench},
 	"token":  {"print the privacy tokens of an identifier (current and previous epochs)", runToken},
 }
 

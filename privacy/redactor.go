@@ -1,0 +1,327 @@
+package privacy
+
+import (
+	"errors"
+	"fmt"
+	"math"
+	"strconv"
+	"strings"
+
+	"github.com/debugai/debugai/evidence"
+)
+
+// Keys under which names are counted.
+const (
+	KeySpanName  = "span.name"
+	KeyEventName = "event.name"
+)
+
+// Redactor applies a privacy policy. It is safe for concurrent use.
+type Redactor struct {
+	ring     *KeyRing
+	exact    map[string]ruleRef
+	prefixes [256][]prefixRule // by first byte of the prefix
+	def      ruleRef
+
+	names    *cache // span and event names
+	urls     *cache
+	sqls     *cache // tag = query id
+	messages *cache
+}
+
+type ruleRef struct {
+	idx  int
+	act  Action
+	norm Normalizer
+}
+
+type prefixRule struct {
+	prefix string // including the trailing '.'
+	ruleRef
+}
+
+// NewRedactor validates cfg and returns a Redactor that tokenizes with ring.
+func NewRedactor(cfg Config, ring *KeyRing) (*Redactor, error) {
+	if ring == nil {
+		return nil, errors.New("creating redactor: nil key ring")
+	}
+	if err := cfg.Validate(); err != nil {
+		return nil, fmt.Errorf("creating redactor: %w", err)
+	}
+	r := &Redactor{
+		ring:     ring,
+		exact:    make(map[string]ruleRef, len(cfg.Attributes)),
+		def:      ruleRef{idx: math.MaxInt, act: cfg.Default},
+		names:    newCache(8192, 256),
+		urls:     newCache(8192, 512),
+		sqls:     newCache(4096, 4096),
+		messages: newCache(4096, 1024),
+	}
+	for i, rule := range cfg.Attributes {
+		ref := ruleRef{idx: i, act: rule.Action, norm: rule.Normalizer}
+		if p, ok := strings.CutSuffix(rule.Match, "*"); ok {
+			r.prefixes[p[0]] = append(r.prefixes[p[0]], prefixRule{prefix: p, ruleRef: ref})
+			continue
+		}
+		if _, dup := r.exact[rule.Match]; !dup {
+			r.exact[rule.Match] = ref
+		}
+	}
+	return r, nil
+}
+
+// decide returns the first rule matching key, else the default.
+func (r *Redactor) decide(key string) ruleRef {
+	best, ok := r.exact[key]
+	if !ok {
+		best = r.def
+	}
+	if key != "" {
+		for _, p := range r.prefixes[key[0]] {
+			if p.idx > best.idx {
+				break // prefix rules are in rule order
+			}
+			if len(key) > len(p.prefix) && key[:len(p.prefix)] == p.prefix {
+				best = p.ruleRef
+				break
+			}
+		}
+	}
+	if best.act == ActionNormalize && best.norm == "" {
+		best.norm = inferNormalizer(key)
+	}
+	return best
+}
+
+// ActionFor returns the configured action for key (keep, tokenize,
+// normalize or drop), without applying it.
+func (r *Redactor) ActionFor(key string) Action { return r.decide(key).act }
+
+// Attribute decides one attribute from src. It returns the value to store and
+// true, or false when the attribute is dropped, and counts the action taken
+// in c (which may be nil): keep, tokenize, normalize (the value changed),
+// redact (PII was replaced) or drop. Composite values must arrive as their
+// string (JSON) form.
+func (r *Redactor) Attribute(c *Counts, src Source, key string, v evidence.Value) (evidence.Value, bool) {
+	rule := r.decide(key)
+	switch rule.act {
+	case ActionKeep:
+		if v.Kind != evidence.KindString {
+			c.Add(src, key, ActionKeep, 1)
+			return v, true
+		}
+		out, found := redactPII(v.Str)
+		if found {
+			c.Add(src, key, ActionRedact, 1)
+			return evidence.StringValue(out), true
+		}
+		c.Add(src, key, ActionKeep, 1)
+		return v, true
+	case ActionTokenize:
+		c.Add(src, key, ActionTokenize, 1)
+		s := v.Str
+		if v.Kind != evidence.KindString {
+			s = v.String()
+		}
+		if s == "" {
+			return evidence.StringValue(""), true
+		}
+		return evidence.StringValue(r.ring.Token(s)), true
+	case ActionNormalize:
+		s := v.Str
+		if v.Kind != evidence.KindString {
+			s = v.String()
+		}
+		out, act := r.normalize(rule.norm, s)
+		c.Add(src, key, act, 1)
+		return evidence.StringValue(out), true
+	}
+	c.Add(src, key, ActionDrop, 1)
+	return evidence.Value{}, false
+}
+
+// normalize applies a normalizer and a PII scan, returning the action to
+// count: redact when PII was found, normalize when the value changed, keep
+// otherwise.
+func (r *Redactor) normalize(n Normalizer, s string) (string, Action) {
+	switch n {
+	case NormalizeURL:
+		return r.cached(r.urls, s, scanURL)
+	case NormalizeSQL:
+		fp, _, act := r.sql(s)
+		return fp, act
+	}
+	return r.cached(r.messages, s, redactMessage)
+}
+
+// cached runs fn (a normalizer that also scans for PII and reports whether
+// it found any) on s, remembering the result in ch.
+func (r *Redactor) cached(ch *cache, s string, fn func(string) (string, bool)) (string, Action) {
+	if s == "" {
+		return s, ActionKeep
+	}
+	if e, ok := ch.get(s); ok {
+		return e.out, e.act
+	}
+	out, found := fn(s)
+	act := ActionKeep
+	switch {
+	case found:
+		act = ActionRedact
+	case out != s:
+		act = ActionNormalize
+	}
+	ch.put(s, cacheEntry{out: out, act: act})
+	return out, act
+}
+
+func (r *Redactor) sql(q string) (fp, id string, act Action) {
+	if q == "" {
+		return "", "", ActionKeep
+	}
+	if e, ok := r.sqls.get(q); ok {
+		return e.out, e.tag, e.act
+	}
+	fp, _ = FingerprintSQL(q)
+	fp, found := redactPII(fp)
+	act = ActionKeep
+	switch {
+	case found:
+		act = ActionRedact
+	case fp != q:
+		act = ActionNormalize
+	}
+	id = QueryID(fp)
+	r.sqls.put(q, cacheEntry{out: fp, act: act, tag: id})
+	return fp, id, act
+}
+
+// SQL fingerprints a statement (see [FingerprintSQL]), scans the fingerprint
+// for PII, and returns it with its query id; it is counted under key.
+func (r *Redactor) SQL(c *Counts, src Source, key, q string) (fingerprint, queryID string) {
+	fp, id, act := r.sql(q)
+	c.Add(src, key, act, 1)
+	return fp, id
+}
+
+// URL keeps only the path template of a URL or request target (see
+// [TemplatePath]), scanned for PII, counted under key.
+func (r *Redactor) URL(c *Counts, src Source, key, u string) string {
+	out, act := r.cached(r.urls, u, scanURL)
+	c.Add(src, key, act, 1)
+	return out
+}
+
+// SpanName templates URL paths inside a span name ("GET /orders/123" becomes
+// "GET /orders/{id}") and replaces PII. It is counted under "span.name":
+// redact when PII was found, normalize when the name changed, keep otherwise.
+func (r *Redactor) SpanName(c *Counts, src Source, name string) string {
+	return r.Name(c, src, KeySpanName, name)
+}
+
+// EventName is SpanName for span event names, counted under "event.name"
+// from [SourceSpanEvent].
+func (r *Redactor) EventName(c *Counts, name string) string {
+	return r.Name(c, SourceSpanEvent, KeyEventName, name)
+}
+
+// Name is SpanName with an explicit source and audit key (log event names,
+// kernel stream names).
+func (r *Redactor) Name(c *Counts, src Source, key, name string) string {
+	var out string
+	var act Action
+	if len(name) <= 64 && strings.IndexByte(name, '/') < 0 {
+		// No path to template: the PII scan alone is cheaper than the cache.
+		out, act = name, ActionKeep
+		if o, found := redactPII(name); found {
+			out, act = o, ActionRedact
+		}
+	} else {
+		out, act = r.cached(r.names, name, scanName)
+	}
+	c.Add(src, key, act, 1)
+	return out
+}
+
+var (
+	scanURL  = scanned(normalizeURL)
+	scanName = scanned(templateName)
+)
+
+// scanned returns fn followed by the PII scan.
+func scanned(fn func(string) string) func(string) (string, bool) {
+	return func(s string) (string, bool) { return redactPII(fn(s)) }
+}
+
+// templateName templates every space-separated part of a name that looks
+// like a URL path or a URL.
+func templateName(name string) string {
+	if strings.IndexByte(name, '/') < 0 {
+		return name
+	}
+	var b strings.Builder
+	changed := false
+	start := 0
+	for i := 0; i <= len(name); i++ {
+		if i < len(name) && name[i] != ' ' {
+			continue
+		}
+		part := name[start:i]
+		out := part
+		switch {
+		case strings.HasPrefix(part, "/"):
+			out = TemplatePath(part)
+		case strings.Contains(part, "://"):
+			out = normalizeURL(part)
+		}
+		if out != part && !changed {
+			changed = true
+			b.WriteString(name[:start])
+		}
+		if changed {
+			b.WriteString(out)
+			if i < len(name) {
+				b.WriteByte(' ')
+			}
+		}
+		start = i + 1
+	}
+	if !changed {
+		return name
+	}
+	return b.String()
+}
+
+// Message redacts a status or exception message: it keeps the message's
+// shape but none of its values. PII becomes typed placeholders; quoted
+// strings, numbers of 4+ digits, UUIDs, hex strings and other words with 4+
+// digits become {str}, {num}, {uuid}, {hex} and {id}. "" stays "". It is
+// counted under key: redact when PII was found, normalize when the message
+// changed, keep otherwise.
+func (r *Redactor) Message(c *Counts, src Source, key, msg string) string {
+	out, act := r.cached(r.messages, msg, redactMessage)
+	c.Add(src, key, act, 1)
+	return out
+}
+
+// Text replaces PII in s by typed placeholders and reports whether it
+// replaced anything. It returns s itself, without allocating, when not.
+func (r *Redactor) Text(s string) (string, bool) { return redactPII(s) }
+
+// Token returns value's token under the current key, counted as tokenize
+// under key. The empty string stays empty.
+func (r *Redactor) Token(c *Counts, src Source, key, value string) string {
+	c.Add(src, key, ActionTokenize, 1)
+	if value == "" {
+		return ""
+	}
+	return r.ring.Token(value)
+}
+
+// TokenInt is Token for an integer identifier (its decimal form).
+func (r *Redactor) TokenInt(c *Counts, src Source, key string, v int64) string {
+	return r.Token(c, src, key, strconv.FormatInt(v, 10))
+}
+
+// KeyRing returns the key ring the Redactor tokenizes with.
+func (r *Redactor) KeyRing() *KeyRing { return r.ring }
