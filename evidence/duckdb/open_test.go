@@ -1,0 +1,197 @@
+package duckdb
+
+import (
+	"bufio"
+	"context"
+	"errors"
+	"io"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"testing/fstest"
+
+	"github.com/debugai/debugai/evidence"
+)
+
+func migrationsFS(t *testing.T, upTo int) fstest.MapFS {
+	t.Helper()
+	init, err := schemaFS.ReadFile("schema/001_init.sql")
+	if err != nil {
+		t.Fatal(err)
+	}
+	fsys := fstest.MapFS{"schema/001_init.sql": {Data: init}}
+	if upTo >= 2 {
+		fsys["schema/002_span_notes.sql"] = &fstest.MapFile{Data: []byte(
+			`CREATE TABLE span_notes (span_id UBIGINT, note VARCHAR); ALTER TABLE spans ADD COLUMN note VARCHAR;`)}
+	}
+	return fsys
+}
+
+func TestMigrations(t *testing.T) {
+	ctx := context.Background()
+	path := filepath.Join(t.TempDir(), "m.duckdb")
+	open := func(upTo int, readOnly bool) (*Store, error) {
+		return Open(ctx, path, Options{schema: migrationsFS(t, upTo), ReadOnly: readOnly})
+	}
+	s, err := open(1, false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	mustWrite(t, s, &evidence.Batch{Spans: makeSpans(0, 10, 1e18)})
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+
+	if _, err := open(2, true); !errors.Is(err, ErrSchemaTooOld) {
+		t.Fatalf("read-only open of an old file: %v, want ErrSchemaTooOld", err)
+	}
+	s, err = open(2, false)
+	if err != nil {
+		t.Fatalf("migrating: %v", err)
+	}
+	if s.SchemaVersion() != 2 {
+		t.Errorf("schema version %d, want 2", s.SchemaVersion())
+	}
+	if st := mustStats(t, s); st.Spans != 10 {
+		t.Errorf("spans after migration: %d", st.Spans)
+	}
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+
+	_, err = open(1, false)
+	if !errors.Is(err, ErrSchemaTooNew) || !strings.Contains(err.Error(), "schema version 2") {
+		t.Fatalf("older binary: %v, want ErrSchemaTooNew", err)
+	}
+	_, err = Open(ctx, path, Options{})
+	if !errors.Is(err, ErrSchemaTooNew) {
+		t.Fatalf("embedded schema on a version-2 file: %v, want ErrSchemaTooNew", err)
+	}
+}
+
+func TestMigrationFailureRollsBack(t *testing.T) {
+	ctx := context.Background()
+	path := filepath.Join(t.TempDir(), "m.duckdb")
+	fsys := migrationsFS(t, 1)
+	fsys["schema/002_bad.sql"] = &fstest.MapFile{Data: []byte(`CREATE TABLE half (x INT); SELECT * FROM missing_table;`)}
+	if _, err := Open(ctx, path, Options{schema: fsys}); err == nil || !strings.Contains(err.Error(), "002_bad") {
+		t.Fatalf("bad migration: %v", err)
+	}
+	s, err := Open(ctx, path, Options{schema: migrationsFS(t, 1)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	var n int
+	if err := s.db.QueryRowContext(ctx, `SELECT count(*) FROM duckdb_tables() WHERE table_name = 'half'`).Scan(&n); err != nil || n != 0 {
+		t.Errorf("half-applied migration left table: n=%d err=%v", n, err)
+	}
+	if s.SchemaVersion() != 1 {
+		t.Errorf("version %d, want 1", s.SchemaVersion())
+	}
+}
+
+func TestReopenKeepsData(t *testing.T) {
+	ctx := context.Background()
+	path := filepath.Join(t.TempDir(), "r.duckdb")
+	s, err := Open(ctx, path, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	mustWrite(t, s, fullBatch())
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Close(); err != nil {
+		t.Errorf("second Close: %v", err)
+	}
+	if err := s.Write(ctx, fullBatch()); !errors.Is(err, ErrClosed) {
+		t.Errorf("Write after Close: %v", err)
+	}
+	ro, err := Open(ctx, path, Options{ReadOnly: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ro.Close()
+	if st := mustStats(t, ro); st.Spans != 1 || st.KernelEvents != 1 || st.Logs != 1 {
+		t.Errorf("after reopen: %+v", st)
+	}
+	if err := ro.Write(ctx, fullBatch()); err == nil {
+		t.Error("Write on a read-only store succeeded")
+	}
+}
+
+func TestOpenReadOnlyMissingFile(t *testing.T) {
+	_, err := Open(context.Background(), filepath.Join(t.TempDir(), "none.duckdb"), Options{ReadOnly: true})
+	if !errors.Is(err, os.ErrNotExist) {
+		t.Errorf("err = %v, want ErrNotExist", err)
+	}
+}
+
+func startChild(t *testing.T, path string, write bool) (*exec.Cmd, io.WriteCloser) {
+	t.Helper()
+	exe, err := os.Executable()
+	if err != nil {
+		t.Fatal(err)
+	}
+	cmd := exec.Command(exe, "-test.run=^$")
+	cmd.Env = append(os.Environ(), lockChildEnv+"="+path)
+	if write {
+		cmd.Env = append(cmd.Env, childWriteEnv+"=1")
+	}
+	stdin, err := cmd.StdinPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	stdout, err := cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	line, err := bufio.NewReader(stdout).ReadString('\n')
+	if err != nil || line != "ready\n" {
+		_ = cmd.Process.Kill()
+		_ = cmd.Wait()
+		t.Fatalf("child said %q, %v", line, err)
+	}
+	return cmd, stdin
+}
+
+func TestWriteSurvivesSIGKILL(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "killed.duckdb")
+	cmd, _ := startChild(t, path, true)
+	if err := cmd.Process.Kill(); err != nil {
+		t.Fatal(err)
+	}
+	_ = cmd.Wait()
+	s, err := Open(context.Background(), path, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	if st := mustStats(t, s); st.Spans != 1 || st.SpanEvents != 2 || st.KernelEvents != 1 || st.LockEdges != 1 || st.Logs != 1 {
+		t.Errorf("after SIGKILL: %+v", st)
+	}
+}
+
+func TestOpenLockedByOtherProcess(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "locked.duckdb")
+	cmd, stdin := startChild(t, path, false)
+	defer func() {
+		stdin.Close()
+		if err := cmd.Wait(); err != nil {
+			t.Errorf("child: %v", err)
+		}
+	}()
+	for _, ro := range []bool{false, true} {
+		_, err := Open(context.Background(), path, Options{ReadOnly: ro})
+		if !errors.Is(err, ErrLocked) {
+			t.Errorf("Open(ReadOnly=%v) = %v, want ErrLocked", ro, err)
+		}
+		t.Logf("ReadOnly=%v: %v", ro, err)
+	}
+}
