@@ -73,6 +73,7 @@ func runBench(ctx context.Context, args []string, env *cmdEnv) error {
 	collector := fs.String("collector", defaultCollectorBinary(env), "OpenTelemetry Collector binary for the side-by-side run (\"\" skips it)")
 	collectorCfg := fs.String("collector-config", "bench/collector/config.yaml", "Collector configuration (otlp receiver -> file exporter)")
 	asJSON := fs.Bool("json", false, "print JSON")
+	serveArgs := fs.String("serve-args", "", "extra flags for the serve child process, space-separated (e.g. \"--cpuprofile /tmp/serve.prof\")")
 	if err := parseFlags(fs, args[1:]); err != nil {
 		return err
 	}
@@ -103,7 +104,7 @@ func runBench(ctx context.Context, args []string, env *cmdEnv) error {
 			fmt.Fprintf(env.stderr, "run %d/%d: %s...\n", i, *runs, target)
 			var r benchRun
 			if target == "debugai" {
-				r, err = benchDebugai(ctx, bodies, *conc)
+				r, err = benchDebugai(ctx, bodies, *conc, strings.Fields(*serveArgs))
 			} else {
 				r, err = benchCollector(ctx, *collector, *collectorCfg, bodies, *conc)
 			}
@@ -166,7 +167,7 @@ func printBench(w io.Writer, r *benchReport) {
 }
 
 // benchDebugai runs one measured ingest into a fresh serve child process.
-func benchDebugai(ctx context.Context, bodies [][]byte, conc int) (benchRun, error) {
+func benchDebugai(ctx context.Context, bodies [][]byte, conc int, extra []string) (benchRun, error) {
 	dir, err := os.MkdirTemp("", "debugai-bench-")
 	if err != nil {
 		return benchRun{}, err
@@ -176,8 +177,9 @@ func benchDebugai(ctx context.Context, bodies [][]byte, conc int) (benchRun, err
 	if err != nil {
 		return benchRun{}, err
 	}
-	cmd := exec.CommandContext(ctx, exe, "serve", "--store", filepath.Join(dir, "bench.duckdb"),
-		"--listen", "127.0.0.1:0", "--grpc-listen", "", "--log-level", "warn")
+	args := append([]string{"serve", "--store", filepath.Join(dir, "bench.duckdb"),
+		"--listen", "127.0.0.1:0", "--grpc-listen", "", "--log-level", "warn"}, extra...)
+	cmd := exec.CommandContext(ctx, exe, args...)
 	cmd.Env = append(os.Environ(), "DEBUGAI_HMAC_KEY=bench-"+fmt.Sprint(time.Now().UnixNano())+"-0123456789")
 	cmd.Stderr = os.Stderr
 	out, err := cmd.StdoutPipe()
