@@ -65,10 +65,10 @@ func tracesBody(i, n int) ([]byte, evidence.TraceID) {
 		sp := ss.Spans().AppendEmpty()
 		sp.SetTraceID([16]byte(tid))
 		sp.SetSpanID([8]byte{1, byte(j >> 8), byte(j), 1})
-		sp.SetName("GET /work/{id}")
+		sp.SetName("GET /jobs/{id}")
 		sp.SetStartTimestamp(ptraceTS(base + int64(j)))
 		sp.SetEndTimestamp(ptraceTS(base + int64(j) + 1000))
-		sp.Attributes().PutStr("http.route", "/work/{id}")
+		sp.Attributes().PutStr("http.route", "/jobs/{id}")
 	}
 	b, err := ptraceotlp.NewExportRequestFromTraces(td).MarshalProto()
 	if err != nil {
