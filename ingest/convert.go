@@ -32,6 +32,23 @@ func NewPrivacyConverter(r *privacy.Redactor) *PrivacyConverter {
 	return &PrivacyConverter{r: r}
 }
 
+// attrArena hands out attribute slices carved from shared chunks, so that a
+// request's spans need a handful of allocations instead of several each.
+type attrArena struct{ buf []evidence.Attr }
+
+// take returns an empty slice with room for n attributes.
+func (a *attrArena) take(n int) evidence.Attrs {
+	if n == 0 {
+		return nil
+	}
+	if cap(a.buf)-len(a.buf) < n {
+		a.buf = make([]evidence.Attr, 0, max(4096, n))
+	}
+	off := len(a.buf)
+	a.buf = a.buf[:off+n]
+	return a.buf[off:off:off+n]
+}
+
 // rejections collects why items were refused, for OTLP partial success.
 type rejections struct {
 	n      int64
@@ -50,6 +67,7 @@ func (c *PrivacyConverter) ConvertTraces(td ptrace.Traces) (*evidence.Batch, int
 	counts := privacy.NewCounts()
 	b := &evidence.Batch{Spans: make([]evidence.Span, 0, td.SpanCount())}
 	var rj rejections
+	var arena attrArena
 	seen := map[string]bool{}
 	rss := td.ResourceSpans()
 	for i := 0; i < rss.Len(); i++ {
@@ -68,7 +86,7 @@ func (c *PrivacyConverter) ConvertTraces(td ptrace.Traces) (*evidence.Batch, int
 					rj.add("span %d of scope %d of resource %d: %s", k, j, i, err)
 					continue
 				}
-				b.Spans = append(b.Spans, c.span(counts, &res, pid, sp))
+				b.Spans = append(b.Spans, c.span(counts, &arena, &res, pid, sp))
 			}
 		}
 	}
@@ -169,7 +187,7 @@ func (c *PrivacyConverter) attribute(counts *privacy.Counts, src privacy.Source,
 	return c.r.Attribute(counts, src, key, in)
 }
 
-func (c *PrivacyConverter) span(counts *privacy.Counts, res *evidence.Resource, pid int64, sp ptrace.Span) evidence.Span {
+func (c *PrivacyConverter) span(counts *privacy.Counts, arena *attrArena, res *evidence.Resource, pid int64, sp ptrace.Span) evidence.Span {
 	s := evidence.Span{
 		TraceID:      evidence.TraceID(sp.TraceID()),
 		SpanID:       evidence.SpanID(sp.SpanID()),
@@ -188,15 +206,19 @@ func (c *PrivacyConverter) span(counts *privacy.Counts, res *evidence.Resource, 
 	if msg := sp.Status().Message(); msg != "" {
 		s.StatusMessage = c.r.Message(counts, privacy.SourceSpan, "status.message", msg)
 	}
+	s.Attrs = arena.take(sp.Attributes().Len())
 	sp.Attributes().Range(func(k string, v pcommon.Value) bool {
 		c.spanAttribute(counts, &s, k, v)
 		return true
 	})
+	if len(s.Attrs) == 0 {
+		s.Attrs = nil
+	}
 	events := sp.Events()
 	if n := events.Len(); n > 0 {
 		s.Events = make([]evidence.SpanEvent, 0, n)
 		for i := 0; i < n; i++ {
-			s.Events = append(s.Events, c.spanEvent(counts, &s, i, events.At(i)))
+			s.Events = append(s.Events, c.spanEvent(counts, arena, &s, i, events.At(i)))
 		}
 	}
 	return s
@@ -253,11 +275,12 @@ func (c *PrivacyConverter) spanAttribute(counts *privacy.Counts, s *evidence.Spa
 	}
 }
 
-func (c *PrivacyConverter) spanEvent(counts *privacy.Counts, s *evidence.Span, i int, ev ptrace.SpanEvent) evidence.SpanEvent {
+func (c *PrivacyConverter) spanEvent(counts *privacy.Counts, arena *attrArena, s *evidence.Span, i int, ev ptrace.SpanEvent) evidence.SpanEvent {
 	out := evidence.SpanEvent{
 		Index:  i,
 		TimeNS: int64(ev.Timestamp()),
 		Name:   c.r.EventName(counts, ev.Name()),
+		Attrs:  arena.take(ev.Attributes().Len()),
 	}
 	ev.Attributes().Range(func(k string, v pcommon.Value) bool {
 		val, ok := c.attribute(counts, privacy.SourceSpanEvent, k, v)
@@ -270,6 +293,9 @@ func (c *PrivacyConverter) spanEvent(counts *privacy.Counts, s *evidence.Span, i
 		out.Attrs = append(out.Attrs, evidence.Attr{Key: k, Value: val})
 		return true
 	})
+	if len(out.Attrs) == 0 {
+		out.Attrs = nil
+	}
 	return out
 }
 
