@@ -46,7 +46,7 @@ func (a *attrArena) take(n int) evidence.Attrs {
 	}
 	off := len(a.buf)
 	a.buf = a.buf[:off+n]
-	return a.buf[off:off:off+n]
+	return a.buf[off : off : off+n]
 }
 
 // rejections collects why items were refused, for OTLP partial success.
