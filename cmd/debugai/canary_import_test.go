@@ -14,7 +14,9 @@ import (
 	"testing"
 
 	"go.opentelemetry.io/otel/exporters/otlp/otlptrace/otlptracehttp"
+	"go.opentelemetry.io/otel/trace"
 
+	"github.com/debugai/debugai/evidence"
 	"github.com/debugai/debugai/evidence/duckdb"
 )
 
@@ -98,6 +100,7 @@ func TestImportCanariesLeaveNoTrace(t *testing.T) {
 		t.Fatal(err)
 	}
 	checkCanarySpans(t, st, sc, "import")
+	checkTokenFollowsIdentifier(t, st, sc)
 	var dump bytes.Buffer
 	if err := st.DumpText(context.Background(), &dump); err != nil {
 		t.Fatal(err)
@@ -110,5 +113,36 @@ func TestImportCanariesLeaveNoTrace(t *testing.T) {
 		if b, err := os.ReadFile(f); err == nil {
 			assertNoCanary(t, "raw bytes of "+filepath.Base(f), b)
 		}
+	}
+}
+
+// checkTokenFollowsIdentifier shows how a user follows one identifier
+// without it being stored: `debugai token VALUE` prints the tokens it has,
+// and the stored attribute equals the current one.
+func checkTokenFollowsIdentifier(t *testing.T, st *duckdb.Store, sc trace.SpanContext) {
+	t.Helper()
+	out, errOut, err := runCLI(t, "token", "user-8675309")
+	if err != nil {
+		t.Fatalf("token: %v\n%s", err, errOut)
+	}
+	tokens := strings.Fields(out)
+	if len(tokens) == 0 || !strings.HasPrefix(tokens[0], "tok:") || strings.Contains(out, "8675309") {
+		t.Fatalf("token output %q", out)
+	}
+	spans, err := st.Trace(context.Background(), evidence.TraceID(sc.TraceID()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	found := false
+	for _, s := range spans {
+		if v, ok := s.Attrs.Get("user.id"); ok {
+			found = true
+			if v.Str != tokens[0] {
+				t.Errorf("stored user.id %q, but `debugai token` says %q", v.Str, tokens[0])
+			}
+		}
+	}
+	if !found {
+		t.Error("no span carries user.id")
 	}
 }

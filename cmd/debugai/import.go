@@ -59,6 +59,9 @@ func runImport(ctx context.Context, args []string, env *cmdEnv) error {
 	if err != nil {
 		return err
 	}
+	if *progress != "auto" && *progress != "always" && *progress != "never" {
+		return usagef("--progress %q: want auto, always or never", *progress)
+	}
 	if *batchSpans < 1 {
 		return usagef("--batch must be at least 1, got %d", *batchSpans)
 	}
