@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"flag"
 	"fmt"
@@ -147,4 +148,38 @@ func newFlagSet(name, usage string, env *cmdEnv) *flag.FlagSet {
 		fs.PrintDefaults()
 	}
 	return fs
+}
+
+// readCommand runs a read-only subcommand without arguments: it parses the
+// common flags (--store, --json, --log-level), opens the store for reading
+// (through a running serve when it owns the file) and calls fn.
+func readCommand(ctx context.Context, name, usage string, args []string, env *cmdEnv,
+	fn func(r evidence.Reader, store string, asJSON bool) error) (err error) {
+	fs := newFlagSet(name, usage, env)
+	store := storeFlag(fs, env)
+	asJSON := fs.Bool("json", false, "print JSON instead of text")
+	logLevel := fs.String("log-level", "warn", "log level: debug, info, warn, error")
+	if err := parseFlags(fs, args); err != nil {
+		return err
+	}
+	if fs.NArg() > 0 {
+		return usagef("%s takes no arguments, got %q", name, fs.Args())
+	}
+	logger, err := newLogger(env.stderr, *logLevel)
+	if err != nil {
+		return err
+	}
+	r, closeR, err := openReader(ctx, *store, logger)
+	if err != nil {
+		return err
+	}
+	defer func() { err = errors.Join(err, closeR()) }()
+	return fn(r, *store, *asJSON)
+}
+
+// printJSON writes v indented.
+func printJSON(w io.Writer, v any) error {
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", "  ")
+	return enc.Encode(v)
 }
