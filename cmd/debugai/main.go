@@ -57,12 +57,13 @@ type cmdEnv struct {
 }
 
 var commands = map[string]command{
-	"serve":  {"receive OTLP traces and kernel events into the evidence store", runServe},
-	"import": {"import OTLP/JSON-lines or protobuf files into the evidence store", runImport},
-	"audit":  {"print what the privacy layer kept, tokenized, normalized and dropped", runAudit},
-	"stats":  {"print what the evidence store holds", runStats},
-	"bench":  {"measure ingest throughput and memory (bench ingest)", runBench},
-	"token":  {"print the privacy tokens of an identifier (current and previous epochs)", runToken},
+	"serve":        {"receive OTLP traces and kernel events into the evidence store", runServe},
+	"import":       {"import OTLP/JSON-lines or protobuf files into the evidence store", runImport},
+	"audit":        {"print what the privacy layer kept, tokenized, normalized and dropped", runAudit},
+	"stats":        {"print what the evidence store holds", runStats},
+	"bench":        {"measure ingest throughput and memory (bench ingest)", runBench},
+	"token":        {"print the privacy tokens of an identifier (current and previous epochs)", runToken},
+	"changepoints": {"print the change points of a latency series (pelt, binseg, bocpd)", runChangepoints},
 }
 
 func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) error {
