@@ -1,0 +1,315 @@
+package bpf
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"sync"
+	"time"
+
+	"github.com/cilium/ebpf"
+	"github.com/cilium/ebpf/link"
+	"github.com/cilium/ebpf/ringbuf"
+)
+
+// ErrClosed is returned by Read after Close.
+var ErrClosed = errors.New("collector closed")
+
+// Collector owns the loaded programs, their attachments and the ring-buffer
+// reader. Read may be called from one goroutine while another calls
+// Counters or Close.
+type Collector struct {
+	objs   collectorObjects
+	links  []link.Link
+	reader *ringbuf.Reader
+
+	flush time.Duration // Config.FlushInterval when wake-ups are batched
+
+	readMu sync.Mutex
+	rec    ringbuf.Record
+
+	closeOnce sync.Once
+	closeErr  error
+}
+
+// Counters are the in-kernel counters summed over CPUs since Load.
+type Counters struct {
+	FutexEvents    uint64 // futex records written
+	FutexDrops     uint64 // futex records lost to a full ring buffer
+	RunqueueEvents uint64 // run-queue records written
+	RunqueueDrops  uint64 // run-queue records lost to a full ring buffer
+	// StateMissed counts waits or runnable periods not tracked because their
+	// per-task storage could not be had (out of memory, or the storage was
+	// busy on that CPU in a nested probe).
+	StateMissed uint64
+}
+
+// Load validates cfg, loads the programs and attaches the enabled probes.
+// It needs root (CAP_BPF and CAP_PERFMON) and a kernel with BTF. On error
+// nothing stays attached.
+func Load(cfg Config) (c *Collector, err error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	if !cfg.DisableFutex {
+		if err := ensureTracefs(cfg.MountTracefs); err != nil {
+			return nil, fmt.Errorf("preparing futex probes: %w", err)
+		}
+	}
+	spec, err := loadCollector()
+	if err != nil {
+		return nil, fmt.Errorf("reading BPF object: %w", err)
+	}
+	spec.Maps[collectorMapEvents].MaxEntries = uint32(cfg.RingBytes)
+
+	c = &Collector{}
+	if err := spec.LoadAndAssign(&c.objs, nil); err != nil {
+		var ve *ebpf.VerifierError
+		if errors.As(err, &ve) {
+			return nil, fmt.Errorf("loading BPF programs: %+v", ve)
+		}
+		return nil, fmt.Errorf("loading BPF programs: %w", err)
+	}
+	defer func() {
+		if err != nil {
+			err = errors.Join(err, c.Close())
+			c = nil
+		}
+	}()
+
+	if err := c.configure(cfg); err != nil {
+		return nil, err
+	}
+	if !cfg.DisableFutex {
+		if err := c.attachFutex(); err != nil {
+			return nil, err
+		}
+	}
+	if !cfg.DisableRunqueue {
+		if err := c.attachRunqueue(); err != nil {
+			return nil, err
+		}
+	}
+	if c.reader, err = ringbuf.NewReader(c.objs.Events); err != nil {
+		return nil, fmt.Errorf("opening ring buffer: %w", err)
+	}
+	if cfg.WakeupBytes > 0 {
+		c.flush = cfg.FlushInterval
+		c.reader.SetDeadline(time.Now().Add(c.flush))
+	}
+	return c, nil
+}
+
+// configure fills the filter maps, then the config entry that turns the
+// filters on.
+func (c *Collector) configure(cfg Config) error {
+	one := uint8(1)
+	for _, id := range cfg.CgroupIDs {
+		if err := c.objs.CgroupFilter.Put(id, one); err != nil {
+			return fmt.Errorf("adding cgroup %d to the filter: %w", id, err)
+		}
+	}
+	for _, pid := range cfg.PIDs {
+		if err := c.objs.PidFilter.Put(pid, one); err != nil {
+			return fmt.Errorf("adding pid %d to the filter: %w", pid, err)
+		}
+	}
+	kc := collectorConfig{
+		FutexThresholdNs: uint64(cfg.FutexThreshold),
+		RunqThresholdNs:  uint64(cfg.RunqueueThreshold),
+		WakeupBytes:      uint64(cfg.WakeupBytes),
+	}
+	if len(cfg.CgroupIDs) > 0 {
+		kc.FilterCgroups = 1
+	}
+	if len(cfg.PIDs) > 0 {
+		kc.FilterPids = 1
+	}
+	if err := c.objs.ConfigMap.Put(uint32(0), kc); err != nil {
+		return fmt.Errorf("writing probe config: %w", err)
+	}
+	return nil
+}
+
+func (c *Collector) attachFutex() error {
+	tps := []struct {
+		name     string
+		prog     *ebpf.Program
+		optional bool // futex_wait and futex_waitv are Linux 5.16+/6.7+
+	}{
+		{"sys_enter_futex", c.objs.FutexEnterFutex, false},
+		{"sys_exit_futex", c.objs.FutexExit, false},
+		{"sys_enter_futex_wait", c.objs.FutexEnterWait, true},
+		{"sys_exit_futex_wait", c.objs.FutexExit, true},
+		{"sys_enter_futex_waitv", c.objs.FutexEnterWaitv, true},
+		{"sys_exit_futex_waitv", c.objs.FutexExit, true},
+	}
+	// Wakers first: a wait that starts before the waking hook is attached
+	// would be reported without its waker.
+	if err := c.attachTracing("futex waking", c.objs.FutexWaking); err != nil {
+		return err
+	}
+	for _, tp := range tps {
+		l, err := link.Tracepoint("syscalls", tp.name, tp.prog, nil)
+		if tp.optional && errors.Is(err, os.ErrNotExist) {
+			continue
+		}
+		if err != nil {
+			return fmt.Errorf("attaching futex program to syscalls/%s: %w", tp.name, err)
+		}
+		c.links = append(c.links, l)
+	}
+	return nil
+}
+
+func (c *Collector) attachRunqueue() error {
+	for _, p := range []struct {
+		name string
+		prog *ebpf.Program
+	}{
+		{"run-queue wakeup", c.objs.RunqWakeup},
+		{"run-queue wakeup_new", c.objs.RunqWakeupNew},
+		{"run-queue switch", c.objs.RunqSwitch},
+	} {
+		if err := c.attachTracing(p.name, p.prog); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// attachTracing attaches a tp_btf program to the tracepoint its section names.
+func (c *Collector) attachTracing(name string, prog *ebpf.Program) error {
+	l, err := link.AttachTracing(link.TracingOptions{Program: prog})
+	if err != nil {
+		return fmt.Errorf("attaching %s program: %w", name, err)
+	}
+	c.links = append(c.links, l)
+	return nil
+}
+
+// Read blocks until the next event, ctx is done or the collector is closed
+// (then it returns ErrClosed). With batched wake-ups (Config.WakeupBytes)
+// a record reaches Read at most about FlushInterval after it was written. A record that does not decode gives an
+// error wrapping ErrRecordSize, ErrRecordKind or ErrRecordField; reading
+// may continue after it.
+func (c *Collector) Read(ctx context.Context) (Event, error) {
+	c.readMu.Lock()
+	defer c.readMu.Unlock()
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	stop := context.AfterFunc(ctx, func() { _ = c.reader.Flush() })
+	defer stop()
+	for {
+		err := c.reader.ReadInto(&c.rec)
+		switch {
+		case err == nil:
+			ev, err := DecodeRecord(c.rec.RawSample)
+			if err != nil {
+				return nil, fmt.Errorf("decoding record: %w", err)
+			}
+			return ev, nil
+		case errors.Is(err, ringbuf.ErrFlushed):
+			// Flushed by a cancelled context, maybe an earlier one.
+			if err := ctx.Err(); err != nil {
+				return nil, err
+			}
+		case errors.Is(err, os.ErrDeadlineExceeded):
+			// Poll for records submitted without a wake-up.
+			c.reader.SetDeadline(time.Now().Add(c.flush))
+		case errors.Is(err, ringbuf.ErrClosed):
+			return nil, ErrClosed
+		default:
+			return nil, fmt.Errorf("reading ring buffer: %w", err)
+		}
+	}
+}
+
+// Drain calls fn for every record already in the ring buffer and returns
+// without waiting for more: use it to flush before Close, or once a
+// workload has exited. Records that do not decode are skipped and reported
+// together in the error after the rest were delivered.
+func (c *Collector) Drain(fn func(Event)) (n int, err error) {
+	c.readMu.Lock()
+	defer c.readMu.Unlock()
+	if err := c.reader.Flush(); err != nil {
+		if errors.Is(err, ringbuf.ErrClosed) {
+			return 0, ErrClosed
+		}
+		return 0, fmt.Errorf("flushing ring buffer: %w", err)
+	}
+	var bad []error
+	for {
+		err := c.reader.ReadInto(&c.rec)
+		switch {
+		case err == nil:
+			ev, err := DecodeRecord(c.rec.RawSample)
+			if err != nil {
+				if len(bad) < 8 {
+					bad = append(bad, fmt.Errorf("decoding record: %w", err))
+				}
+				continue
+			}
+			fn(ev)
+			n++
+		case errors.Is(err, ringbuf.ErrFlushed):
+			return n, errors.Join(bad...)
+		case errors.Is(err, os.ErrDeadlineExceeded):
+			c.reader.SetDeadline(time.Now().Add(c.flush))
+		case errors.Is(err, ringbuf.ErrClosed):
+			return n, errors.Join(append(bad, ErrClosed)...)
+		default:
+			return n, errors.Join(append(bad, fmt.Errorf("reading ring buffer: %w", err))...)
+		}
+	}
+}
+
+// Counters sums the per-CPU counters.
+func (c *Collector) Counters() (Counters, error) {
+	var out Counters
+	for _, s := range []struct {
+		slot collectorCounter
+		dst  *uint64
+	}{
+		{collectorCounterCOUNTER_FUTEX_EVENTS, &out.FutexEvents},
+		{collectorCounterCOUNTER_FUTEX_DROPS, &out.FutexDrops},
+		{collectorCounterCOUNTER_RUNQ_EVENTS, &out.RunqueueEvents},
+		{collectorCounterCOUNTER_RUNQ_DROPS, &out.RunqueueDrops},
+		{collectorCounterCOUNTER_STATE_MISSED, &out.StateMissed},
+	} {
+		var perCPU []uint64
+		if err := c.objs.Counters.Lookup(uint32(s.slot), &perCPU); err != nil {
+			return Counters{}, fmt.Errorf("reading counter %d: %w", s.slot, err)
+		}
+		for _, v := range perCPU {
+			*s.dst += v
+		}
+	}
+	return out, nil
+}
+
+// Close detaches every probe, closes the ring buffer (releasing a blocked
+// Read) and frees the programs and maps. It is idempotent.
+func (c *Collector) Close() error {
+	c.closeOnce.Do(func() {
+		var errs []error
+		// Detach first so no program runs against maps being torn down.
+		for i := len(c.links) - 1; i >= 0; i-- {
+			if err := c.links[i].Close(); err != nil {
+				errs = append(errs, fmt.Errorf("detaching probe: %w", err))
+			}
+		}
+		if c.reader != nil {
+			if err := c.reader.Close(); err != nil {
+				errs = append(errs, fmt.Errorf("closing ring buffer reader: %w", err))
+			}
+		}
+		if err := c.objs.Close(); err != nil {
+			errs = append(errs, fmt.Errorf("closing BPF objects: %w", err))
+		}
+		c.closeErr = errors.Join(errs...)
+	})
+	return c.closeErr
+}
