@@ -29,11 +29,17 @@ type PipelineConfig struct {
 	// RetryAfter is the delay the receivers suggest to refused clients
 	// (Retry-After, RetryInfo). At least one second.
 	RetryAfter time.Duration
+	// Writers is how many writer goroutines take queued batches and call
+	// Writer.Write, so that up to Writers Writes run at once (one batch's
+	// appends overlapping another's commit, with a Writer that supports
+	// it); 0 means 1. Batches written by different goroutines may commit
+	// in any order.
+	Writers int
 }
 
 // DefaultPipelineConfig returns the defaults: 262,144 queued items or
-// 256 MiB, commits of up to 65,536 items, a 60 s write timeout and a 1 s
-// retry hint.
+// 256 MiB, commits of up to 65,536 items, a 60 s write timeout, a 1 s
+// retry hint and two writers.
 func DefaultPipelineConfig() PipelineConfig {
 	return PipelineConfig{
 		MaxQueueItems:  1 << 18,
@@ -41,6 +47,7 @@ func DefaultPipelineConfig() PipelineConfig {
 		MaxCommitItems: 1 << 16,
 		WriteTimeout:   60 * time.Second,
 		RetryAfter:     time.Second,
+		Writers:        2,
 	}
 }
 
@@ -57,6 +64,8 @@ func (c PipelineConfig) Validate() error {
 		return fmt.Errorf("pipeline: write timeout %v: must not be negative", c.WriteTimeout)
 	case c.RetryAfter < time.Second:
 		return fmt.Errorf("pipeline: retry after %v: must be at least 1s", c.RetryAfter)
+	case c.Writers < 0:
+		return fmt.Errorf("pipeline: writers %d: must not be negative", c.Writers)
 	}
 	return nil
 }
@@ -72,15 +81,17 @@ type PipelineStats struct {
 	TooLargeBatches                  int64 // refused with ErrBatchTooLarge
 	Writes, WriteErrors              int64 // Writer.Write calls and failures
 
-	QueuedBatches, QueuedItems, QueuedBytes int64 // now, including the Write under way
+	QueuedBatches, QueuedItems, QueuedBytes int64 // now, including the Writes under way
 	PeakQueuedItems, PeakQueuedBytes        int64 // highest since Start
 
 	LastWriteLatency, MaxWriteLatency, TotalWriteLatency time.Duration
 }
 
-// Pipeline is a bounded queue in front of an evidence.Writer. One writer
-// goroutine takes every queued batch (up to MaxCommitItems), merges them,
-// calls Write once and hands its result to each submitter (group commit).
+// Pipeline is a bounded queue in front of an evidence.Writer. Each of its
+// writer goroutines (PipelineConfig.Writers) takes every queued batch (up
+// to MaxCommitItems), merges them, calls Write once and hands its result to
+// each submitter (group commit); while one Write is under way, the next
+// writer takes what queues up meanwhile.
 type Pipeline struct {
 	cfg PipelineConfig
 	w   evidence.Writer
@@ -88,7 +99,7 @@ type Pipeline struct {
 
 	runCtx context.Context // Write's context; cancelled when a Shutdown gives up
 	cancel context.CancelFunc
-	done   chan struct{} // closed when the writer goroutine has exited
+	done   chan struct{} // closed when every writer goroutine has exited
 
 	mu    sync.Mutex
 	cond  *sync.Cond // signalled on a new batch and on shutdown
@@ -139,7 +150,7 @@ func NewPipeline(cfg PipelineConfig, w evidence.Writer, logger *slog.Logger) (*P
 // backpressure.
 func (p *Pipeline) RetryAfter() time.Duration { return p.cfg.RetryAfter }
 
-// Start starts the writer goroutine. ctx is not retained.
+// Start starts the writer goroutines. ctx is not retained.
 func (p *Pipeline) Start(ctx context.Context) error {
 	if err := ctx.Err(); err != nil {
 		return fmt.Errorf("starting pipeline: %w", err)
@@ -154,7 +165,19 @@ func (p *Pipeline) Start(ctx context.Context) error {
 		return fmt.Errorf("starting pipeline: %w", ErrShuttingDown)
 	}
 	p.state = stateRunning
-	go p.run()
+	n := max(p.cfg.Writers, 1)
+	var wg sync.WaitGroup
+	wg.Add(n)
+	for range n {
+		go func() {
+			defer wg.Done()
+			p.run()
+		}()
+	}
+	go func() {
+		wg.Wait()
+		close(p.done)
+	}()
 	return nil
 }
 
@@ -220,7 +243,7 @@ func (p *Pipeline) Submit(ctx context.Context, b *evidence.Batch) error {
 
 // Shutdown stops accepting batches (Submit returns ErrShuttingDown), waits
 // until every accepted batch is written, and returns. When ctx ends first it
-// cancels the Write under way, fails the batches still queued with
+// cancels the Writes under way, fails the batches still queued with
 // ErrShuttingDown (their submitters were not acknowledged) and returns ctx's
 // error. Shutdown is idempotent; it is valid before Start.
 func (p *Pipeline) Shutdown(ctx context.Context) error {
@@ -253,15 +276,15 @@ func (p *Pipeline) Stats() PipelineStats {
 	return p.stats
 }
 
-// run is the writer goroutine.
+// run is one writer goroutine.
 func (p *Pipeline) run() {
-	defer close(p.done)
 	var taken []*pending
 	for {
 		p.mu.Lock()
 		for len(p.queue) == 0 {
-			if p.state == stateStopping {
+			if p.state == stateStopping || p.state == stateStopped {
 				p.state = stateStopped
+				p.cond.Broadcast() // the other writers exit too
 				p.mu.Unlock()
 				return
 			}

@@ -56,6 +56,7 @@ func TestPipelineGroupCommit(t *testing.T) {
 	w := &recordingWriter{gate: make(chan struct{}), entered: make(chan struct{}, 1)}
 	cfg := DefaultPipelineConfig()
 	cfg.MaxCommitItems = 5
+	cfg.Writers = 1
 	p, accepted := startPipeline(t, cfg, w)
 	ctx := context.Background()
 
@@ -96,7 +97,9 @@ func TestPipelineMergeDedupesResourcesAndSumsAudit(t *testing.T) {
 	var got *evidence.Batch
 	w := &recordingWriter{gate: make(chan struct{}), entered: make(chan struct{}, 1)}
 	w.onWrite = func(b *evidence.Batch) { got = b }
-	p, accepted := startPipeline(t, DefaultPipelineConfig(), w)
+	cfg := DefaultPipelineConfig()
+	cfg.Writers = 1 // the batches queued behind the first are merged
+	p, accepted := startPipeline(t, cfg, w)
 	ctx := context.Background()
 	first := submitAsync(ctx, p, spansBatch("x", 1))
 	<-w.entered
@@ -136,7 +139,9 @@ func TestPipelineMergeDedupesResourcesAndSumsAudit(t *testing.T) {
 
 func TestPipelineWriteErrorReachesEverySubmitter(t *testing.T) {
 	w := &recordingWriter{gate: make(chan struct{}), entered: make(chan struct{}, 1), err: errors.New("disk full")}
-	p, accepted := startPipeline(t, DefaultPipelineConfig(), w)
+	cfg := DefaultPipelineConfig()
+	cfg.Writers = 1
+	p, accepted := startPipeline(t, cfg, w)
 	ctx := context.Background()
 	chs := []chan error{submitAsync(ctx, p, spansBatch("a", 1))}
 	<-w.entered
@@ -295,5 +300,86 @@ func TestPipelineWriterPanic(t *testing.T) {
 	}
 	if err := p.Submit(context.Background(), spansBatch("b", 1)); err != nil {
 		t.Errorf("the pipeline must survive a panicking writer: %v", err)
+	}
+}
+
+// TestPipelineWritersOverlap: with two writers, a batch queued while one
+// Write is under way is written at the same time by the other writer, and
+// Shutdown waits for both.
+func TestPipelineWritersOverlap(t *testing.T) {
+	gate := make(chan struct{})
+	var mu sync.Mutex
+	inWrite, maxInWrite := 0, 0
+	entered := make(chan struct{}, 8)
+	var written []string
+	w := evidence.WriterFunc(func(ctx context.Context, b *evidence.Batch) error {
+		mu.Lock()
+		inWrite++
+		maxInWrite = max(maxInWrite, inWrite)
+		mu.Unlock()
+		entered <- struct{}{}
+		<-gate
+		mu.Lock()
+		inWrite--
+		for _, sp := range b.Spans {
+			written = append(written, sp.Name)
+		}
+		mu.Unlock()
+		return nil
+	})
+	cfg := DefaultPipelineConfig()
+	if cfg.Writers != 2 {
+		t.Fatalf("default writers %d, want 2", cfg.Writers)
+	}
+	p, accepted := startPipeline(t, cfg, w)
+	ctx := context.Background()
+	a := submitAsync(ctx, p, spansBatch("a", 1))
+	<-accepted
+	<-entered
+	b := submitAsync(ctx, p, spansBatch("b", 2))
+	<-accepted
+	<-entered // the second writer took b while a is being written
+	c := submitAsync(ctx, p, spansBatch("c", 1))
+	<-accepted
+	if st := p.Stats(); st.QueuedItems != 4 || st.QueuedBatches != 3 {
+		t.Errorf("queued %d items in %d batches, want 4 in 3", st.QueuedItems, st.QueuedBatches)
+	}
+	sctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	defer cancel()
+	shut := make(chan error, 1)
+	go func() { shut <- p.Shutdown(sctx) }()
+	close(gate)
+	for _, ch := range []chan error{a, b, c} {
+		if err := <-ch; err != nil {
+			t.Errorf("Submit: %v", err)
+		}
+	}
+	if err := <-shut; err != nil {
+		t.Fatalf("Shutdown: %v", err)
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	slices.Sort(written)
+	if maxInWrite != 2 || !slices.Equal(written, []string{"a-0", "b-0", "b-1", "c-0"}) {
+		t.Errorf("max %d Writes at once (want 2), written %v", maxInWrite, written)
+	}
+	if st := p.Stats(); st.CommittedBatches != 3 || st.QueuedItems != 0 {
+		t.Errorf("stats %+v", st)
+	}
+	if err := p.Submit(ctx, spansBatch("d", 1)); !errors.Is(err, ErrShuttingDown) {
+		t.Errorf("after Shutdown: %v", err)
+	}
+}
+
+func TestPipelineConfigWriters(t *testing.T) {
+	cfg := DefaultPipelineConfig()
+	cfg.Writers = -1
+	if err := cfg.Validate(); err == nil {
+		t.Error("negative writers accepted")
+	}
+	cfg.Writers = 0 // one writer
+	p, _ := startPipeline(t, cfg, &recordingWriter{})
+	if err := p.Submit(context.Background(), spansBatch("a", 1)); err != nil {
+		t.Error(err)
 	}
 }

@@ -11,22 +11,34 @@ import (
 	"github.com/debugai/debugai/evidence"
 )
 
-// writeBuffers are reused across Write calls (guarded by Store.mu) to keep
-// the per-row cost of appending low: the Appender's per-value cost (a cgo
-// call per string or NULL, an allocation per boxed value) dominates.
+// writeBuffers are reused across the Write calls of one writer to keep the
+// per-row cost of appending low: the Appender's per-value cost (a cgo call
+// per string or NULL, an allocation per boxed value) dominates.
 type writeBuffers struct {
 	row        []driver.Value
 	json       []byte
+	extra      []byte
 	spanIndex  map[spanKey]int // first position of each span id in the batch
 	keepSpan   []bool          // per span of the batch: new, to be appended
 	keptSpans  int
 	kevIndex   map[kevKey]int
 	keepKernel []bool
 	keptKernel int
-	strSeen    map[string]struct{}
+	logIndex   map[string]int
+	keepLog    []bool
+	resIDs     map[string]int // resources of the batch not known to be stored -> index
+	newRes     []int          // their indexes, in batch order: to insert
+	// resCols holds the stored columns of the resources the batch's spans
+	// may inherit from: cached, found stored, or inserted by this batch.
+	resCols    map[string]resourceCols
+	unresolved map[string]struct{} // span resource ids neither cached nor in the batch
+	lookupIDs  []string
 	edges      map[[2]string]int
 	audit      map[[3]string]int
 }
+
+// resourceCols are the resource columns the spans view falls back to.
+type resourceCols struct{ service, version, host string }
 
 type spanKey struct {
 	trace evidence.TraceID
@@ -40,19 +52,25 @@ type kevKey struct {
 
 func spanUint(s evidence.SpanID) uint64 { return binary.BigEndian.Uint64(s[:]) }
 
-// markDuplicates resets the buffers and marks, for spans and kernel events,
-// the first occurrence of each id in the batch as kept.
+// markDuplicates resets the buffers and marks, for spans, kernel events,
+// logs and resources, the first occurrence of each id in the batch as kept.
 func (w *writeBuffers) markDuplicates(b *evidence.Batch) {
 	if w.spanIndex == nil {
 		w.spanIndex = make(map[spanKey]int)
 		w.kevIndex = make(map[kevKey]int)
-		w.strSeen = make(map[string]struct{})
+		w.logIndex = make(map[string]int)
+		w.resIDs = make(map[string]int)
+		w.resCols = make(map[string]resourceCols)
+		w.unresolved = make(map[string]struct{})
 		w.edges = make(map[[2]string]int)
 		w.audit = make(map[[3]string]int)
 	}
 	clear(w.spanIndex)
 	clear(w.kevIndex)
-	clear(w.strSeen)
+	clear(w.logIndex)
+	clear(w.resIDs)
+	clear(w.resCols)
+	clear(w.unresolved)
 	clear(w.edges)
 	clear(w.audit)
 	w.keepSpan = resetBools(w.keepSpan, len(b.Spans))
@@ -76,6 +94,61 @@ func (w *writeBuffers) markDuplicates(b *evidence.Batch) {
 			w.keptKernel++
 		}
 	}
+	w.keepLog = resetBools(w.keepLog, len(b.Logs))
+	for i := range b.Logs {
+		if _, dup := w.logIndex[b.Logs[i].ID]; !dup {
+			w.logIndex[b.Logs[i].ID] = i
+			w.keepLog[i] = true
+		}
+	}
+	// Resource ids are keyed as stored (invalid UTF-8 repaired).
+	w.newRes = w.newRes[:0]
+	for i := range b.Resources {
+		id := valid(b.Resources[i].ID)
+		if _, dup := w.resIDs[id]; !dup {
+			w.resIDs[id] = i
+			w.newRes = append(w.newRes, i)
+		}
+	}
+}
+
+// resolveNew keeps, of the resources to insert, those the lookup did not
+// find stored, and makes their columns the ones spans inherit.
+func (w *writeBuffers) resolveNew(b *evidence.Batch) error {
+	kept := w.newRes[:0]
+	for _, i := range w.newRes {
+		r := &b.Resources[i]
+		id := valid(r.ID)
+		if _, ok := w.resIDs[id]; !ok {
+			continue // found stored
+		}
+		kept = append(kept, i)
+		w.resCols[id] = resourceCols{valid(r.Service), valid(r.Version), valid(r.Host)}
+	}
+	w.newRes = kept
+	return nil
+}
+
+// overlaps reports whether w and o share a span, kernel-event, log or new
+// resource key.
+func (w *writeBuffers) overlaps(o *writeBuffers) bool {
+	return mapsOverlap(w.spanIndex, o.spanIndex) || mapsOverlap(w.kevIndex, o.kevIndex) ||
+		mapsOverlap(w.logIndex, o.logIndex) || mapsOverlap(w.resIDs, o.resIDs)
+}
+
+func mapsOverlap[K comparable, V any](a, b map[K]V) bool {
+	if len(a) > len(b) {
+		a, b = b, a
+	}
+	if len(a) == 0 {
+		return false
+	}
+	for k := range a {
+		if _, ok := b[k]; ok {
+			return true
+		}
+	}
+	return false
 }
 
 func resetBools(b []bool, n int) []bool {
@@ -211,12 +284,8 @@ func spanVal(s evidence.SpanID) driver.Value {
 
 func (w *writeBuffers) appendResources(a *duckdb.Appender, rs []evidence.Resource) error {
 	row := w.rowOf(7)
-	for i := range rs {
+	for _, i := range w.newRes {
 		r := &rs[i]
-		if _, dup := w.strSeen[r.ID]; dup {
-			continue
-		}
-		w.strSeen[r.ID] = struct{}{}
 		row[0], row[1], row[2], row[3] = valid(r.ID), str(r.Service), str(r.Version), str(r.Environment)
 		row[4], row[5], row[6] = str(r.Host), str(r.Node), w.attrs(r.Attrs)
 		if err := a.AppendRow(row...); err != nil {
@@ -226,27 +295,71 @@ func (w *writeBuffers) appendResources(a *duckdb.Appender, rs []evidence.Resourc
 	return nil
 }
 
+// appendSpans appends the kept spans to span_rows (see schema/002).
 func (w *writeBuffers) appendSpans(a *duckdb.Appender, spans []evidence.Span) error {
-	row := w.rowOf(28)
+	row := w.rowOf(16)
 	for i := range spans {
 		if !w.keepSpan[i] {
 			continue
 		}
 		sp := &spans[i]
-		row[0], row[1], row[2] = duckdb.UUID(sp.TraceID), spanUint(sp.SpanID), spanVal(sp.ParentSpanID)
-		row[3], row[4], row[5], row[6], row[7] = str(sp.ResourceID), str(sp.Service), str(sp.Version), str(sp.Host), str(sp.Name)
-		row[8], row[9], row[10] = int8(sp.Kind), int8(sp.StatusCode), str(sp.StatusMessage)
-		row[11], row[12], row[13] = sp.StartNS, sp.EndNS, sp.EndNS-sp.StartNS
-		row[14], row[15] = num(sp.ThreadID), num(sp.ProcessPID)
-		row[16], row[17], row[18] = str(sp.HTTPRoute), str(sp.HTTPMethod), num(sp.HTTPStatusCode)
-		row[19], row[20], row[21] = str(sp.RPCSystem), str(sp.RPCService), str(sp.RPCMethod)
-		row[22], row[23], row[24] = str(sp.DBSystem), str(sp.DBStatement), str(sp.DBQueryID)
-		row[25], row[26], row[27] = str(sp.PeerService), str(sp.ExceptionType), w.attrs(sp.Attrs)
+		// A *UUID pointing into the span is not boxed (no allocation).
+		row[0], row[1], row[2] = (*duckdb.UUID)(&sp.TraceID), spanUint(sp.SpanID), spanVal(sp.ParentSpanID)
+		row[3], row[4], row[5], row[6] = str(sp.ResourceID), str(sp.Name), int8(sp.Kind), int8(sp.StatusCode)
+		row[7], row[8], row[9], row[10] = sp.StartNS, sp.EndNS, num(sp.ThreadID), num(sp.ProcessPID)
+		row[11], row[12], row[13] = str(sp.HTTPRoute), str(sp.HTTPMethod), num(sp.HTTPStatusCode)
+		row[14], row[15] = w.spanExtra(sp), w.attrs(sp.Attrs)
 		if err := a.AppendRow(row...); err != nil {
 			return err
 		}
 	}
 	return nil
+}
+
+// spanExtra encodes span_rows.extra: the span's service, version and host
+// where the spans view could not take them from the stored resource, and
+// the rarely set typed fields; nil (NULL) when there is nothing to say.
+func (w *writeBuffers) spanExtra(sp *evidence.Span) driver.Value {
+	buf := w.extra[:0]
+	member := func(key, v string) {
+		if len(buf) == 0 {
+			buf = append(buf, '{')
+		} else {
+			buf = append(buf, ',')
+		}
+		buf = append(buf, '"')
+		buf = append(buf, key...)
+		buf = append(buf, '"', ':')
+		buf = appendJSONString(buf, v)
+	}
+	// A span without a resource id joins no resource: NULL is inherited.
+	// A resource that is not stored may be stored later, so a span that
+	// refers to one says all three itself ("" for none).
+	rc, known := w.resCols[valid(sp.ResourceID)]
+	known = known || sp.ResourceID == ""
+	for _, f := range [3]struct {
+		key       string
+		v, stored string
+	}{{"service", sp.Service, rc.service}, {"version", sp.Version, rc.version}, {"host", sp.Host, rc.host}} {
+		if !known || valid(f.v) != f.stored {
+			member(f.key, f.v)
+		}
+	}
+	for _, f := range [9]struct{ key, v string }{
+		{"status_message", sp.StatusMessage}, {"rpc_system", sp.RPCSystem}, {"rpc_service", sp.RPCService},
+		{"rpc_method", sp.RPCMethod}, {"db_system", sp.DBSystem}, {"db_statement", sp.DBStatement},
+		{"db_query_id", sp.DBQueryID}, {"peer_service", sp.PeerService}, {"exception_type", sp.ExceptionType},
+	} {
+		if f.v != "" {
+			member(f.key, f.v)
+		}
+	}
+	w.extra = buf
+	if len(buf) == 0 {
+		return nil
+	}
+	w.extra = append(buf, '}')
+	return w.extra
 }
 
 // appendSpanEvents appends the events of the spans appendSpans appended.
@@ -342,11 +455,10 @@ func mergeEdge(dst, src *evidence.LockEdge) {
 func (w *writeBuffers) appendLogs(a *duckdb.Appender, logs []evidence.LogRecord) error {
 	row := w.rowOf(10)
 	for i := range logs {
-		l := &logs[i]
-		if _, dup := w.strSeen[l.ID]; dup {
+		if !w.keepLog[i] {
 			continue
 		}
-		w.strSeen[l.ID] = struct{}{}
+		l := &logs[i]
 		row[0], row[1], row[2], row[3] = valid(l.ID), str(l.ResourceID), str(l.Service), l.TimeNS
 		row[4], row[5], row[6] = l.Severity, str(l.SeverityText), str(l.EventName)
 		row[7], row[8], row[9] = traceVal(l.TraceID), spanVal(l.SpanID), w.attrs(l.Attrs)

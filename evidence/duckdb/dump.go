@@ -9,19 +9,25 @@ import (
 	"strings"
 )
 
-// DumpText writes every value of every table of the store as text, for
-// tests that must search all stored values (privacy canaries): DuckDB
-// compresses strings, so scanning the file's bytes can miss one. Each table
-// starts with a line "## <table>", then one line per row with the values
-// cast to VARCHAR, separated by tabs; NULL is written as \N. Tables of the
-// main schema are dumped in name order, rows in no particular order.
+// DumpText writes every value of every table and view of the store as text,
+// for tests that must search all stored values (privacy canaries): DuckDB
+// compresses strings, so scanning the file's bytes can miss one; the views
+// show the values that base tables keep inside JSON (span_rows.extra)
+// unescaped. Each table or view starts with a line "## <name>", then one
+// line per row with the values cast to VARCHAR, separated by tabs; NULL is
+// written as \N. Tables and views of the main schema are dumped in name
+// order, rows in no particular order.
 func (s *Store) DumpText(ctx context.Context, w io.Writer) error {
 	tables, err := queryAll(ctx, s.db, func(r scanner) (string, error) {
 		var t string
 		err := r.Scan(&t)
 		return t, err
 	}, `SELECT table_name FROM duckdb_tables() WHERE database_name = current_database()
-		AND schema_name = 'main' ORDER BY table_name`)
+		AND schema_name = 'main'
+		UNION ALL
+		SELECT view_name FROM duckdb_views() WHERE database_name = current_database()
+		AND schema_name = 'main' AND NOT internal
+		ORDER BY 1`)
 	if err != nil {
 		return fmt.Errorf("dumping store: listing tables: %w", err)
 	}

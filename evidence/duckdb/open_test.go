@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"os"
 	"os/exec"
@@ -15,16 +16,23 @@ import (
 	"github.com/debugai/debugai/evidence"
 )
 
+// migrationsFS returns the embedded migrations up to version upTo; past the
+// last embedded one it adds a made-up next migration (span_notes).
 func migrationsFS(t *testing.T, upTo int) fstest.MapFS {
 	t.Helper()
-	init, err := schemaFS.ReadFile("schema/001_init.sql")
+	ms, err := loadMigrations(schemaFS, "schema")
 	if err != nil {
 		t.Fatal(err)
 	}
-	fsys := fstest.MapFS{"schema/001_init.sql": {Data: init}}
-	if upTo >= 2 {
-		fsys["schema/002_span_notes.sql"] = &fstest.MapFile{Data: []byte(
-			`CREATE TABLE span_notes (span_id UBIGINT, note VARCHAR); ALTER TABLE spans ADD COLUMN note VARCHAR;`)}
+	fsys := fstest.MapFS{}
+	for _, m := range ms {
+		if m.version <= upTo {
+			fsys[fmt.Sprintf("schema/%03d_%s.sql", m.version, m.name)] = &fstest.MapFile{Data: []byte(m.sql)}
+		}
+	}
+	if upTo > len(ms) {
+		fsys[fmt.Sprintf("schema/%03d_span_notes.sql", len(ms)+1)] = &fstest.MapFile{Data: []byte(
+			`CREATE TABLE span_notes (span_id UBIGINT, note VARCHAR);`)}
 	}
 	return fsys
 }
@@ -32,10 +40,11 @@ func migrationsFS(t *testing.T, upTo int) fstest.MapFS {
 func TestMigrations(t *testing.T) {
 	ctx := context.Background()
 	path := filepath.Join(t.TempDir(), "m.duckdb")
+	latest := len(mustMigrations(t))
 	open := func(upTo int, readOnly bool) (*Store, error) {
 		return Open(ctx, path, Options{schema: migrationsFS(t, upTo), ReadOnly: readOnly})
 	}
-	s, err := open(1, false)
+	s, err := open(latest, false)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -44,15 +53,16 @@ func TestMigrations(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	if _, err := open(2, true); !errors.Is(err, ErrSchemaTooOld) {
+	next := latest + 1
+	if _, err := open(next, true); !errors.Is(err, ErrSchemaTooOld) {
 		t.Fatalf("read-only open of an old file: %v, want ErrSchemaTooOld", err)
 	}
-	s, err = open(2, false)
+	s, err = open(next, false)
 	if err != nil {
 		t.Fatalf("migrating: %v", err)
 	}
-	if s.SchemaVersion() != 2 {
-		t.Errorf("schema version %d, want 2", s.SchemaVersion())
+	if s.SchemaVersion() != next {
+		t.Errorf("schema version %d, want %d", s.SchemaVersion(), next)
 	}
 	if st := mustStats(t, s); st.Spans != 10 {
 		t.Errorf("spans after migration: %d", st.Spans)
@@ -61,25 +71,35 @@ func TestMigrations(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	_, err = open(1, false)
-	if !errors.Is(err, ErrSchemaTooNew) || !strings.Contains(err.Error(), "schema version 2") {
+	_, err = open(latest, false)
+	if !errors.Is(err, ErrSchemaTooNew) || !strings.Contains(err.Error(), fmt.Sprintf("schema version %d", next)) {
 		t.Fatalf("older binary: %v, want ErrSchemaTooNew", err)
 	}
 	_, err = Open(ctx, path, Options{})
 	if !errors.Is(err, ErrSchemaTooNew) {
-		t.Fatalf("embedded schema on a version-2 file: %v, want ErrSchemaTooNew", err)
+		t.Fatalf("embedded schema on a version-%d file: %v, want ErrSchemaTooNew", next, err)
 	}
+}
+
+func mustMigrations(t *testing.T) []migration {
+	t.Helper()
+	ms, err := loadMigrations(schemaFS, "schema")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return ms
 }
 
 func TestMigrationFailureRollsBack(t *testing.T) {
 	ctx := context.Background()
 	path := filepath.Join(t.TempDir(), "m.duckdb")
-	fsys := migrationsFS(t, 1)
-	fsys["schema/002_bad.sql"] = &fstest.MapFile{Data: []byte(`CREATE TABLE half (x INT); SELECT * FROM missing_table;`)}
-	if _, err := Open(ctx, path, Options{schema: fsys}); err == nil || !strings.Contains(err.Error(), "002_bad") {
+	latest := len(mustMigrations(t))
+	fsys := migrationsFS(t, latest)
+	fsys[fmt.Sprintf("schema/%03d_bad.sql", latest+1)] = &fstest.MapFile{Data: []byte(`CREATE TABLE half (x INT); SELECT * FROM missing_table;`)}
+	if _, err := Open(ctx, path, Options{schema: fsys}); err == nil || !strings.Contains(err.Error(), "_bad") {
 		t.Fatalf("bad migration: %v", err)
 	}
-	s, err := Open(ctx, path, Options{schema: migrationsFS(t, 1)})
+	s, err := Open(ctx, path, Options{schema: migrationsFS(t, latest)})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -88,8 +108,8 @@ func TestMigrationFailureRollsBack(t *testing.T) {
 	if err := s.db.QueryRowContext(ctx, `SELECT count(*) FROM duckdb_tables() WHERE table_name = 'half'`).Scan(&n); err != nil || n != 0 {
 		t.Errorf("half-applied migration left table: n=%d err=%v", n, err)
 	}
-	if s.SchemaVersion() != 1 {
-		t.Errorf("version %d, want 1", s.SchemaVersion())
+	if s.SchemaVersion() != latest {
+		t.Errorf("version %d, want %d", s.SchemaVersion(), latest)
 	}
 }
 

@@ -347,14 +347,14 @@ func (s *Store) Stats(ctx context.Context) (evidence.Stats, error) {
 	st := evidence.Stats{SchemaVersion: s.version}
 	err := s.db.QueryRowContext(ctx, `SELECT
 		(SELECT count(*) FROM resources),
-		(SELECT count(DISTINCT trace_id) FROM spans),
-		(SELECT count(*) FROM spans),
+		(SELECT count(DISTINCT trace_id) FROM span_rows),
+		(SELECT count(*) FROM span_rows),
 		(SELECT count(*) FROM span_events),
 		(SELECT count(*) FROM kernel_events),
 		(SELECT count(*) FROM lock_edges),
 		(SELECT count(*) FROM logs),
-		(SELECT coalesce(min(start_ns), 0) FROM spans),
-		(SELECT coalesce(max(end_ns), 0) FROM spans)`).Scan(
+		(SELECT coalesce(min(start_ns), 0) FROM span_rows),
+		(SELECT coalesce(max(end_ns), 0) FROM span_rows)`).Scan(
 		&st.Resources, &st.Traces, &st.Spans, &st.SpanEvents, &st.KernelEvents,
 		&st.LockEdges, &st.Logs, &st.MinStartNS, &st.MaxEndNS)
 	if err != nil {

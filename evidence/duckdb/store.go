@@ -15,36 +15,56 @@
 //
 // # Schema
 //
-// Tables resources, spans, span_events, kernel_events, lock_edges, logs,
-// audit and schema_version (see schema/001_init.sql). Trace ids are UUID
-// (compare with a hex literal: trace_id = '4bf92f35...'; print with the
-// trace_hex() macro), span ids UBIGINT (span_hex() prints them), absent
-// optional values are NULL, times are unix nanoseconds, and the kept
-// attributes without a typed column are a compact JSON object in the attrs
-// column (attrs->>'$.key'). Integer ids append without a per-value cgo
-// call; hex VARCHAR ids cost one each and several times more to compress at
-// checkpoint.
+// See schema/001_init.sql and schema/002_write_path.sql. Tables resources,
+// span_rows, span_events, kernel_events, logs, audit_rows, lock_edge_rows
+// and schema_version; views spans, audit and lock_edges. Query the views:
+// spans presents every column of a span (service, version and host are
+// taken from the span's resource unless the span differs from it; the
+// rarely set typed fields such as rpc_system or db_statement are kept in
+// span_rows.extra, a compact JSON object), audit sums the append-only
+// audit_rows per (source, key, action), and lock_edges aggregates
+// lock_edge_rows per (held, acquiring): counts add up, first_ns is the
+// minimum, last_ns the maximum, and an optional column the smallest value
+// any delta set. Trace ids are UUID (compare with a hex literal: trace_id =
+// '4bf92f35...'; print with the trace_hex() macro), span ids UBIGINT
+// (span_hex() prints them), absent optional values are NULL, times are unix
+// nanoseconds, and the kept attributes without a typed column are a compact
+// JSON object in the attrs column (attrs->>'$.key'). Integer ids append
+// without a per-value cgo call; hex VARCHAR ids cost one each and several
+// times more to compress at checkpoint. Fewer columns per span row mean
+// fewer cgo calls (every string and every NULL is one) and less work at
+// commit.
 //
 // # Write guarantees
 //
-// [Store.Write] runs one transaction on a dedicated writer connection. It
-// stages the span ids and kernel-event keys of the batch with DuckDB's
-// Appender into TEMP tables, finds the ones already stored with a semi join,
-// appends only the new spans, span events and kernel events straight into
-// their tables, stages resources, lock edges, logs and audit counts and
-// moves them with INSERT ... SELECT (ANTI JOIN, or ON CONFLICT DO UPDATE for
-// the accumulating tables), then commits.
+// [Store.Write] runs one transaction on one of Options.Writers writer
+// connections (default 2), so up to that many Writes run at once: one
+// batch's appends overlap another's commit. A Write resolves the batch's
+// resources (an in-memory cache of stored resources, else a lookup), stages
+// the span ids and kernel-event keys with DuckDB's Appender into the
+// connection's TEMP tables, finds the ones already stored with a semi join,
+// appends only the new spans, span events, kernel events and resources
+// straight into their tables, appends the batch's (merged) lock-edge and
+// audit counts as delta rows, moves the staged logs with INSERT ... SELECT
+// ... ANTI JOIN, empties the stages and commits. Appenders are kept open per
+// connection across Writes.
 //
 // Atomic: every table of the batch commits together; when Write returns an
 // error nothing of the batch is visible (the transaction is rolled back,
-// the staging tables with it).
+// the staging tables with it, and the connection's Appenders are discarded).
 //
 // Idempotent: spans, kernel events, resources and logs whose evidence ID is
 // already stored, or repeated within the batch, are skipped; a span that is
 // already stored keeps the events stored with it (its events in the new
 // batch are skipped too). Lock edges and audit rows accumulate: counts add
 // up, so re-writing them counts them again, and lock edges widen their
-// first/last-seen range.
+// first/last-seen range. This holds across concurrent Writes too: before
+// its transaction starts, a Write registers its span and kernel-event keys,
+// log ids and new resource ids in memory, and when a Write under way holds
+// one of them it waits for that Write to end, so that its own transaction
+// (DuckDB's snapshot isolation) sees what the other committed. Writes with
+// disjoint keys run in parallel; accumulating tables are append-only, so
+// concurrent transactions never update the same row.
 //
 // The stored-id lookup for spans (kernel events) only considers stored rows
 // whose start_ns (time_ns) lies within the batch's own range, so that DuckDB
@@ -52,7 +72,8 @@
 // with the store. A re-written item has the same content, hence the same
 // time, so this is exact for re-ingestion; only a different item reusing a
 // stored id with another time would be stored a second time (Get then
-// returns one of them).
+// returns one of them). A resource id names its content: a batch that
+// repeats a stored resource id keeps the stored row.
 //
 // Durable: a nil return means DuckDB committed the transaction. Its changes
 // are in the write-ahead log (<file>.wal) and survive a crash or SIGKILL of
@@ -62,9 +83,12 @@
 // loss as far as the disk honours fsync. The WAL is checkpointed into the
 // file when it reaches Options.CheckpointThreshold and at Close.
 //
-// Writes are serialized internally: concurrent Write calls are safe but do
-// not run in parallel. Reads use other connections of the pool and see
-// committed data only.
+// Concurrent Write calls are safe; batches written at once may commit in
+// either order. The audit and lock-edge deltas are folded into one row per
+// key at Open and every 1024 Writes that add some (in a transaction of its
+// own; the views read the same before and after). Reads use other
+// connections of the pool and see committed data only. Close waits for the
+// Writes under way.
 package duckdb
 
 import (
@@ -118,6 +142,10 @@ type Options struct {
 	// small threshold multiplies the write cost; a large one costs a longer
 	// WAL replay after a crash.
 	CheckpointThreshold string
+	// Writers is how many Write calls may run at once, each in its own
+	// transaction on its own connection; 0 means DefaultWriters. One
+	// batch's appends then overlap another's commit.
+	Writers int
 
 	// schema replaces the embedded migrations (tests).
 	schema fs.FS
@@ -128,6 +156,9 @@ type Options struct {
 // spans, which more than halved the write throughput measured here.
 const DefaultCheckpointThreshold = "256MB"
 
+// DefaultWriters is the Writers used when Options leaves it 0.
+const DefaultWriters = 2
+
 // Store is an evidence store backed by one DuckDB file.
 type Store struct {
 	path     string
@@ -136,10 +167,18 @@ type Store struct {
 	db       *sql.DB
 	version  int
 
-	mu     sync.Mutex // serializes Write and Close; guards wconn and closed
-	wconn  *sql.Conn  // the writer connection, owner of the staging tables
-	closed bool
-	wbuf   writeBuffers
+	conn    *sql.Conn     // read-only stores: the connection that checked the schema
+	all     []*writer     // every writer connection (read-write stores)
+	idle    chan *writer  // writers not running a Write
+	closing chan struct{} // closed when Close begins
+
+	mu       sync.Mutex // guards closed, inflight and resources
+	closed   bool
+	inflight []*writer // writers between registering their keys and the end of their transaction
+	// resources caches stored resources (id -> the columns spans inherit)
+	// so that a batch repeating them needs no lookup; see resolveResources.
+	resources map[string]resourceCols
+	commits   int // committed Writes with audit or lock-edge rows, for compaction
 
 	// afterInsert, when set (tests), runs inside Write's transaction after
 	// the spans have been inserted.
@@ -174,29 +213,67 @@ func Open(ctx context.Context, path string, opts Options) (_ *Store, err error) 
 	if err != nil {
 		return nil, fmt.Errorf("opening store %s: %w", path, classifyOpenError(err))
 	}
-	s := &Store{path: path, readOnly: opts.ReadOnly, log: log, db: sql.OpenDB(connector)}
+	s := &Store{path: path, readOnly: opts.ReadOnly, log: log, db: sql.OpenDB(connector),
+		closing: make(chan struct{}), resources: make(map[string]resourceCols)}
 	defer func() {
 		if err != nil {
 			errs := []error{fmt.Errorf("opening store %s: %w", path, err)}
-			if s.wconn != nil {
-				errs = append(errs, s.wconn.Close())
-			}
+			errs = append(errs, s.closeConns()...)
 			err = errors.Join(append(errs, s.db.Close())...)
 		}
 	}()
-	if s.wconn, err = s.db.Conn(ctx); err != nil {
+	first, err := s.db.Conn(ctx)
+	if err != nil {
 		return nil, err
 	}
-	if s.version, err = migrate(ctx, s.wconn, ms, opts.ReadOnly); err != nil {
+	if opts.ReadOnly {
+		s.conn = first
+	} else {
+		s.all = append(s.all, &writer{conn: first})
+	}
+	if s.version, err = migrate(ctx, first, ms, opts.ReadOnly); err != nil {
 		return nil, err
 	}
 	if !opts.ReadOnly {
-		if err := createStaging(ctx, s.wconn); err != nil {
-			return nil, err
+		n := opts.Writers
+		if n <= 0 {
+			n = DefaultWriters
+		}
+		for len(s.all) < n {
+			c, err := s.db.Conn(ctx)
+			if err != nil {
+				return nil, err
+			}
+			s.all = append(s.all, &writer{conn: c})
+		}
+		s.idle = make(chan *writer, n)
+		for _, w := range s.all {
+			if err := createStaging(ctx, w.conn); err != nil {
+				return nil, err
+			}
+			s.idle <- w
+		}
+		if s.version >= 2 {
+			if err := s.all[0].compact(ctx); err != nil {
+				return nil, err
+			}
 		}
 	}
 	log.Debug("store opened", "schema_version", s.version, "read_only", opts.ReadOnly)
 	return s, nil
+}
+
+// closeConns closes every connection of the store (and the writers'
+// appenders).
+func (s *Store) closeConns() []error {
+	var errs []error
+	for _, w := range s.all {
+		errs = append(errs, w.closeAppenders(), w.conn.Close())
+	}
+	if s.conn != nil {
+		errs = append(errs, s.conn.Close())
+	}
+	return errs
 }
 
 // dataSourceName builds the driver's DSN, creating the parent directory of a
@@ -250,23 +327,31 @@ func (s *Store) Path() string { return s.path }
 // SchemaVersion returns the schema version of the open file.
 func (s *Store) SchemaVersion() int { return s.version }
 
-// Close checkpoints the write-ahead log into the file (read-write stores)
-// and closes the database. It is idempotent.
+// Close waits for the Writes under way, checkpoints the write-ahead log into
+// the file (read-write stores) and closes the database. It is idempotent.
 func (s *Store) Close() error {
 	s.mu.Lock()
-	defer s.mu.Unlock()
 	if s.closed {
+		s.mu.Unlock()
 		return nil
 	}
 	s.closed = true
+	close(s.closing)
+	s.mu.Unlock()
 	var errs []error
 	if !s.readOnly {
-		if _, err := s.wconn.ExecContext(context.Background(), `CHECKPOINT`); err != nil {
+		// Take every writer back: the Writes under way finish first.
+		for range s.all {
+			<-s.idle
+		}
+		if _, err := s.all[0].conn.ExecContext(context.Background(), `CHECKPOINT`); err != nil {
 			errs = append(errs, fmt.Errorf("checkpoint: %w", err))
 		}
 	}
-	if err := s.wconn.Close(); err != nil {
-		errs = append(errs, err)
+	for _, err := range s.closeConns() {
+		if err != nil {
+			errs = append(errs, err)
+		}
 	}
 	if err := s.db.Close(); err != nil {
 		errs = append(errs, err)
