@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"runtime"
+	"runtime/debug"
 	"runtime/pprof"
 	"time"
 
@@ -39,12 +41,20 @@ func runServe(ctx context.Context, args []string, env *cmdEnv) (err error) {
 	queueBytes := fs.Int64("queue-bytes", def.Pipeline.MaxQueueBytes, "estimated bytes of the same before answering 429")
 	shutdownTimeout := fs.Duration("shutdown-timeout", 30*time.Second, "how long a graceful shutdown may take")
 	logLevel := fs.String("log-level", "info", "log level: debug, info, warn, error")
+	dbThreads := fs.Int("db-threads", defaultDBThreads(), "DuckDB worker threads; the default leaves one core to decoding and privacy (measured: on 2 cores, 1 thread ingests ~10% more)")
+	gcPercent := fs.Int("gc-percent", 300, "Go GC target percentage (GOGC); ingest allocates per span, and 300 cut serve's CPU per span ~10% here at ~15% more peak memory. The GOGC environment variable, when set, wins")
 	cpuProfile := fs.String("cpuprofile", "", "write a Go CPU profile of the whole run to this file (for performance work)")
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
 	if fs.NArg() > 0 {
 		return usagef("serve takes no arguments, got %q", fs.Args())
+	}
+	if env.getenv("GOGC") == "" {
+		debug.SetGCPercent(*gcPercent)
+	}
+	if *dbThreads < 1 {
+		return usagef("--db-threads %d: want at least 1", *dbThreads)
 	}
 	if *cpuProfile != "" {
 		stop, err := startCPUProfile(*cpuProfile)
@@ -73,7 +83,7 @@ func runServe(ctx context.Context, args []string, env *cmdEnv) (err error) {
 	if err := os.MkdirAll(filepath.Dir(*store), 0o755); err != nil {
 		return fmt.Errorf("creating store directory: %w", err)
 	}
-	st, err := duckdb.Open(ctx, *store, duckdb.Options{Logger: logger})
+	st, err := duckdb.Open(ctx, *store, duckdb.Options{Logger: logger, Threads: *dbThreads})
 	if errors.Is(err, duckdb.ErrLocked) {
 		return fmt.Errorf("store %s is in use by another process (another debugai serve?): %w", *store, err)
 	}
@@ -141,3 +151,8 @@ func startCPUProfile(path string) (func() error, error) {
 		return f.Close()
 	}, nil
 }
+
+// defaultDBThreads reserves one core for the Go side of ingest (decoding,
+// privacy, appending): DuckDB's own default is one thread per core, and its
+// idle workers then compete with the writers for the CPU.
+func defaultDBThreads() int { return max(1, runtime.NumCPU()-1) }
