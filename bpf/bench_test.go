@@ -60,6 +60,7 @@ func BenchmarkFutexPingPong(b *testing.B) {
 			}
 			cfg := DefaultConfig()
 			cfg.DisableRunqueue = true
+			cfg.DisableTCP, cfg.DisableBlock, cfg.DisablePageFault = true, true, true
 			cfg.RingBytes = 64 << 20
 			switch mode {
 			case "filtered-out":
@@ -151,6 +152,7 @@ func BenchmarkConsumer(b *testing.B) {
 			}
 			cfg := DefaultConfig()
 			cfg.DisableRunqueue = true
+			cfg.DisableTCP, cfg.DisableBlock, cfg.DisablePageFault = true, true, true
 			cfg.RingBytes = 256 << 20
 			cfg.PIDs = []uint32{uint32(w.cmd.Process.Pid)}
 			cfg.FutexThreshold = 0
@@ -212,6 +214,7 @@ func BenchmarkRunqueue(b *testing.B) {
 				}
 				cfg := DefaultConfig()
 				cfg.DisableFutex = true
+				cfg.DisableTCP, cfg.DisableBlock, cfg.DisablePageFault = true, true, true
 				cfg.RunqueueThreshold = time.Millisecond
 				if mode == "cgroup-filter" {
 					cfg.CgroupIDs = []uint64{cgid}

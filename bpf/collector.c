@@ -2,17 +2,19 @@
 
 // SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
 //
-// debugai node collector probes: futex waits (with their waker) and
-// run-queue delays. Every program filters first (cgroup v2 id set, tgid
-// set), keeps per-thread state (in task storage, freed with the task) only
-// for threads that pass the filter, and emits a ring-buffer record only
-// above the thresholds in the config map.
+// debugai node collector probes: futex waits (with their waker), run-queue
+// delays, TCP retransmits, block I/O latency and major page faults. Every
+// program filters first (cgroup v2 id set, tgid set), keeps state (task,
+// socket storage, or a request-keyed LRU hash) only for what passes the
+// filter, and emits a ring-buffer record only above the thresholds in the
+// config map.
 // The record layouts below are decoded by DecodeRecord in event.go: change
 // both together.
 
 #include "vmlinux.h"
 #include <bpf/bpf_helpers.h>
 #include <bpf/bpf_tracing.h>
+#include <bpf/bpf_endian.h>
 
 char LICENSE[] SEC("license") = "Dual BSD/GPL";
 
@@ -25,11 +27,24 @@ char LICENSE[] SEC("license") = "Dual BSD/GPL";
 
 #define TASK_RUNNING 0
 
+#define PF_KTHREAD 0x00200000 /* task_struct.flags: kernel thread */
+
+#define AF_INET  2
+#define AF_INET6 10
+
 #define MAX_FILTER  4096
 
 enum event_kind {
 	EVENT_FUTEX_WAIT     = 1,
 	EVENT_RUNQUEUE_DELAY = 2,
+	EVENT_TCP_RETRANSMIT = 3,
+	EVENT_BLOCK_IO       = 4,
+	EVENT_PAGE_FAULT_MAJ = 5,
+};
+
+// block_event.flags bits.
+enum block_flag {
+	BLOCK_FLAG_KTHREAD = 1, // issued by a kernel thread (write-back, kblockd): unattributable
 };
 
 // Which syscall a futex wait came through.
@@ -45,8 +60,15 @@ enum counter {
 	COUNTER_FUTEX_DROPS  = 1, // futex records lost: ring buffer full
 	COUNTER_RUNQ_EVENTS  = 2, // run-queue records written
 	COUNTER_RUNQ_DROPS   = 3, // run-queue records lost: ring buffer full
-	COUNTER_STATE_MISSED = 4, // per-task state not stored (no memory, or storage busy)
-	COUNTER_MAX          = 5,
+	COUNTER_STATE_MISSED = 4, // per-task or per-socket state not stored (no memory, or storage busy)
+	COUNTER_TCP_EVENTS   = 5, // TCP retransmit records written
+	COUNTER_TCP_DROPS    = 6, // TCP retransmit records lost: ring buffer full
+	COUNTER_BLOCK_EVENTS = 7, // block I/O records written
+	COUNTER_BLOCK_DROPS  = 8, // block I/O records lost: ring buffer full
+	COUNTER_FAULT_EVENTS = 9, // major-fault records written
+	COUNTER_FAULT_DROPS  = 10, // major-fault records lost: ring buffer full
+	COUNTER_TCP_SUPPRESSED = 11, // retransmits folded into a later record (tcp_interval_ns)
+	COUNTER_MAX          = 12,
 };
 
 // Written by user space (Load); one entry.
@@ -56,6 +78,8 @@ struct config {
 	__u64 wakeup_bytes;   // wake the reader once this much is pending; 0: every record
 	__u32 filter_cgroups; // non-zero: only cgroup ids in cgroup_filter
 	__u32 filter_pids;    // non-zero: only tgids in pid_filter
+	__u64 block_threshold_ns; // block I/O issue->complete latency
+	__u64 tcp_interval_ns;    // at most one retransmit record per socket per interval
 };
 
 struct futex_event {
@@ -84,6 +108,55 @@ struct runq_event {
 	__u64 end_ns;   // bpf_ktime_get_ns when switched in
 	__u32 cpu;
 	__u32 prev_tid; // the task switched out in favour of this one
+};
+
+// One tp_btf/tcp_retransmit_skb call (or, with tcp_interval_ns, the last
+// of several). Addresses are raw (network byte order, IPv4 in the first 4
+// bytes): they must be tokenized before leaving the node.
+struct tcp_event {
+	__u32 kind; // EVENT_TCP_RETRANSMIT
+	__u32 pid;  // tgid that connect()ed the socket; 0: unknown (accepted, or older than the probes)
+	__u64 cgroup_id; // the socket's cgroup v2 id (sk->sk_cgrp_data), set at socket creation
+	__u64 cookie;    // socket cookie (SO_COOKIE): stable per socket
+	__u64 ts_ns;     // bpf_ktime_get_ns at the retransmit
+	__u64 count;     // retransmits of this socket seen since it was first seen
+	__u8 saddr[16];
+	__u8 daddr[16];
+	__u16 family; // AF_INET, AF_INET6
+	__u16 sport;  // local port, host byte order
+	__u16 dport;  // remote port, host byte order
+	__u8 state;   // TCP state (TCP_ESTABLISHED = 1, ...)
+	__u8 _pad;
+	__s32 err;    // the retransmit's result (0, or -errno)
+	__u32 _pad2;
+};
+
+// One block request, issue to completion.
+struct block_event {
+	__u32 kind; // EVENT_BLOCK_IO
+	__u32 tid;  // current at issue
+	__u32 pid;
+	__u32 dev;  // kernel dev_t (major << 20 | minor) of the partition, else the disk
+	__u64 cgroup_id; // current's cgroup v2 id at issue
+	__u64 sector;
+	__u64 latency_ns; // block_rq_issue -> block_rq_complete
+	__u64 end_ns;     // bpf_ktime_get_ns at completion
+	__u32 bytes;      // request size at issue
+	__u32 cmd_flags;  // REQ_OP_* in the low 8 bits, REQ_* flags above
+	__s32 error;      // blk_status_t at completion (0: ok)
+	__u32 flags;      // enum block_flag
+};
+
+// One sampled major page fault (perf_event program).
+struct fault_event {
+	__u32 kind; // EVENT_PAGE_FAULT_MAJ
+	__u32 tid;
+	__u32 pid;
+	__u32 cpu;
+	__u64 cgroup_id;
+	__u64 addr;  // faulting address (perf sample addr)
+	__u64 ip;    // instruction pointer at the fault
+	__u64 ts_ns; // bpf_ktime_get_ns when the fault was accounted (after it was handled)
 };
 
 // A futex wait in progress (ts != 0), in the waiting task's storage. The
@@ -150,6 +223,43 @@ struct {
 	__type(value, struct runq_start);
 } runq_starts SEC(".maps");
 
+// Per socket: the owner recorded at connect() and the retransmit count.
+struct tcp_sock_state {
+	__u64 count;        // retransmits seen
+	__u64 last_emit_ns; // last record written (tcp_interval_ns)
+	__u32 pid;          // tgid that connect()ed; 0: unknown
+	__u32 _pad;
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_SK_STORAGE);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__type(key, int);
+	__type(value, struct tcp_sock_state);
+} tcp_socks SEC(".maps");
+
+// A block request issued by a task that passed the filters.
+struct block_start {
+	__u64 ts;
+	__u64 cgroup_id;
+	__u64 sector;
+	__u32 tid;
+	__u32 pid;
+	__u32 dev;
+	__u32 bytes;
+	__u32 cmd_flags;
+	__u32 flags;
+};
+
+// Keyed by struct request pointer. LRU: requests that never complete
+// (aborted, device removed) age out instead of filling the map.
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, 16384);
+	__type(key, __u64);
+	__type(value, struct block_start);
+} block_starts SEC(".maps");
+
 // Size is set by the loader (Config.RingBytes).
 struct {
 	__uint(type, BPF_MAP_TYPE_RINGBUF);
@@ -160,6 +270,10 @@ struct {
 // records and reads counters with the generated types and constants.
 const struct futex_event *unused_futex_event __attribute__((unused));
 const struct runq_event *unused_runq_event __attribute__((unused));
+const struct tcp_event *unused_tcp_event __attribute__((unused));
+const struct block_event *unused_block_event __attribute__((unused));
+const struct fault_event *unused_fault_event __attribute__((unused));
+const enum block_flag *unused_block_flag __attribute__((unused));
 const enum event_kind *unused_event_kind __attribute__((unused));
 const enum futex_syscall *unused_futex_syscall __attribute__((unused));
 const enum counter *unused_counter __attribute__((unused));
@@ -424,5 +538,232 @@ int BPF_PROG(runq_switch, bool preempt, struct task_struct *prev, struct task_st
 	e->prev_tid = prev->pid;
 	bpf_ringbuf_submit(e, submit_flags(cfg));
 	count(COUNTER_RUNQ_EVENTS);
+	return 0;
+}
+
+/* ---- TCP retransmits ---- */
+
+// The socket's cgroup v2 id: set when the socket was created (by the
+// creating task's cgroup) and cloned to accepted sockets from the listener.
+static __always_inline __u64 sock_cgroup_id(const struct sock *sk)
+{
+	struct cgroup *cg = sk->sk_cgrp_data.cgroup;
+	if (!cg)
+		return 0;
+	return cg->kn->id;
+}
+
+// connect(): current is the connecting process. Record it as the socket's
+// owner, for sockets whose creator passes the filters. Runs on every TCP
+// state change on the node, and returns after two loads for all but
+// SYN_SENT.
+SEC("tp_btf/inet_sock_set_state")
+int BPF_PROG(tcp_state, const struct sock *sk, const int oldstate, const int newstate)
+{
+	if (newstate != TCP_SYN_SENT || sk->sk_protocol != IPPROTO_TCP)
+		return 0;
+	struct config *cfg = get_config();
+	if (!cfg)
+		return 0;
+	__u64 id = bpf_get_current_pid_tgid();
+	__u32 tgid = id >> 32;
+	if (cfg->filter_pids && !bpf_map_lookup_elem(&pid_filter, &tgid))
+		return 0;
+	if (cfg->filter_cgroups) {
+		__u64 cg = sock_cgroup_id(sk);
+		if (!bpf_map_lookup_elem(&cgroup_filter, &cg))
+			return 0;
+	}
+	struct tcp_sock_state *st = bpf_sk_storage_get(&tcp_socks, (struct sock *)sk, 0,
+						       BPF_SK_STORAGE_GET_F_CREATE);
+	if (!st) {
+		count(COUNTER_STATE_MISSED);
+		return 0;
+	}
+	st->pid = tgid;
+	return 0;
+}
+
+// Usually fires from the retransmit timer in softirq, where current is
+// unrelated: filters and attribution use the socket (its cgroup, the owner
+// recorded at connect), never current.
+SEC("tp_btf/tcp_retransmit_skb")
+int BPF_PROG(tcp_retransmit, const struct sock *sk, const struct sk_buff *skb, int err)
+{
+	struct config *cfg = get_config();
+	if (!cfg)
+		return 0;
+	__u64 cg = sock_cgroup_id(sk);
+	if (cfg->filter_cgroups && !bpf_map_lookup_elem(&cgroup_filter, &cg))
+		return 0;
+	struct tcp_sock_state *st;
+	if (cfg->filter_pids) {
+		// Only sockets whose owner was recorded (and passed) at connect.
+		st = bpf_sk_storage_get(&tcp_socks, (struct sock *)sk, 0, 0);
+		if (!st || !st->pid || !bpf_map_lookup_elem(&pid_filter, &st->pid))
+			return 0;
+	} else {
+		st = bpf_sk_storage_get(&tcp_socks, (struct sock *)sk, 0, BPF_SK_STORAGE_GET_F_CREATE);
+		if (!st) {
+			count(COUNTER_STATE_MISSED);
+			return 0;
+		}
+	}
+	__u64 now = bpf_ktime_get_ns();
+	__u64 n = __sync_add_and_fetch(&st->count, 1);
+	if (cfg->tcp_interval_ns && st->last_emit_ns && now - st->last_emit_ns < cfg->tcp_interval_ns) {
+		count(COUNTER_TCP_SUPPRESSED);
+		return 0;
+	}
+	st->last_emit_ns = now;
+
+	struct tcp_event *e = bpf_ringbuf_reserve(&events, sizeof(*e), 0);
+	if (!e) {
+		count(COUNTER_TCP_DROPS);
+		return 0;
+	}
+	const struct sock_common *skc = &sk->__sk_common;
+	e->kind = EVENT_TCP_RETRANSMIT;
+	e->pid = st->pid;
+	e->cgroup_id = cg;
+	e->cookie = bpf_get_socket_cookie((void *)sk);
+	e->ts_ns = now;
+	e->count = n;
+	e->family = skc->skc_family;
+	e->sport = skc->skc_num;
+	e->dport = bpf_ntohs(skc->skc_dport);
+	e->state = skc->skc_state;
+	e->_pad = 0;
+	e->err = err;
+	e->_pad2 = 0;
+	__builtin_memset(e->saddr, 0, sizeof(e->saddr));
+	__builtin_memset(e->daddr, 0, sizeof(e->daddr));
+	if (e->family == AF_INET6) {
+		__builtin_memcpy(e->saddr, &skc->skc_v6_rcv_saddr, 16);
+		__builtin_memcpy(e->daddr, &skc->skc_v6_daddr, 16);
+	} else {
+		__builtin_memcpy(e->saddr, &skc->skc_rcv_saddr, 4);
+		__builtin_memcpy(e->daddr, &skc->skc_daddr, 4);
+	}
+	bpf_ringbuf_submit(e, submit_flags(cfg));
+	count(COUNTER_TCP_EVENTS);
+	return 0;
+}
+
+/* ---- block I/O ---- */
+
+// The request's device: the partition's dev_t when known, else the disk's
+// (what the block tracepoints report).
+static __always_inline __u32 rq_dev(struct request *rq)
+{
+	struct block_device *part = rq->part;
+	if (part)
+		return part->bd_dev;
+	struct gendisk *disk = rq->q->disk;
+	if (!disk)
+		return 0;
+	return ((__u32)disk->major << 20) | (__u32)disk->first_minor;
+}
+
+// Attributed to current at issue: the submitting task for direct I/O and
+// fsync-driven write-back when the queue is run in its context; a kernel
+// thread (flagged) when kblockd or a write-back worker issues it.
+SEC("tp_btf/block_rq_issue")
+int BPF_PROG(block_issue, struct request *rq)
+{
+	struct config *cfg = get_config();
+	if (!cfg)
+		return 0;
+	__u64 id = bpf_get_current_pid_tgid();
+	if (!current_allowed(cfg, id >> 32))
+		return 0;
+	struct task_struct *task = bpf_get_current_task_btf();
+	struct block_start st = {
+		.ts = bpf_ktime_get_ns(),
+		.cgroup_id = task_cgroup_id(task),
+		.sector = rq->__sector,
+		.tid = (__u32)id,
+		.pid = id >> 32,
+		.dev = rq_dev(rq),
+		.bytes = rq->__data_len,
+		.cmd_flags = rq->cmd_flags,
+		.flags = (task->flags & PF_KTHREAD) ? BLOCK_FLAG_KTHREAD : 0,
+	};
+	__u64 key = (__u64)rq;
+	if (bpf_map_update_elem(&block_starts, &key, &st, BPF_ANY))
+		count(COUNTER_STATE_MISSED);
+	return 0;
+}
+
+// Runs in irq context: the lookup is the filter.
+SEC("tp_btf/block_rq_complete")
+int BPF_PROG(block_complete, struct request *rq, blk_status_t error, unsigned int nr_bytes)
+{
+	__u64 key = (__u64)rq;
+	struct block_start *st = bpf_map_lookup_elem(&block_starts, &key);
+	if (!st)
+		return 0;
+	// A partial completion: the request goes on, wait for the rest.
+	if (!error && nr_bytes < rq->__data_len)
+		return 0;
+	__u64 now = bpf_ktime_get_ns();
+	struct block_start s = *st;
+	bpf_map_delete_elem(&block_starts, &key);
+	__u64 lat = now - s.ts;
+	struct config *cfg = get_config();
+	if (!cfg || lat < cfg->block_threshold_ns)
+		return 0;
+	struct block_event *e = bpf_ringbuf_reserve(&events, sizeof(*e), 0);
+	if (!e) {
+		count(COUNTER_BLOCK_DROPS);
+		return 0;
+	}
+	e->kind = EVENT_BLOCK_IO;
+	e->tid = s.tid;
+	e->pid = s.pid;
+	e->dev = s.dev;
+	e->cgroup_id = s.cgroup_id;
+	e->sector = s.sector;
+	e->latency_ns = lat;
+	e->end_ns = now;
+	e->bytes = s.bytes;
+	e->cmd_flags = s.cmd_flags;
+	e->error = error;
+	e->flags = s.flags;
+	bpf_ringbuf_submit(e, submit_flags(cfg));
+	count(COUNTER_BLOCK_EVENTS);
+	return 0;
+}
+
+/* ---- major page faults ---- */
+
+// Attached to a PERF_COUNT_SW_PAGE_FAULTS_MAJ software event on every CPU:
+// runs in the faulting task's context once the fault has been handled,
+// every sample_period faults (Config.MajorFaultPeriod). Reads registers
+// and the sample's address only, never user memory.
+SEC("perf_event")
+int page_fault_maj(struct bpf_perf_event_data *ctx)
+{
+	struct config *cfg = get_config();
+	if (!cfg)
+		return 0;
+	__u64 id = bpf_get_current_pid_tgid();
+	if (!current_allowed(cfg, id >> 32))
+		return 0;
+	struct fault_event *e = bpf_ringbuf_reserve(&events, sizeof(*e), 0);
+	if (!e) {
+		count(COUNTER_FAULT_DROPS);
+		return 0;
+	}
+	e->kind = EVENT_PAGE_FAULT_MAJ;
+	e->tid = (__u32)id;
+	e->pid = id >> 32;
+	e->cpu = bpf_get_smp_processor_id();
+	e->cgroup_id = bpf_get_current_cgroup_id();
+	e->addr = ctx->addr;
+	e->ip = ctx->regs.ip; // x86_64 pt_regs, as vmlinux.h
+	e->ts_ns = bpf_ktime_get_ns();
+	bpf_ringbuf_submit(e, submit_flags(cfg));
+	count(COUNTER_FAULT_EVENTS);
 	return 0;
 }

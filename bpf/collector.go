@@ -5,12 +5,16 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"strconv"
+	"strings"
 	"sync"
 	"time"
+	"unsafe"
 
 	"github.com/cilium/ebpf"
 	"github.com/cilium/ebpf/link"
 	"github.com/cilium/ebpf/ringbuf"
+	"golang.org/x/sys/unix"
 )
 
 // ErrClosed is returned by Read after Close.
@@ -22,9 +26,11 @@ var ErrClosed = errors.New("collector closed")
 type Collector struct {
 	objs   collectorObjects
 	links  []link.Link
+	perfs  []int // perf event fds of the major-fault probe, closed after their links
 	reader *ringbuf.Reader
 
-	flush time.Duration // Config.FlushInterval when wake-ups are batched
+	flush       time.Duration // Config.FlushInterval when wake-ups are batched
+	faultPeriod uint64        // Config.MajorFaultPeriod
 
 	readMu sync.Mutex
 	rec    ringbuf.Record
@@ -39,10 +45,20 @@ type Counters struct {
 	FutexDrops     uint64 // futex records lost to a full ring buffer
 	RunqueueEvents uint64 // run-queue records written
 	RunqueueDrops  uint64 // run-queue records lost to a full ring buffer
-	// StateMissed counts waits or runnable periods not tracked because their
-	// per-task storage could not be had (out of memory, or the storage was
-	// busy on that CPU in a nested probe).
+	// StateMissed counts waits, runnable periods, sockets or block requests
+	// not tracked because their per-task or per-socket storage (or the
+	// request map entry) could not be had: out of memory, or the storage
+	// was busy on that CPU in a nested probe.
 	StateMissed uint64
+	TCPEvents   uint64 // TCP retransmit records written
+	TCPDrops    uint64 // TCP retransmit records lost to a full ring buffer
+	// TCPSuppressed counts retransmits folded into a later record of their
+	// socket by Config.TCPRetransmitInterval.
+	TCPSuppressed uint64
+	BlockEvents   uint64 // block I/O records written
+	BlockDrops    uint64 // block I/O records lost to a full ring buffer
+	FaultEvents   uint64 // major-fault records written
+	FaultDrops    uint64 // major-fault records lost to a full ring buffer
 }
 
 // Load validates cfg, loads the programs and attaches the enabled probes.
@@ -63,7 +79,7 @@ func Load(cfg Config) (c *Collector, err error) {
 	}
 	spec.Maps[collectorMapEvents].MaxEntries = uint32(cfg.RingBytes)
 
-	c = &Collector{}
+	c = &Collector{faultPeriod: uint64(max(cfg.MajorFaultPeriod, 1))}
 	if err := spec.LoadAndAssign(&c.objs, nil); err != nil {
 		var ve *ebpf.VerifierError
 		if errors.As(err, &ve) {
@@ -88,6 +104,31 @@ func Load(cfg Config) (c *Collector, err error) {
 	}
 	if !cfg.DisableRunqueue {
 		if err := c.attachRunqueue(); err != nil {
+			return nil, err
+		}
+	}
+	if !cfg.DisableTCP {
+		// The owner hook first, so that sockets connecting from now on
+		// have their owner when they retransmit.
+		if err := c.attachTracing("TCP state", c.objs.TcpState); err != nil {
+			return nil, err
+		}
+		if err := c.attachTracing("TCP retransmit", c.objs.TcpRetransmit); err != nil {
+			return nil, err
+		}
+	}
+	if !cfg.DisableBlock {
+		// Completion first: an issue seen before it is attached would
+		// leave its entry to the LRU.
+		if err := c.attachTracing("block completion", c.objs.BlockComplete); err != nil {
+			return nil, err
+		}
+		if err := c.attachTracing("block issue", c.objs.BlockIssue); err != nil {
+			return nil, err
+		}
+	}
+	if !cfg.DisablePageFault {
+		if err := c.attachPageFault(uint64(cfg.MajorFaultPeriod)); err != nil {
 			return nil, err
 		}
 	}
@@ -119,6 +160,8 @@ func (c *Collector) configure(cfg Config) error {
 		FutexThresholdNs: uint64(cfg.FutexThreshold),
 		RunqThresholdNs:  uint64(cfg.RunqueueThreshold),
 		WakeupBytes:      uint64(cfg.WakeupBytes),
+		BlockThresholdNs: uint64(cfg.BlockThreshold),
+		TcpIntervalNs:    uint64(cfg.TCPRetransmitInterval),
 	}
 	if len(cfg.CgroupIDs) > 0 {
 		kc.FilterCgroups = 1
@@ -179,6 +222,74 @@ func (c *Collector) attachRunqueue() error {
 	return nil
 }
 
+// attachPageFault opens a PERF_COUNT_SW_PAGE_FAULTS_MAJ software event on
+// every online CPU (for every task), sampling every period faults, and
+// attaches the major-fault program to each through a BPF link. CPUs that
+// come online later are not covered.
+func (c *Collector) attachPageFault(period uint64) error {
+	cpus, err := onlineCPUs()
+	if err != nil {
+		return fmt.Errorf("attaching major-fault program: %w", err)
+	}
+	for _, cpu := range cpus {
+		attr := unix.PerfEventAttr{
+			Type:   unix.PERF_TYPE_SOFTWARE,
+			Config: unix.PERF_COUNT_SW_PAGE_FAULTS_MAJ,
+			Size:   uint32(unsafe.Sizeof(unix.PerfEventAttr{})),
+			Sample: period,
+			Bits:   unix.PerfBitDisabled,
+		}
+		fd, err := unix.PerfEventOpen(&attr, -1, cpu, -1, unix.PERF_FLAG_FD_CLOEXEC)
+		if err != nil {
+			return fmt.Errorf("opening major-fault perf event on CPU %d: %w", cpu, err)
+		}
+		c.perfs = append(c.perfs, fd)
+		l, err := link.AttachRawLink(link.RawLinkOptions{
+			Target:  fd,
+			Program: c.objs.PageFaultMaj,
+			Attach:  ebpf.AttachPerfEvent,
+		})
+		if err != nil {
+			return fmt.Errorf("attaching major-fault program on CPU %d: %w", cpu, err)
+		}
+		c.links = append(c.links, l)
+		if err := unix.IoctlSetInt(fd, unix.PERF_EVENT_IOC_ENABLE, 0); err != nil {
+			return fmt.Errorf("enabling major-fault perf event on CPU %d: %w", cpu, err)
+		}
+	}
+	return nil
+}
+
+// onlineCPUs parses /sys/devices/system/cpu/online ("0-3,6").
+func onlineCPUs() ([]int, error) {
+	b, err := os.ReadFile("/sys/devices/system/cpu/online")
+	if err != nil {
+		return nil, fmt.Errorf("reading online CPUs: %w", err)
+	}
+	return parseCPUList(strings.TrimSpace(string(b)))
+}
+
+func parseCPUList(s string) ([]int, error) {
+	var cpus []int
+	for _, r := range strings.Split(s, ",") {
+		lo, hi, isRange := strings.Cut(r, "-")
+		a, err := strconv.Atoi(lo)
+		if err != nil || a < 0 {
+			return nil, fmt.Errorf("CPU list %q: bad entry %q", s, r)
+		}
+		b := a
+		if isRange {
+			if b, err = strconv.Atoi(hi); err != nil || b < a || b-a > 1<<16 {
+				return nil, fmt.Errorf("CPU list %q: bad range %q", s, r)
+			}
+		}
+		for cpu := a; cpu <= b; cpu++ {
+			cpus = append(cpus, cpu)
+		}
+	}
+	return cpus, nil
+}
+
 // attachTracing attaches a tp_btf program to the tracepoint its section names.
 func (c *Collector) attachTracing(name string, prog *ebpf.Program) error {
 	l, err := link.AttachTracing(link.TracingOptions{Program: prog})
@@ -206,7 +317,7 @@ func (c *Collector) Read(ctx context.Context) (Event, error) {
 		err := c.reader.ReadInto(&c.rec)
 		switch {
 		case err == nil:
-			ev, err := DecodeRecord(c.rec.RawSample)
+			ev, err := c.decode(c.rec.RawSample)
 			if err != nil {
 				return nil, fmt.Errorf("decoding record: %w", err)
 			}
@@ -227,6 +338,17 @@ func (c *Collector) Read(ctx context.Context) (Event, error) {
 	}
 }
 
+// decode is DecodeRecord with what the record does not carry filled in
+// from the configuration.
+func (c *Collector) decode(b []byte) (Event, error) {
+	ev, err := DecodeRecord(b)
+	if f, ok := ev.(PageFaultMajor); ok {
+		f.Period = c.faultPeriod
+		return f, nil
+	}
+	return ev, err
+}
+
 // Drain calls fn for every record already in the ring buffer and returns
 // without waiting for more: use it to flush before Close, or once a
 // workload has exited. Records that do not decode are skipped and reported
@@ -245,7 +367,7 @@ func (c *Collector) Drain(fn func(Event)) (n int, err error) {
 		err := c.reader.ReadInto(&c.rec)
 		switch {
 		case err == nil:
-			ev, err := DecodeRecord(c.rec.RawSample)
+			ev, err := c.decode(c.rec.RawSample)
 			if err != nil {
 				if len(bad) < 8 {
 					bad = append(bad, fmt.Errorf("decoding record: %w", err))
@@ -278,6 +400,13 @@ func (c *Collector) Counters() (Counters, error) {
 		{collectorCounterCOUNTER_RUNQ_EVENTS, &out.RunqueueEvents},
 		{collectorCounterCOUNTER_RUNQ_DROPS, &out.RunqueueDrops},
 		{collectorCounterCOUNTER_STATE_MISSED, &out.StateMissed},
+		{collectorCounterCOUNTER_TCP_EVENTS, &out.TCPEvents},
+		{collectorCounterCOUNTER_TCP_DROPS, &out.TCPDrops},
+		{collectorCounterCOUNTER_TCP_SUPPRESSED, &out.TCPSuppressed},
+		{collectorCounterCOUNTER_BLOCK_EVENTS, &out.BlockEvents},
+		{collectorCounterCOUNTER_BLOCK_DROPS, &out.BlockDrops},
+		{collectorCounterCOUNTER_FAULT_EVENTS, &out.FaultEvents},
+		{collectorCounterCOUNTER_FAULT_DROPS, &out.FaultDrops},
 	} {
 		var perCPU []uint64
 		if err := c.objs.Counters.Lookup(uint32(s.slot), &perCPU); err != nil {
@@ -299,6 +428,11 @@ func (c *Collector) Close() error {
 		for i := len(c.links) - 1; i >= 0; i-- {
 			if err := c.links[i].Close(); err != nil {
 				errs = append(errs, fmt.Errorf("detaching probe: %w", err))
+			}
+		}
+		for _, fd := range c.perfs {
+			if err := unix.Close(fd); err != nil {
+				errs = append(errs, fmt.Errorf("closing perf event: %w", err))
 			}
 		}
 		if c.reader != nil {

@@ -13,6 +13,41 @@ import (
 	"github.com/cilium/ebpf"
 )
 
+type collectorBlockEvent struct {
+	_         structs.HostLayout
+	Kind      uint32
+	Tid       uint32
+	Pid       uint32
+	Dev       uint32
+	CgroupId  uint64
+	Sector    uint64
+	LatencyNs uint64
+	EndNs     uint64
+	Bytes     uint32
+	CmdFlags  uint32
+	Error     int32
+	Flags     uint32
+}
+
+type collectorBlockFlag uint32
+
+const (
+	collectorBlockFlagBLOCK_FLAG_KTHREAD collectorBlockFlag = 1
+)
+
+type collectorBlockStart struct {
+	_        structs.HostLayout
+	Ts       uint64
+	CgroupId uint64
+	Sector   uint64
+	Tid      uint32
+	Pid      uint32
+	Dev      uint32
+	Bytes    uint32
+	CmdFlags uint32
+	Flags    uint32
+}
+
 type collectorConfig struct {
 	_                structs.HostLayout
 	FutexThresholdNs uint64
@@ -20,17 +55,26 @@ type collectorConfig struct {
 	WakeupBytes      uint64
 	FilterCgroups    uint32
 	FilterPids       uint32
+	BlockThresholdNs uint64
+	TcpIntervalNs    uint64
 }
 
 type collectorCounter uint32
 
 const (
-	collectorCounterCOUNTER_FUTEX_EVENTS collectorCounter = 0
-	collectorCounterCOUNTER_FUTEX_DROPS  collectorCounter = 1
-	collectorCounterCOUNTER_RUNQ_EVENTS  collectorCounter = 2
-	collectorCounterCOUNTER_RUNQ_DROPS   collectorCounter = 3
-	collectorCounterCOUNTER_STATE_MISSED collectorCounter = 4
-	collectorCounterCOUNTER_MAX          collectorCounter = 5
+	collectorCounterCOUNTER_FUTEX_EVENTS   collectorCounter = 0
+	collectorCounterCOUNTER_FUTEX_DROPS    collectorCounter = 1
+	collectorCounterCOUNTER_RUNQ_EVENTS    collectorCounter = 2
+	collectorCounterCOUNTER_RUNQ_DROPS     collectorCounter = 3
+	collectorCounterCOUNTER_STATE_MISSED   collectorCounter = 4
+	collectorCounterCOUNTER_TCP_EVENTS     collectorCounter = 5
+	collectorCounterCOUNTER_TCP_DROPS      collectorCounter = 6
+	collectorCounterCOUNTER_BLOCK_EVENTS   collectorCounter = 7
+	collectorCounterCOUNTER_BLOCK_DROPS    collectorCounter = 8
+	collectorCounterCOUNTER_FAULT_EVENTS   collectorCounter = 9
+	collectorCounterCOUNTER_FAULT_DROPS    collectorCounter = 10
+	collectorCounterCOUNTER_TCP_SUPPRESSED collectorCounter = 11
+	collectorCounterCOUNTER_MAX            collectorCounter = 12
 )
 
 type collectorEventKind uint32
@@ -38,7 +82,22 @@ type collectorEventKind uint32
 const (
 	collectorEventKindEVENT_FUTEX_WAIT     collectorEventKind = 1
 	collectorEventKindEVENT_RUNQUEUE_DELAY collectorEventKind = 2
+	collectorEventKindEVENT_TCP_RETRANSMIT collectorEventKind = 3
+	collectorEventKindEVENT_BLOCK_IO       collectorEventKind = 4
+	collectorEventKindEVENT_PAGE_FAULT_MAJ collectorEventKind = 5
 )
+
+type collectorFaultEvent struct {
+	_        structs.HostLayout
+	Kind     uint32
+	Tid      uint32
+	Pid      uint32
+	Cpu      uint32
+	CgroupId uint64
+	Addr     uint64
+	Ip       uint64
+	TsNs     uint64
+}
 
 type collectorFutexEvent struct {
 	_          structs.HostLayout
@@ -97,10 +156,38 @@ type collectorRunqStart struct {
 	Pad       uint32
 }
 
+type collectorTcpEvent struct {
+	_        structs.HostLayout
+	Kind     uint32
+	Pid      uint32
+	CgroupId uint64
+	Cookie   uint64
+	TsNs     uint64
+	Count    uint64
+	Saddr    [16]uint8
+	Daddr    [16]uint8
+	Family   uint16
+	Sport    uint16
+	Dport    uint16
+	State    uint8
+	Pad      uint8
+	Err      int32
+	Pad2     uint32
+}
+
+type collectorTcpSockState struct {
+	_          structs.HostLayout
+	Count      uint64
+	LastEmitNs uint64
+	Pid        uint32
+	Pad        uint32
+}
+
 // Names of all BPF objects in the ELF.
 //
 // Used for safe lookups in a Collection or CollectionSpec.
 const (
+	collectorMapBlockStarts        = "block_starts"
 	collectorMapCgroupFilter       = "cgroup_filter"
 	collectorMapConfigMap          = "config_map"
 	collectorMapCounters           = "counters"
@@ -108,19 +195,29 @@ const (
 	collectorMapFutexStarts        = "futex_starts"
 	collectorMapPidFilter          = "pid_filter"
 	collectorMapRunqStarts         = "runq_starts"
+	collectorMapTcpSocks           = "tcp_socks"
+	collectorProgBlockComplete     = "block_complete"
+	collectorProgBlockIssue        = "block_issue"
 	collectorProgFutexEnterFutex   = "futex_enter_futex"
 	collectorProgFutexEnterWait    = "futex_enter_wait"
 	collectorProgFutexEnterWaitv   = "futex_enter_waitv"
 	collectorProgFutexExit         = "futex_exit"
 	collectorProgFutexWaking       = "futex_waking"
+	collectorProgPageFaultMaj      = "page_fault_maj"
 	collectorProgRunqSwitch        = "runq_switch"
 	collectorProgRunqWakeup        = "runq_wakeup"
 	collectorProgRunqWakeupNew     = "runq_wakeup_new"
+	collectorProgTcpRetransmit     = "tcp_retransmit"
+	collectorProgTcpState          = "tcp_state"
+	collectorVarUnusedBlockEvent   = "unused_block_event"
+	collectorVarUnusedBlockFlag    = "unused_block_flag"
 	collectorVarUnusedCounter      = "unused_counter"
 	collectorVarUnusedEventKind    = "unused_event_kind"
+	collectorVarUnusedFaultEvent   = "unused_fault_event"
 	collectorVarUnusedFutexEvent   = "unused_futex_event"
 	collectorVarUnusedFutexSyscall = "unused_futex_syscall"
 	collectorVarUnusedRunqEvent    = "unused_runq_event"
+	collectorVarUnusedTcpEvent     = "unused_tcp_event"
 )
 
 // loadCollector returns the embedded CollectionSpec for collector.
@@ -165,20 +262,26 @@ type collectorSpecs struct {
 //
 // It can be passed ebpf.CollectionSpec.Assign.
 type collectorProgramSpecs struct {
+	BlockComplete   *ebpf.ProgramSpec `ebpf:"block_complete"`
+	BlockIssue      *ebpf.ProgramSpec `ebpf:"block_issue"`
 	FutexEnterFutex *ebpf.ProgramSpec `ebpf:"futex_enter_futex"`
 	FutexEnterWait  *ebpf.ProgramSpec `ebpf:"futex_enter_wait"`
 	FutexEnterWaitv *ebpf.ProgramSpec `ebpf:"futex_enter_waitv"`
 	FutexExit       *ebpf.ProgramSpec `ebpf:"futex_exit"`
 	FutexWaking     *ebpf.ProgramSpec `ebpf:"futex_waking"`
+	PageFaultMaj    *ebpf.ProgramSpec `ebpf:"page_fault_maj"`
 	RunqSwitch      *ebpf.ProgramSpec `ebpf:"runq_switch"`
 	RunqWakeup      *ebpf.ProgramSpec `ebpf:"runq_wakeup"`
 	RunqWakeupNew   *ebpf.ProgramSpec `ebpf:"runq_wakeup_new"`
+	TcpRetransmit   *ebpf.ProgramSpec `ebpf:"tcp_retransmit"`
+	TcpState        *ebpf.ProgramSpec `ebpf:"tcp_state"`
 }
 
 // collectorMapSpecs contains maps before they are loaded into the kernel.
 //
 // It can be passed ebpf.CollectionSpec.Assign.
 type collectorMapSpecs struct {
+	BlockStarts  *ebpf.MapSpec `ebpf:"block_starts"`
 	CgroupFilter *ebpf.MapSpec `ebpf:"cgroup_filter"`
 	ConfigMap    *ebpf.MapSpec `ebpf:"config_map"`
 	Counters     *ebpf.MapSpec `ebpf:"counters"`
@@ -186,17 +289,22 @@ type collectorMapSpecs struct {
 	FutexStarts  *ebpf.MapSpec `ebpf:"futex_starts"`
 	PidFilter    *ebpf.MapSpec `ebpf:"pid_filter"`
 	RunqStarts   *ebpf.MapSpec `ebpf:"runq_starts"`
+	TcpSocks     *ebpf.MapSpec `ebpf:"tcp_socks"`
 }
 
 // collectorVariableSpecs contains global variables before they are loaded into the kernel.
 //
 // It can be passed ebpf.CollectionSpec.Assign.
 type collectorVariableSpecs struct {
+	UnusedBlockEvent   *ebpf.VariableSpec `ebpf:"unused_block_event"`
+	UnusedBlockFlag    *ebpf.VariableSpec `ebpf:"unused_block_flag"`
 	UnusedCounter      *ebpf.VariableSpec `ebpf:"unused_counter"`
 	UnusedEventKind    *ebpf.VariableSpec `ebpf:"unused_event_kind"`
+	UnusedFaultEvent   *ebpf.VariableSpec `ebpf:"unused_fault_event"`
 	UnusedFutexEvent   *ebpf.VariableSpec `ebpf:"unused_futex_event"`
 	UnusedFutexSyscall *ebpf.VariableSpec `ebpf:"unused_futex_syscall"`
 	UnusedRunqEvent    *ebpf.VariableSpec `ebpf:"unused_runq_event"`
+	UnusedTcpEvent     *ebpf.VariableSpec `ebpf:"unused_tcp_event"`
 }
 
 // collectorObjects contains all objects after they have been loaded into the kernel.
@@ -219,6 +327,7 @@ func (o *collectorObjects) Close() error {
 //
 // It can be passed to loadCollectorObjects or ebpf.CollectionSpec.LoadAndAssign.
 type collectorMaps struct {
+	BlockStarts  *ebpf.Map `ebpf:"block_starts"`
 	CgroupFilter *ebpf.Map `ebpf:"cgroup_filter"`
 	ConfigMap    *ebpf.Map `ebpf:"config_map"`
 	Counters     *ebpf.Map `ebpf:"counters"`
@@ -226,10 +335,12 @@ type collectorMaps struct {
 	FutexStarts  *ebpf.Map `ebpf:"futex_starts"`
 	PidFilter    *ebpf.Map `ebpf:"pid_filter"`
 	RunqStarts   *ebpf.Map `ebpf:"runq_starts"`
+	TcpSocks     *ebpf.Map `ebpf:"tcp_socks"`
 }
 
 func (m *collectorMaps) Close() error {
 	return _CollectorClose(
+		m.BlockStarts,
 		m.CgroupFilter,
 		m.ConfigMap,
 		m.Counters,
@@ -237,6 +348,7 @@ func (m *collectorMaps) Close() error {
 		m.FutexStarts,
 		m.PidFilter,
 		m.RunqStarts,
+		m.TcpSocks,
 	)
 }
 
@@ -244,37 +356,51 @@ func (m *collectorMaps) Close() error {
 //
 // It can be passed to loadCollectorObjects or ebpf.CollectionSpec.LoadAndAssign.
 type collectorVariables struct {
+	UnusedBlockEvent   *ebpf.Variable `ebpf:"unused_block_event"`
+	UnusedBlockFlag    *ebpf.Variable `ebpf:"unused_block_flag"`
 	UnusedCounter      *ebpf.Variable `ebpf:"unused_counter"`
 	UnusedEventKind    *ebpf.Variable `ebpf:"unused_event_kind"`
+	UnusedFaultEvent   *ebpf.Variable `ebpf:"unused_fault_event"`
 	UnusedFutexEvent   *ebpf.Variable `ebpf:"unused_futex_event"`
 	UnusedFutexSyscall *ebpf.Variable `ebpf:"unused_futex_syscall"`
 	UnusedRunqEvent    *ebpf.Variable `ebpf:"unused_runq_event"`
+	UnusedTcpEvent     *ebpf.Variable `ebpf:"unused_tcp_event"`
 }
 
 // collectorPrograms contains all programs after they have been loaded into the kernel.
 //
 // It can be passed to loadCollectorObjects or ebpf.CollectionSpec.LoadAndAssign.
 type collectorPrograms struct {
+	BlockComplete   *ebpf.Program `ebpf:"block_complete"`
+	BlockIssue      *ebpf.Program `ebpf:"block_issue"`
 	FutexEnterFutex *ebpf.Program `ebpf:"futex_enter_futex"`
 	FutexEnterWait  *ebpf.Program `ebpf:"futex_enter_wait"`
 	FutexEnterWaitv *ebpf.Program `ebpf:"futex_enter_waitv"`
 	FutexExit       *ebpf.Program `ebpf:"futex_exit"`
 	FutexWaking     *ebpf.Program `ebpf:"futex_waking"`
+	PageFaultMaj    *ebpf.Program `ebpf:"page_fault_maj"`
 	RunqSwitch      *ebpf.Program `ebpf:"runq_switch"`
 	RunqWakeup      *ebpf.Program `ebpf:"runq_wakeup"`
 	RunqWakeupNew   *ebpf.Program `ebpf:"runq_wakeup_new"`
+	TcpRetransmit   *ebpf.Program `ebpf:"tcp_retransmit"`
+	TcpState        *ebpf.Program `ebpf:"tcp_state"`
 }
 
 func (p *collectorPrograms) Close() error {
 	return _CollectorClose(
+		p.BlockComplete,
+		p.BlockIssue,
 		p.FutexEnterFutex,
 		p.FutexEnterWait,
 		p.FutexEnterWaitv,
 		p.FutexExit,
 		p.FutexWaking,
+		p.PageFaultMaj,
 		p.RunqSwitch,
 		p.RunqWakeup,
 		p.RunqWakeupNew,
+		p.TcpRetransmit,
+		p.TcpState,
 	)
 }
 

@@ -3,6 +3,8 @@ package bpf
 import (
 	"context"
 	"errors"
+	"fmt"
+	"os"
 	"testing"
 
 	"github.com/cilium/ebpf"
@@ -29,9 +31,19 @@ func TestCloseDetachesEverything(t *testing.T) {
 		progIDs[info.Program] = true
 	}
 	// 6 syscall tracepoints (futex, futex_wait, futex_waitv; enter and
-	// exit), sched_waking, 3 run-queue hooks.
-	if len(linkIDs) != 10 {
-		t.Errorf("%d links attached, want 10", len(linkIDs))
+	// exit), sched_waking, 3 run-queue hooks, 2 TCP hooks (state,
+	// retransmit), 2 block hooks (issue, complete) and one major-fault
+	// perf link per online CPU.
+	cpus, err := onlineCPUs()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := 14 + len(cpus); len(linkIDs) != want {
+		t.Errorf("%d links attached, want %d", len(linkIDs), want)
+	}
+	perfFDs := append([]int(nil), c.perfs...)
+	if len(perfFDs) != len(cpus) {
+		t.Errorf("%d perf events open, want one per CPU (%d)", len(perfFDs), len(cpus))
 	}
 	if n := countLinks(t, linkIDs, progIDs); n != len(linkIDs) {
 		t.Fatalf("found %d of our %d links in the kernel before Close", n, len(linkIDs))
@@ -57,6 +69,13 @@ func TestCloseDetachesEverything(t *testing.T) {
 	}
 	if n := countLinks(t, linkIDs, progIDs); n != 0 {
 		t.Errorf("%d links remain after Close", n)
+	}
+	// The perf event fds are closed too (EBADF: not reused meanwhile by
+	// this single-goroutine test, or reused by something else: not ours).
+	for _, fd := range perfFDs {
+		if target, err := os.Readlink(fmt.Sprintf("/proc/self/fd/%d", fd)); err == nil && target == "anon_inode:[perf_event]" {
+			t.Errorf("perf event fd %d still open after Close", fd)
+		}
 	}
 }
 

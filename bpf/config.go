@@ -26,6 +26,17 @@ type Config struct {
 	// RunqueueThreshold: run-queue delays shorter than this are not
 	// reported.
 	RunqueueThreshold time.Duration
+	// BlockThreshold: block requests whose issue-to-completion latency is
+	// shorter than this are not reported.
+	BlockThreshold time.Duration
+	// TCPRetransmitInterval aggregates retransmit storms in the kernel: a
+	// socket writes at most one record per interval, and the record's Count
+	// includes the retransmits folded into it. 0 reports every retransmit.
+	TCPRetransmitInterval time.Duration
+	// MajorFaultPeriod samples major page faults: one record per this many
+	// major faults on a CPU (the perf event's sample period; a record
+	// stands for that many faults). 1 reports every major fault.
+	MajorFaultPeriod int
 	// RingBytes is the ring buffer's size: a power of two and a multiple of
 	// the page size. Records that do not fit are counted as drops.
 	RingBytes int
@@ -38,22 +49,30 @@ type Config struct {
 	// FlushInterval bounds how long a record can wait in the ring buffer
 	// when fewer than WakeupBytes are pending. Needed when WakeupBytes > 0.
 	FlushInterval time.Duration
-	// DisableFutex and DisableRunqueue leave those probes detached.
-	DisableFutex    bool
-	DisableRunqueue bool
+	// DisableFutex, DisableRunqueue, DisableTCP (retransmits), DisableBlock
+	// (block I/O) and DisablePageFault (major faults) leave those probes
+	// detached.
+	DisableFutex     bool
+	DisableRunqueue  bool
+	DisableTCP       bool
+	DisableBlock     bool
+	DisablePageFault bool
 	// MountTracefs lets Load mount tracefs at /sys/kernel/tracing when no
 	// tracefs is mounted: the syscall tracepoints (futex probes) need it to
 	// resolve tracepoint ids. The mount is left in place on Close.
 	MountTracefs bool
 }
 
-// DefaultConfig reports waits and delays of 50 µs and more from every
-// process, through a 4 MiB ring buffer whose reader is woken per 64 KiB of
-// records (about 900) or every 100 ms.
+// DefaultConfig reports waits and delays of 50 µs and more, block I/O of
+// 1 ms and more, every TCP retransmit and every major page fault from
+// every process, through a 4 MiB ring buffer whose reader is woken per
+// 64 KiB of records (about 900) or every 100 ms.
 func DefaultConfig() Config {
 	return Config{
 		FutexThreshold:    50 * time.Microsecond,
 		RunqueueThreshold: 50 * time.Microsecond,
+		BlockThreshold:    time.Millisecond,
+		MajorFaultPeriod:  1,
 		RingBytes:         4 << 20,
 		WakeupBytes:       64 << 10,
 		FlushInterval:     100 * time.Millisecond,
@@ -63,7 +82,7 @@ func DefaultConfig() Config {
 
 // Validate reports the first problem with c.
 func (c *Config) Validate() error {
-	if c.DisableFutex && c.DisableRunqueue {
+	if c.DisableFutex && c.DisableRunqueue && c.DisableTCP && c.DisableBlock && c.DisablePageFault {
 		return errors.New("config: every probe is disabled")
 	}
 	if c.FutexThreshold < 0 {
@@ -71,6 +90,15 @@ func (c *Config) Validate() error {
 	}
 	if c.RunqueueThreshold < 0 {
 		return fmt.Errorf("config: run-queue threshold %v is negative", c.RunqueueThreshold)
+	}
+	if c.BlockThreshold < 0 {
+		return fmt.Errorf("config: block threshold %v is negative", c.BlockThreshold)
+	}
+	if c.TCPRetransmitInterval < 0 {
+		return fmt.Errorf("config: TCP retransmit interval %v is negative", c.TCPRetransmitInterval)
+	}
+	if !c.DisablePageFault && c.MajorFaultPeriod < 1 {
+		return fmt.Errorf("config: major fault period %d is not positive", c.MajorFaultPeriod)
 	}
 	page := os.Getpagesize()
 	if c.RingBytes < page || c.RingBytes&(c.RingBytes-1) != 0 || c.RingBytes > 1<<30 {

@@ -16,7 +16,12 @@ func TestConfigValidate(t *testing.T) {
 		change func(*Config)
 		want   string
 	}{
-		{"no probes", func(c *Config) { c.DisableFutex, c.DisableRunqueue = true, true }, "every probe is disabled"},
+		{"no probes", func(c *Config) {
+			c.DisableFutex, c.DisableRunqueue, c.DisableTCP, c.DisableBlock, c.DisablePageFault = true, true, true, true, true
+		}, "every probe is disabled"},
+		{"negative block", func(c *Config) { c.BlockThreshold = -time.Millisecond }, "block threshold -1ms is negative"},
+		{"negative tcp interval", func(c *Config) { c.TCPRetransmitInterval = -1 }, "TCP retransmit interval -1ns is negative"},
+		{"fault period 0", func(c *Config) { c.MajorFaultPeriod = 0 }, "major fault period 0 is not positive"},
 		{"negative futex", func(c *Config) { c.FutexThreshold = -time.Second }, "futex threshold -1s is negative"},
 		{"negative runq", func(c *Config) { c.RunqueueThreshold = -1 }, "run-queue threshold -1ns is negative"},
 		{"ring not pow2", func(c *Config) { c.RingBytes = 3 << 20 }, "ring size 3145728 is not a power of two"},

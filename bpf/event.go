@@ -19,13 +19,18 @@ var (
 	ErrRecordField = errors.New("ring-buffer record field out of range")
 )
 
-// Record sizes: struct futex_event and struct runq_event in collector.c.
+// Record sizes: struct futex_event, runq_event, tcp_event, block_event and
+// fault_event in collector.c.
 const (
 	futexEventSize = 72
 	runqEventSize  = 48
+	tcpEventSize   = 88
+	blockEventSize = 64
+	faultEventSize = 48
 )
 
-// Event is a decoded ring-buffer record: FutexWait or RunqueueDelay.
+// Event is a decoded ring-buffer record: FutexWait, RunqueueDelay,
+// TCPRetransmit, BlockIO or PageFaultMajor.
 type Event interface {
 	// Type is the evidence type the event is exported as.
 	Type() evidence.KernelEventType
@@ -34,6 +39,9 @@ type Event interface {
 var (
 	_ Event = FutexWait{}
 	_ Event = RunqueueDelay{}
+	_ Event = TCPRetransmit{}
+	_ Event = BlockIO{}
+	_ Event = PageFaultMajor{}
 )
 
 // FutexSyscall says which system call a futex wait came through.
@@ -165,6 +173,12 @@ func DecodeRecord(b []byte) (Event, error) {
 			return nil, fmt.Errorf("run-queue record: %w", ErrRecordField)
 		}
 		return e, nil
+	case collectorEventKindEVENT_TCP_RETRANSMIT:
+		return decodeTCP(b)
+	case collectorEventKindEVENT_BLOCK_IO:
+		return decodeBlock(b)
+	case collectorEventKindEVENT_PAGE_FAULT_MAJ:
+		return decodeFault(b)
 	default:
 		return nil, fmt.Errorf("kind %d: %w", uint32(kind), ErrRecordKind)
 	}

@@ -97,6 +97,10 @@ func TestDecodeRecordErrors(t *testing.T) {
 func FuzzDecodeRecord(f *testing.F) {
 	f.Add(encode(f, collectorFutexEvent{Kind: uint32(collectorEventKindEVENT_FUTEX_WAIT), Tid: 1}))
 	f.Add(encode(f, collectorRunqEvent{Kind: uint32(collectorEventKindEVENT_RUNQUEUE_DELAY), Tid: 1}))
+	f.Add(encode(f, tcpRecord(familyINET)))
+	f.Add(encode(f, tcpRecord(familyINET6)))
+	f.Add(encode(f, collectorBlockEvent{Kind: uint32(collectorEventKindEVENT_BLOCK_IO), Bytes: 4096, CmdFlags: 1}))
+	f.Add(encode(f, collectorFaultEvent{Kind: uint32(collectorEventKindEVENT_PAGE_FAULT_MAJ), Tid: 1, Addr: 0x1000}))
 	f.Add([]byte{})
 	f.Add([]byte{1, 0, 0})
 	f.Add([]byte{2, 0, 0, 0, 1, 2, 3})
@@ -105,7 +109,7 @@ func FuzzDecodeRecord(f *testing.F) {
 		if (ev == nil) == (err == nil) {
 			t.Fatalf("DecodeRecord(%x) = %v, %v: want exactly one of event and error", b, ev, err)
 		}
-		switch ev.(type) {
+		switch e := ev.(type) {
 		case FutexWait:
 			if len(b) != futexEventSize {
 				t.Fatalf("decoded a futex event from %d bytes", len(b))
@@ -113,6 +117,18 @@ func FuzzDecodeRecord(f *testing.F) {
 		case RunqueueDelay:
 			if len(b) != runqEventSize {
 				t.Fatalf("decoded a run-queue event from %d bytes", len(b))
+			}
+		case TCPRetransmit:
+			if len(b) != tcpEventSize || !e.LocalAddr.IsValid() || !e.RemoteAddr.IsValid() {
+				t.Fatalf("decoded a TCP event from %d bytes with addresses %v, %v", len(b), e.LocalAddr, e.RemoteAddr)
+			}
+		case BlockIO:
+			if len(b) != blockEventSize {
+				t.Fatalf("decoded a block event from %d bytes", len(b))
+			}
+		case PageFaultMajor:
+			if len(b) != faultEventSize || e.Period != 1 {
+				t.Fatalf("decoded a fault event from %d bytes, period %d", len(b), e.Period)
 			}
 		}
 	})

@@ -9,8 +9,9 @@ import (
 	"github.com/debugai/debugai/bpf"
 )
 
-// Load the probes for one process, read its futex waits and run-queue
-// delays, and convert them to wall-clock kernel events.
+// Load the probes for one process, read its futex waits, run-queue
+// delays, TCP retransmits, block I/O and major faults, and convert them to
+// wall-clock kernel events.
 func ExampleLoad() {
 	cfg := bpf.DefaultConfig()
 	cfg.PIDs = []uint32{4242}
@@ -43,6 +44,14 @@ func ExampleLoad() {
 			fmt.Printf("tid %d waited %v on %#x, woken by %d\n", k.TID, ev.Duration, k.Addr, k.WakerTID)
 		case bpf.RunqueueDelay:
 			fmt.Printf("tid %d runnable for %v before running\n", ev.TID, ev.Delay)
+		case bpf.TCPRetransmit:
+			// ev.LocalAddr and ev.RemoteAddr are raw: tokenize before export.
+			k := ev.KernelEvent(clk)
+			fmt.Printf("socket %d (port %d) retransmitted, %d so far\n", ev.Cookie, ev.LocalPort, k.Value)
+		case bpf.BlockIO:
+			fmt.Printf("%s of %d bytes took %v\n", ev.Op(), ev.Bytes, ev.Latency)
+		case bpf.PageFaultMajor:
+			fmt.Printf("tid %d: major fault at %#x\n", ev.TID, ev.Addr)
 		}
 	}
 	counters, err := c.Counters()

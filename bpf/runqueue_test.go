@@ -34,11 +34,18 @@ func cgroup2Root() (string, error) {
 // testCgroup creates a child cgroup v2 removed at the end of the test.
 func testCgroup(t testing.TB) (dir string, id uint64) {
 	t.Helper()
+	return testCgroupNamed(t, "")
+}
+
+// testCgroupNamed is testCgroup with a name suffix, for a second cgroup in
+// the same test.
+func testCgroupNamed(t testing.TB, suffix string) (dir string, id uint64) {
+	t.Helper()
 	root, err := cgroup2Root()
 	if err != nil {
 		t.Fatalf("finding cgroup v2: %v", err)
 	}
-	dir = filepath.Join(root, fmt.Sprintf("debugai-bpf-test-%d", os.Getpid()))
+	dir = filepath.Join(root, fmt.Sprintf("debugai-bpf-test-%d%s", os.Getpid(), suffix))
 	if err := os.Mkdir(dir, 0o755); err != nil {
 		t.Fatalf("creating cgroup: %v", err)
 	}
@@ -74,6 +81,7 @@ func TestRunqueueDelayInCgroup(t *testing.T) {
 	cfg.CgroupIDs = []uint64{cgid}
 	cfg.RunqueueThreshold = time.Millisecond
 	cfg.DisableFutex = true
+	cfg.DisableTCP, cfg.DisableBlock, cfg.DisablePageFault = true, true, true
 	c, err := Load(cfg)
 	if err != nil {
 		t.Fatalf("Load: %v", err)
