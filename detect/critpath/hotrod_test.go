@@ -28,7 +28,7 @@ func loadHotROD(t testing.TB, folder string) []evidence.Span {
 	path := filepath.Join(hotrodDir, folder, "traces.otlp.jsonl.gz")
 	f, err := os.Open(path)
 	if errors.Is(err, os.ErrNotExist) {
-		t.Skipf("shared test data %s is absent (see /work/shared/testdata/README.md)", path)
+		t.Skipf("shared test data %s is absent (it lives beside the repository as ../shared/testdata; CI always has it)", path)
 	}
 	if err != nil {
 		t.Fatal(err)
