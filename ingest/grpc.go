@@ -192,18 +192,13 @@ func traceExportHandler(srv any, ctx context.Context, dec func(any) error, ic gr
 	if err := s.r.decoded(dec, m, "traces"); err != nil {
 		return nil, err
 	}
-	call := func(ctx context.Context, _ any) (any, error) {
+	return runExport(ctx, srv, ic, m, traceExportMethod, func(ctx context.Context) ([]byte, error) {
 		resp, err := s.Export(ctx, req)
 		if err != nil {
 			return nil, err
 		}
-		b, err := resp.MarshalProto()
-		return &rawMessage{b: b}, err
-	}
-	if ic == nil {
-		return call(ctx, m)
-	}
-	return ic(ctx, m, &grpc.UnaryServerInfo{Server: srv, FullMethod: traceExportMethod}, call)
+		return resp.MarshalProto()
+	})
 }
 
 //nolint:revive // the signature is grpc.MethodHandler's
@@ -215,18 +210,30 @@ func logsExportHandler(srv any, ctx context.Context, dec func(any) error, ic grp
 	if err := s.r.decoded(dec, m, "logs"); err != nil {
 		return nil, err
 	}
-	call := func(ctx context.Context, _ any) (any, error) {
+	return runExport(ctx, srv, ic, m, logsExportMethod, func(ctx context.Context) ([]byte, error) {
 		resp, err := s.Export(ctx, req)
 		if err != nil {
 			return nil, err
 		}
-		b, err := resp.MarshalProto()
-		return &rawMessage{b: b}, err
+		return resp.MarshalProto()
+	})
+}
+
+// runExport calls export, through the server's interceptor when there is
+// one, and wraps its encoded response for the raw codec.
+func runExport(ctx context.Context, srv any, ic grpc.UnaryServerInterceptor, m any, method string,
+	export func(context.Context) ([]byte, error)) (any, error) {
+	call := func(ctx context.Context, _ any) (any, error) {
+		b, err := export(ctx)
+		if err != nil {
+			return nil, err
+		}
+		return &rawMessage{b: b}, nil
 	}
 	if ic == nil {
 		return call(ctx, m)
 	}
-	return ic(ctx, m, &grpc.UnaryServerInfo{Server: srv, FullMethod: logsExportMethod}, call)
+	return ic(ctx, m, &grpc.UnaryServerInfo{Server: srv, FullMethod: method}, call)
 }
 
 // decoded runs grpc's decoder on m and turns a decoding failure into
