@@ -40,6 +40,8 @@ enum event_kind {
 	EVENT_TCP_RETRANSMIT = 3,
 	EVENT_BLOCK_IO       = 4,
 	EVENT_PAGE_FAULT_MAJ = 5,
+	EVENT_LOCK_EDGE      = 6,
+	EVENT_FSYNC          = 7,
 };
 
 // block_event.flags bits.
@@ -52,6 +54,13 @@ enum futex_syscall {
 	SYSCALL_FUTEX       = 0,
 	SYSCALL_FUTEX_WAIT  = 1,
 	SYSCALL_FUTEX_WAITV = 2,
+};
+
+// Which syscall an fsync wait came through.
+enum fsync_syscall {
+	SYSCALL_FSYNC           = 0,
+	SYSCALL_FDATASYNC       = 1,
+	SYSCALL_SYNC_FILE_RANGE = 2,
 };
 
 // Counter slots of the per-CPU counters array.
@@ -68,7 +77,15 @@ enum counter {
 	COUNTER_FAULT_EVENTS = 9, // major-fault records written
 	COUNTER_FAULT_DROPS  = 10, // major-fault records lost: ring buffer full
 	COUNTER_TCP_SUPPRESSED = 11, // retransmits folded into a later record (tcp_interval_ns)
-	COUNTER_MAX          = 12,
+	COUNTER_SPAN_ENTERS  = 12, // span markers entered
+	COUNTER_SPAN_OVERFLOW = 13, // spans nested deeper than SPAN_STACK_MAX
+	COUNTER_LOCK_ACQUIRES = 14, // lock acquisitions recorded on a held stack
+	COUNTER_LOCK_EVENTS  = 15, // lock-order edge records written
+	COUNTER_LOCK_DROPS   = 16, // lock-order edge records lost: ring buffer full
+	COUNTER_LOCK_OVERFLOW = 17, // acquisitions with HELD_MAX locks already held
+	COUNTER_FSYNC_EVENTS = 18, // fsync records written
+	COUNTER_FSYNC_DROPS  = 19, // fsync records lost: ring buffer full
+	COUNTER_MAX          = 20,
 };
 
 // Written by user space (Load); one entry.
@@ -80,6 +97,15 @@ struct config {
 	__u32 filter_pids;    // non-zero: only tgids in pid_filter
 	__u64 block_threshold_ns; // block I/O issue->complete latency
 	__u64 tcp_interval_ns;    // at most one retransmit record per socket per interval
+	__u64 fsync_threshold_ns; // fsync/fdatasync/sync_file_range duration
+};
+
+// The span active on the task a record is attributed to (span hooks,
+// span_hooks.h); all zero when none is known.
+struct span_ref {
+	__u64 trace_hi; // trace id bytes 0..7, big-endian
+	__u64 trace_lo; // trace id bytes 8..15, big-endian
+	__u64 span_id;  // 0: no span
 };
 
 struct futex_event {
@@ -96,6 +122,7 @@ struct futex_event {
 	__s64 ret;     // syscall return value
 	__u32 syscall; // enum futex_syscall
 	__u32 _pad;
+	struct span_ref span;
 };
 
 struct runq_event {
@@ -108,6 +135,7 @@ struct runq_event {
 	__u64 end_ns;   // bpf_ktime_get_ns when switched in
 	__u32 cpu;
 	__u32 prev_tid; // the task switched out in favour of this one
+	struct span_ref span; // of the task when it became runnable
 };
 
 // One tp_btf/tcp_retransmit_skb call (or, with tcp_interval_ns, the last
@@ -145,6 +173,7 @@ struct block_event {
 	__u32 cmd_flags;  // REQ_OP_* in the low 8 bits, REQ_* flags above
 	__s32 error;      // blk_status_t at completion (0: ok)
 	__u32 flags;      // enum block_flag
+	struct span_ref span; // of current at issue
 };
 
 // One sampled major page fault (perf_event program).
@@ -157,6 +186,31 @@ struct fault_event {
 	__u64 addr;  // faulting address (perf sample addr)
 	__u64 ip;    // instruction pointer at the fault
 	__u64 ts_ns; // bpf_ktime_get_ns when the fault was accounted (after it was handled)
+	struct span_ref span;
+};
+
+// One fsync, fdatasync or sync_file_range call at or above the threshold:
+// buffered writes reach the disk from kernel write-back threads (not
+// attributable at block issue), so the caller's wait is measured here.
+struct fsync_event {
+	__u32 kind; // EVENT_FSYNC
+	__u32 tid;
+	__u32 pid;
+	__u32 syscall; // enum fsync_syscall
+	__u64 cgroup_id;
+	__u64 duration_ns;
+	__u64 end_ns;
+	__s64 ret;
+	__s32 fd;
+	__u32 _pad;
+	struct span_ref span;
+};
+
+struct fsync_start {
+	__u64 ts;
+	__s32 fd;
+	__u32 syscall;
+	struct span_ref span;
 };
 
 // A futex wait in progress (ts != 0), in the waiting task's storage. The
@@ -177,6 +231,7 @@ struct runq_start {
 	__u64 ts;
 	__u32 preempted;
 	__u32 _pad;
+	struct span_ref span;
 };
 
 struct {
@@ -249,6 +304,7 @@ struct block_start {
 	__u32 bytes;
 	__u32 cmd_flags;
 	__u32 flags;
+	struct span_ref span;
 };
 
 // Keyed by struct request pointer. LRU: requests that never complete
@@ -259,6 +315,13 @@ struct {
 	__type(key, __u64);
 	__type(value, struct block_start);
 } block_starts SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_TASK_STORAGE);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__type(key, int);
+	__type(value, struct fsync_start);
+} fsync_starts SEC(".maps");
 
 // Size is set by the loader (Config.RingBytes).
 struct {
@@ -273,6 +336,8 @@ const struct runq_event *unused_runq_event __attribute__((unused));
 const struct tcp_event *unused_tcp_event __attribute__((unused));
 const struct block_event *unused_block_event __attribute__((unused));
 const struct fault_event *unused_fault_event __attribute__((unused));
+const struct fsync_event *unused_fsync_event __attribute__((unused));
+const enum fsync_syscall *unused_fsync_syscall __attribute__((unused));
 const enum block_flag *unused_block_flag __attribute__((unused));
 const enum event_kind *unused_event_kind __attribute__((unused));
 const enum futex_syscall *unused_futex_syscall __attribute__((unused));
@@ -343,6 +408,9 @@ static __always_inline bool task_allowed(const struct config *cfg, struct task_s
 	}
 	return true;
 }
+
+#include "span_hooks.h"
+#include "lock_order.h"
 
 /* ---- futex waits ---- */
 
@@ -436,6 +504,7 @@ int futex_exit(struct trace_event_raw_sys_exit *ctx)
 	e->ret = ctx->ret;
 	e->syscall = st->syscall;
 	e->_pad = 0;
+	stamp_current(&e->span);
 	if (st->syscall == SYSCALL_FUTEX_WAITV) {
 		// The return value is the index of the futex that woke us.
 		__u64 idx = ctx->ret >= 0 && (__u64)ctx->ret < st->nr ? ctx->ret : 0;
@@ -486,6 +555,12 @@ static __always_inline void runq_enqueue(struct task_struct *p, __u32 preempted)
 	}
 	st->ts = bpf_ktime_get_ns();
 	st->preempted = preempted;
+	// Preempted: p is current (sched_switch's prev), whose goroutine can
+	// be read; woken: only p's thread-keyed span is reachable.
+	if (preempted)
+		stamp_current(&st->span);
+	else
+		stamp_task(p, &st->span);
 }
 
 SEC("tp_btf/sched_wakeup")
@@ -517,6 +592,7 @@ int BPF_PROG(runq_switch, bool preempt, struct task_struct *prev, struct task_st
 	__u64 now = bpf_ktime_get_ns();
 	__u64 delay = now - st->ts;
 	__u32 preempted = st->preempted;
+	struct span_ref span = st->span;
 	__u32 tid = next->pid;
 	st->ts = 0;
 	struct config *cfg = get_config();
@@ -536,6 +612,7 @@ int BPF_PROG(runq_switch, bool preempt, struct task_struct *prev, struct task_st
 	e->end_ns = now;
 	e->cpu = bpf_get_smp_processor_id();
 	e->prev_tid = prev->pid;
+	e->span = span;
 	bpf_ringbuf_submit(e, submit_flags(cfg));
 	count(COUNTER_RUNQ_EVENTS);
 	return 0;
@@ -689,6 +766,7 @@ int BPF_PROG(block_issue, struct request *rq)
 		.cmd_flags = rq->cmd_flags,
 		.flags = (task->flags & PF_KTHREAD) ? BLOCK_FLAG_KTHREAD : 0,
 	};
+	stamp_current(&st.span);
 	__u64 key = (__u64)rq;
 	if (bpf_map_update_elem(&block_starts, &key, &st, BPF_ANY))
 		count(COUNTER_STATE_MISSED);
@@ -730,6 +808,7 @@ int BPF_PROG(block_complete, struct request *rq, blk_status_t error, unsigned in
 	e->cmd_flags = s.cmd_flags;
 	e->error = error;
 	e->flags = s.flags;
+	e->span = s.span;
 	bpf_ringbuf_submit(e, submit_flags(cfg));
 	count(COUNTER_BLOCK_EVENTS);
 	return 0;
@@ -763,7 +842,83 @@ int page_fault_maj(struct bpf_perf_event_data *ctx)
 	e->addr = ctx->addr;
 	e->ip = ctx->regs.ip; // x86_64 pt_regs, as vmlinux.h
 	e->ts_ns = bpf_ktime_get_ns();
+	stamp_current(&e->span);
 	bpf_ringbuf_submit(e, submit_flags(cfg));
 	count(COUNTER_FAULT_EVENTS);
+	return 0;
+}
+
+/* ---- fsync ---- */
+
+static __always_inline int fsync_enter(__s32 fd, __u32 syscall)
+{
+	struct config *cfg = get_config();
+	if (!cfg)
+		return 0;
+	if (!current_allowed(cfg, bpf_get_current_pid_tgid() >> 32))
+		return 0;
+	struct fsync_start *st = bpf_task_storage_get(&fsync_starts, bpf_get_current_task_btf(), 0,
+						     BPF_LOCAL_STORAGE_GET_F_CREATE);
+	if (!st) {
+		count(COUNTER_STATE_MISSED);
+		return 0;
+	}
+	st->ts = bpf_ktime_get_ns();
+	st->fd = fd;
+	st->syscall = syscall;
+	stamp_current(&st->span);
+	return 0;
+}
+
+SEC("tracepoint/syscalls/sys_enter_fsync")
+int fsync_enter_fsync(struct trace_event_raw_sys_enter *ctx)
+{
+	return fsync_enter((__s32)ctx->args[0], SYSCALL_FSYNC);
+}
+
+SEC("tracepoint/syscalls/sys_enter_fdatasync")
+int fsync_enter_fdatasync(struct trace_event_raw_sys_enter *ctx)
+{
+	return fsync_enter((__s32)ctx->args[0], SYSCALL_FDATASYNC);
+}
+
+SEC("tracepoint/syscalls/sys_enter_sync_file_range")
+int fsync_enter_sync_file_range(struct trace_event_raw_sys_enter *ctx)
+{
+	return fsync_enter((__s32)ctx->args[0], SYSCALL_SYNC_FILE_RANGE);
+}
+
+// Shared by the three exits.
+SEC("tracepoint/syscalls/sys_exit_fsync")
+int fsync_exit(struct trace_event_raw_sys_exit *ctx)
+{
+	struct fsync_start *st = bpf_task_storage_get(&fsync_starts, bpf_get_current_task_btf(), 0, 0);
+	if (!st || !st->ts)
+		return 0;
+	__u64 now = bpf_ktime_get_ns();
+	__u64 dur = now - st->ts;
+	st->ts = 0;
+	struct config *cfg = get_config();
+	if (!cfg || dur < cfg->fsync_threshold_ns)
+		return 0;
+	struct fsync_event *e = bpf_ringbuf_reserve(&events, sizeof(*e), 0);
+	if (!e) {
+		count(COUNTER_FSYNC_DROPS);
+		return 0;
+	}
+	__u64 id = bpf_get_current_pid_tgid();
+	e->kind = EVENT_FSYNC;
+	e->tid = (__u32)id;
+	e->pid = id >> 32;
+	e->syscall = st->syscall;
+	e->cgroup_id = bpf_get_current_cgroup_id();
+	e->duration_ns = dur;
+	e->end_ns = now;
+	e->ret = ctx->ret;
+	e->fd = st->fd;
+	e->_pad = 0;
+	e->span = st->span;
+	bpf_ringbuf_submit(e, submit_flags(cfg));
+	count(COUNTER_FSYNC_EVENTS);
 	return 0;
 }

@@ -35,6 +35,10 @@ type Collector struct {
 	readMu sync.Mutex
 	rec    ringbuf.Record
 
+	uprobeMu sync.Mutex
+	uprobes  map[string]*binaryProbes // by set and path
+	closed   bool
+
 	closeOnce sync.Once
 	closeErr  error
 }
@@ -59,6 +63,28 @@ type Counters struct {
 	BlockDrops    uint64 // block I/O records lost to a full ring buffer
 	FaultEvents   uint64 // major-fault records written
 	FaultDrops    uint64 // major-fault records lost to a full ring buffer
+	FsyncEvents   uint64 // fsync records written
+	FsyncDrops    uint64 // fsync records lost to a full ring buffer
+	SpanEnters    uint64 // span markers entered (span hooks)
+	// SpanOverflow counts spans nested deeper than the per-thread stack
+	// (8): the innermost ones share its last slot.
+	SpanOverflow uint64
+	LockAcquires uint64 // lock acquisitions recorded (lock-order uprobes)
+	LockEvents   uint64 // lock-order edge records written
+	LockDrops    uint64 // lock-order edge records lost to a full ring buffer
+	// LockOverflow counts acquisitions while 8 locks were already held:
+	// edges from those 8 are reported, the new lock is not tracked.
+	LockOverflow uint64
+}
+
+// Drops sums the records lost to a full ring buffer.
+func (c Counters) Drops() uint64 {
+	return c.FutexDrops + c.RunqueueDrops + c.TCPDrops + c.BlockDrops + c.FaultDrops + c.FsyncDrops + c.LockDrops
+}
+
+// Events sums the records written.
+func (c Counters) Events() uint64 {
+	return c.FutexEvents + c.RunqueueEvents + c.TCPEvents + c.BlockEvents + c.FaultEvents + c.FsyncEvents + c.LockEvents
 }
 
 // Load validates cfg, loads the programs and attaches the enabled probes.
@@ -68,9 +94,9 @@ func Load(cfg Config) (c *Collector, err error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
-	if !cfg.DisableFutex {
+	if !cfg.DisableFutex || !cfg.DisableFsync {
 		if err := ensureTracefs(cfg.MountTracefs); err != nil {
-			return nil, fmt.Errorf("preparing futex probes: %w", err)
+			return nil, fmt.Errorf("preparing syscall probes: %w", err)
 		}
 	}
 	spec, err := loadCollector()
@@ -132,6 +158,11 @@ func Load(cfg Config) (c *Collector, err error) {
 			return nil, err
 		}
 	}
+	if !cfg.DisableFsync {
+		if err := c.attachFsync(); err != nil {
+			return nil, err
+		}
+	}
 	if c.reader, err = ringbuf.NewReader(c.objs.Events); err != nil {
 		return nil, fmt.Errorf("opening ring buffer: %w", err)
 	}
@@ -162,6 +193,7 @@ func (c *Collector) configure(cfg Config) error {
 		WakeupBytes:      uint64(cfg.WakeupBytes),
 		BlockThresholdNs: uint64(cfg.BlockThreshold),
 		TcpIntervalNs:    uint64(cfg.TCPRetransmitInterval),
+		FsyncThresholdNs: uint64(cfg.FsyncThreshold),
 	}
 	if len(cfg.CgroupIDs) > 0 {
 		kc.FilterCgroups = 1
@@ -200,6 +232,27 @@ func (c *Collector) attachFutex() error {
 		}
 		if err != nil {
 			return fmt.Errorf("attaching futex program to syscalls/%s: %w", tp.name, err)
+		}
+		c.links = append(c.links, l)
+	}
+	return nil
+}
+
+func (c *Collector) attachFsync() error {
+	for _, tp := range []struct {
+		name string
+		prog *ebpf.Program
+	}{
+		{"sys_enter_fsync", c.objs.FsyncEnterFsync},
+		{"sys_enter_fdatasync", c.objs.FsyncEnterFdatasync},
+		{"sys_enter_sync_file_range", c.objs.FsyncEnterSyncFileRange},
+		{"sys_exit_fsync", c.objs.FsyncExit},
+		{"sys_exit_fdatasync", c.objs.FsyncExit},
+		{"sys_exit_sync_file_range", c.objs.FsyncExit},
+	} {
+		l, err := link.Tracepoint("syscalls", tp.name, tp.prog, nil)
+		if err != nil {
+			return fmt.Errorf("attaching fsync program to syscalls/%s: %w", tp.name, err)
 		}
 		c.links = append(c.links, l)
 	}
@@ -407,6 +460,14 @@ func (c *Collector) Counters() (Counters, error) {
 		{collectorCounterCOUNTER_BLOCK_DROPS, &out.BlockDrops},
 		{collectorCounterCOUNTER_FAULT_EVENTS, &out.FaultEvents},
 		{collectorCounterCOUNTER_FAULT_DROPS, &out.FaultDrops},
+		{collectorCounterCOUNTER_FSYNC_EVENTS, &out.FsyncEvents},
+		{collectorCounterCOUNTER_FSYNC_DROPS, &out.FsyncDrops},
+		{collectorCounterCOUNTER_SPAN_ENTERS, &out.SpanEnters},
+		{collectorCounterCOUNTER_SPAN_OVERFLOW, &out.SpanOverflow},
+		{collectorCounterCOUNTER_LOCK_ACQUIRES, &out.LockAcquires},
+		{collectorCounterCOUNTER_LOCK_EVENTS, &out.LockEvents},
+		{collectorCounterCOUNTER_LOCK_DROPS, &out.LockDrops},
+		{collectorCounterCOUNTER_LOCK_OVERFLOW, &out.LockOverflow},
 	} {
 		var perCPU []uint64
 		if err := c.objs.Counters.Lookup(uint32(s.slot), &perCPU); err != nil {
@@ -423,7 +484,7 @@ func (c *Collector) Counters() (Counters, error) {
 // Read) and frees the programs and maps. It is idempotent.
 func (c *Collector) Close() error {
 	c.closeOnce.Do(func() {
-		var errs []error
+		errs := []error{c.closeUprobes()}
 		// Detach first so no program runs against maps being torn down.
 		for i := len(c.links) - 1; i >= 0; i-- {
 			if err := c.links[i].Close(); err != nil {

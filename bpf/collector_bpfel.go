@@ -27,6 +27,7 @@ type collectorBlockEvent struct {
 	CmdFlags  uint32
 	Error     int32
 	Flags     uint32
+	Span      collectorSpanRef
 }
 
 type collectorBlockFlag uint32
@@ -46,6 +47,7 @@ type collectorBlockStart struct {
 	Bytes    uint32
 	CmdFlags uint32
 	Flags    uint32
+	Span     collectorSpanRef
 }
 
 type collectorConfig struct {
@@ -57,6 +59,7 @@ type collectorConfig struct {
 	FilterPids       uint32
 	BlockThresholdNs uint64
 	TcpIntervalNs    uint64
+	FsyncThresholdNs uint64
 }
 
 type collectorCounter uint32
@@ -74,8 +77,24 @@ const (
 	collectorCounterCOUNTER_FAULT_EVENTS   collectorCounter = 9
 	collectorCounterCOUNTER_FAULT_DROPS    collectorCounter = 10
 	collectorCounterCOUNTER_TCP_SUPPRESSED collectorCounter = 11
-	collectorCounterCOUNTER_MAX            collectorCounter = 12
+	collectorCounterCOUNTER_SPAN_ENTERS    collectorCounter = 12
+	collectorCounterCOUNTER_SPAN_OVERFLOW  collectorCounter = 13
+	collectorCounterCOUNTER_LOCK_ACQUIRES  collectorCounter = 14
+	collectorCounterCOUNTER_LOCK_EVENTS    collectorCounter = 15
+	collectorCounterCOUNTER_LOCK_DROPS     collectorCounter = 16
+	collectorCounterCOUNTER_LOCK_OVERFLOW  collectorCounter = 17
+	collectorCounterCOUNTER_FSYNC_EVENTS   collectorCounter = 18
+	collectorCounterCOUNTER_FSYNC_DROPS    collectorCounter = 19
+	collectorCounterCOUNTER_MAX            collectorCounter = 20
 )
+
+type collectorEdgeKey struct {
+	_         structs.HostLayout
+	Tgid      uint32
+	Pad       uint32
+	Held      uint64
+	Acquiring uint64
+}
 
 type collectorEventKind uint32
 
@@ -85,6 +104,8 @@ const (
 	collectorEventKindEVENT_TCP_RETRANSMIT collectorEventKind = 3
 	collectorEventKindEVENT_BLOCK_IO       collectorEventKind = 4
 	collectorEventKindEVENT_PAGE_FAULT_MAJ collectorEventKind = 5
+	collectorEventKindEVENT_LOCK_EDGE      collectorEventKind = 6
+	collectorEventKindEVENT_FSYNC          collectorEventKind = 7
 )
 
 type collectorFaultEvent struct {
@@ -97,7 +118,39 @@ type collectorFaultEvent struct {
 	Addr     uint64
 	Ip       uint64
 	TsNs     uint64
+	Span     collectorSpanRef
 }
+
+type collectorFsyncEvent struct {
+	_          structs.HostLayout
+	Kind       uint32
+	Tid        uint32
+	Pid        uint32
+	Syscall    uint32
+	CgroupId   uint64
+	DurationNs uint64
+	EndNs      uint64
+	Ret        int64
+	Fd         int32
+	Pad        uint32
+	Span       collectorSpanRef
+}
+
+type collectorFsyncStart struct {
+	_       structs.HostLayout
+	Ts      uint64
+	Fd      int32
+	Syscall uint32
+	Span    collectorSpanRef
+}
+
+type collectorFsyncSyscall uint32
+
+const (
+	collectorFsyncSyscallSYSCALL_FSYNC           collectorFsyncSyscall = 0
+	collectorFsyncSyscallSYSCALL_FDATASYNC       collectorFsyncSyscall = 1
+	collectorFsyncSyscallSYSCALL_SYNC_FILE_RANGE collectorFsyncSyscall = 2
+)
 
 type collectorFutexEvent struct {
 	_          structs.HostLayout
@@ -114,6 +167,7 @@ type collectorFutexEvent struct {
 	Ret        int64
 	Syscall    uint32
 	Pad        uint32
+	Span       collectorSpanRef
 }
 
 type collectorFutexStart struct {
@@ -136,6 +190,52 @@ const (
 	collectorFutexSyscallSYSCALL_FUTEX_WAITV collectorFutexSyscall = 2
 )
 
+type collectorGoroutineKey struct {
+	_    structs.HostLayout
+	Tgid uint32
+	Pad  uint32
+	G    uint64
+}
+
+type collectorHeldStack struct {
+	_   structs.HostLayout
+	N   uint32
+	Pad uint32
+	H   [8]struct {
+		_    structs.HostLayout
+		Lock uint64
+		Site uint64
+	}
+}
+
+type collectorLockEdgeEvent struct {
+	_             structs.HostLayout
+	Kind          uint32
+	Tid           uint32
+	Pid           uint32
+	Flavor        uint32
+	CgroupId      uint64
+	Goroutine     uint64
+	Held          uint64
+	Acquiring     uint64
+	HeldSite      uint64
+	AcquiringSite uint64
+	Count         uint64
+	TsNs          uint64
+	HeldFlavor    uint32
+	Pad           uint32
+	Span          collectorSpanRef
+}
+
+type collectorLockFlavor uint32
+
+const (
+	collectorLockFlavorLOCK_PTHREAD_MUTEX collectorLockFlavor = 1
+	collectorLockFlavorLOCK_GO_MUTEX      collectorLockFlavor = 2
+	collectorLockFlavorLOCK_GO_RWMUTEX    collectorLockFlavor = 3
+	collectorLockFlavorLOCK_GO_RWMUTEX_R  collectorLockFlavor = 4
+)
+
 type collectorRunqEvent struct {
 	_         structs.HostLayout
 	Kind      uint32
@@ -147,6 +247,7 @@ type collectorRunqEvent struct {
 	EndNs     uint64
 	Cpu       uint32
 	PrevTid   uint32
+	Span      collectorSpanRef
 }
 
 type collectorRunqStart struct {
@@ -154,6 +255,21 @@ type collectorRunqStart struct {
 	Ts        uint64
 	Preempted uint32
 	Pad       uint32
+	Span      collectorSpanRef
+}
+
+type collectorSpanRef struct {
+	_       structs.HostLayout
+	TraceHi uint64
+	TraceLo uint64
+	SpanId  uint64
+}
+
+type collectorSpanStack struct {
+	_     structs.HostLayout
+	Depth uint32
+	Pad   uint32
+	S     [8]collectorSpanRef
 }
 
 type collectorTcpEvent struct {
@@ -187,37 +303,62 @@ type collectorTcpSockState struct {
 //
 // Used for safe lookups in a Collection or CollectionSpec.
 const (
-	collectorMapBlockStarts        = "block_starts"
-	collectorMapCgroupFilter       = "cgroup_filter"
-	collectorMapConfigMap          = "config_map"
-	collectorMapCounters           = "counters"
-	collectorMapEvents             = "events"
-	collectorMapFutexStarts        = "futex_starts"
-	collectorMapPidFilter          = "pid_filter"
-	collectorMapRunqStarts         = "runq_starts"
-	collectorMapTcpSocks           = "tcp_socks"
-	collectorProgBlockComplete     = "block_complete"
-	collectorProgBlockIssue        = "block_issue"
-	collectorProgFutexEnterFutex   = "futex_enter_futex"
-	collectorProgFutexEnterWait    = "futex_enter_wait"
-	collectorProgFutexEnterWaitv   = "futex_enter_waitv"
-	collectorProgFutexExit         = "futex_exit"
-	collectorProgFutexWaking       = "futex_waking"
-	collectorProgPageFaultMaj      = "page_fault_maj"
-	collectorProgRunqSwitch        = "runq_switch"
-	collectorProgRunqWakeup        = "runq_wakeup"
-	collectorProgRunqWakeupNew     = "runq_wakeup_new"
-	collectorProgTcpRetransmit     = "tcp_retransmit"
-	collectorProgTcpState          = "tcp_state"
-	collectorVarUnusedBlockEvent   = "unused_block_event"
-	collectorVarUnusedBlockFlag    = "unused_block_flag"
-	collectorVarUnusedCounter      = "unused_counter"
-	collectorVarUnusedEventKind    = "unused_event_kind"
-	collectorVarUnusedFaultEvent   = "unused_fault_event"
-	collectorVarUnusedFutexEvent   = "unused_futex_event"
-	collectorVarUnusedFutexSyscall = "unused_futex_syscall"
-	collectorVarUnusedRunqEvent    = "unused_runq_event"
-	collectorVarUnusedTcpEvent     = "unused_tcp_event"
+	collectorMapBlockStarts              = "block_starts"
+	collectorMapCgroupFilter             = "cgroup_filter"
+	collectorMapConfigMap                = "config_map"
+	collectorMapCounters                 = "counters"
+	collectorMapEdgesSeen                = "edges_seen"
+	collectorMapEvents                   = "events"
+	collectorMapFsyncStarts              = "fsync_starts"
+	collectorMapFutexStarts              = "futex_starts"
+	collectorMapGoProcs                  = "go_procs"
+	collectorMapGoroutineLocks           = "goroutine_locks"
+	collectorMapGoroutineSpans           = "goroutine_spans"
+	collectorMapPidFilter                = "pid_filter"
+	collectorMapRunqStarts               = "runq_starts"
+	collectorMapTcpSocks                 = "tcp_socks"
+	collectorMapThreadLocks              = "thread_locks"
+	collectorMapThreadSpans              = "thread_spans"
+	collectorProgBlockComplete           = "block_complete"
+	collectorProgBlockIssue              = "block_issue"
+	collectorProgFsyncEnterFdatasync     = "fsync_enter_fdatasync"
+	collectorProgFsyncEnterFsync         = "fsync_enter_fsync"
+	collectorProgFsyncEnterSyncFileRange = "fsync_enter_sync_file_range"
+	collectorProgFsyncExit               = "fsync_exit"
+	collectorProgFutexEnterFutex         = "futex_enter_futex"
+	collectorProgFutexEnterWait          = "futex_enter_wait"
+	collectorProgFutexEnterWaitv         = "futex_enter_waitv"
+	collectorProgFutexExit               = "futex_exit"
+	collectorProgFutexWaking             = "futex_waking"
+	collectorProgGoMutexLock             = "go_mutex_lock"
+	collectorProgGoRwmutexLock           = "go_rwmutex_lock"
+	collectorProgGoRwmutexRlock          = "go_rwmutex_rlock"
+	collectorProgGoUnlock                = "go_unlock"
+	collectorProgPageFaultMaj            = "page_fault_maj"
+	collectorProgPthreadMutexLockEnter   = "pthread_mutex_lock_enter"
+	collectorProgPthreadMutexUnlockEnter = "pthread_mutex_unlock_enter"
+	collectorProgRunqSwitch              = "runq_switch"
+	collectorProgRunqWakeup              = "runq_wakeup"
+	collectorProgRunqWakeupNew           = "runq_wakeup_new"
+	collectorProgSpanEnterC              = "span_enter_c"
+	collectorProgSpanEnterGo             = "span_enter_go"
+	collectorProgSpanExitC               = "span_exit_c"
+	collectorProgSpanExitGo              = "span_exit_go"
+	collectorProgTcpRetransmit           = "tcp_retransmit"
+	collectorProgTcpState                = "tcp_state"
+	collectorVarUnusedBlockEvent         = "unused_block_event"
+	collectorVarUnusedBlockFlag          = "unused_block_flag"
+	collectorVarUnusedCounter            = "unused_counter"
+	collectorVarUnusedEventKind          = "unused_event_kind"
+	collectorVarUnusedFaultEvent         = "unused_fault_event"
+	collectorVarUnusedFsyncEvent         = "unused_fsync_event"
+	collectorVarUnusedFsyncSyscall       = "unused_fsync_syscall"
+	collectorVarUnusedFutexEvent         = "unused_futex_event"
+	collectorVarUnusedFutexSyscall       = "unused_futex_syscall"
+	collectorVarUnusedLockEdgeEvent      = "unused_lock_edge_event"
+	collectorVarUnusedLockFlavor         = "unused_lock_flavor"
+	collectorVarUnusedRunqEvent          = "unused_runq_event"
+	collectorVarUnusedTcpEvent           = "unused_tcp_event"
 )
 
 // loadCollector returns the embedded CollectionSpec for collector.
@@ -262,49 +403,74 @@ type collectorSpecs struct {
 //
 // It can be passed ebpf.CollectionSpec.Assign.
 type collectorProgramSpecs struct {
-	BlockComplete   *ebpf.ProgramSpec `ebpf:"block_complete"`
-	BlockIssue      *ebpf.ProgramSpec `ebpf:"block_issue"`
-	FutexEnterFutex *ebpf.ProgramSpec `ebpf:"futex_enter_futex"`
-	FutexEnterWait  *ebpf.ProgramSpec `ebpf:"futex_enter_wait"`
-	FutexEnterWaitv *ebpf.ProgramSpec `ebpf:"futex_enter_waitv"`
-	FutexExit       *ebpf.ProgramSpec `ebpf:"futex_exit"`
-	FutexWaking     *ebpf.ProgramSpec `ebpf:"futex_waking"`
-	PageFaultMaj    *ebpf.ProgramSpec `ebpf:"page_fault_maj"`
-	RunqSwitch      *ebpf.ProgramSpec `ebpf:"runq_switch"`
-	RunqWakeup      *ebpf.ProgramSpec `ebpf:"runq_wakeup"`
-	RunqWakeupNew   *ebpf.ProgramSpec `ebpf:"runq_wakeup_new"`
-	TcpRetransmit   *ebpf.ProgramSpec `ebpf:"tcp_retransmit"`
-	TcpState        *ebpf.ProgramSpec `ebpf:"tcp_state"`
+	BlockComplete           *ebpf.ProgramSpec `ebpf:"block_complete"`
+	BlockIssue              *ebpf.ProgramSpec `ebpf:"block_issue"`
+	FsyncEnterFdatasync     *ebpf.ProgramSpec `ebpf:"fsync_enter_fdatasync"`
+	FsyncEnterFsync         *ebpf.ProgramSpec `ebpf:"fsync_enter_fsync"`
+	FsyncEnterSyncFileRange *ebpf.ProgramSpec `ebpf:"fsync_enter_sync_file_range"`
+	FsyncExit               *ebpf.ProgramSpec `ebpf:"fsync_exit"`
+	FutexEnterFutex         *ebpf.ProgramSpec `ebpf:"futex_enter_futex"`
+	FutexEnterWait          *ebpf.ProgramSpec `ebpf:"futex_enter_wait"`
+	FutexEnterWaitv         *ebpf.ProgramSpec `ebpf:"futex_enter_waitv"`
+	FutexExit               *ebpf.ProgramSpec `ebpf:"futex_exit"`
+	FutexWaking             *ebpf.ProgramSpec `ebpf:"futex_waking"`
+	GoMutexLock             *ebpf.ProgramSpec `ebpf:"go_mutex_lock"`
+	GoRwmutexLock           *ebpf.ProgramSpec `ebpf:"go_rwmutex_lock"`
+	GoRwmutexRlock          *ebpf.ProgramSpec `ebpf:"go_rwmutex_rlock"`
+	GoUnlock                *ebpf.ProgramSpec `ebpf:"go_unlock"`
+	PageFaultMaj            *ebpf.ProgramSpec `ebpf:"page_fault_maj"`
+	PthreadMutexLockEnter   *ebpf.ProgramSpec `ebpf:"pthread_mutex_lock_enter"`
+	PthreadMutexUnlockEnter *ebpf.ProgramSpec `ebpf:"pthread_mutex_unlock_enter"`
+	RunqSwitch              *ebpf.ProgramSpec `ebpf:"runq_switch"`
+	RunqWakeup              *ebpf.ProgramSpec `ebpf:"runq_wakeup"`
+	RunqWakeupNew           *ebpf.ProgramSpec `ebpf:"runq_wakeup_new"`
+	SpanEnterC              *ebpf.ProgramSpec `ebpf:"span_enter_c"`
+	SpanEnterGo             *ebpf.ProgramSpec `ebpf:"span_enter_go"`
+	SpanExitC               *ebpf.ProgramSpec `ebpf:"span_exit_c"`
+	SpanExitGo              *ebpf.ProgramSpec `ebpf:"span_exit_go"`
+	TcpRetransmit           *ebpf.ProgramSpec `ebpf:"tcp_retransmit"`
+	TcpState                *ebpf.ProgramSpec `ebpf:"tcp_state"`
 }
 
 // collectorMapSpecs contains maps before they are loaded into the kernel.
 //
 // It can be passed ebpf.CollectionSpec.Assign.
 type collectorMapSpecs struct {
-	BlockStarts  *ebpf.MapSpec `ebpf:"block_starts"`
-	CgroupFilter *ebpf.MapSpec `ebpf:"cgroup_filter"`
-	ConfigMap    *ebpf.MapSpec `ebpf:"config_map"`
-	Counters     *ebpf.MapSpec `ebpf:"counters"`
-	Events       *ebpf.MapSpec `ebpf:"events"`
-	FutexStarts  *ebpf.MapSpec `ebpf:"futex_starts"`
-	PidFilter    *ebpf.MapSpec `ebpf:"pid_filter"`
-	RunqStarts   *ebpf.MapSpec `ebpf:"runq_starts"`
-	TcpSocks     *ebpf.MapSpec `ebpf:"tcp_socks"`
+	BlockStarts    *ebpf.MapSpec `ebpf:"block_starts"`
+	CgroupFilter   *ebpf.MapSpec `ebpf:"cgroup_filter"`
+	ConfigMap      *ebpf.MapSpec `ebpf:"config_map"`
+	Counters       *ebpf.MapSpec `ebpf:"counters"`
+	EdgesSeen      *ebpf.MapSpec `ebpf:"edges_seen"`
+	Events         *ebpf.MapSpec `ebpf:"events"`
+	FsyncStarts    *ebpf.MapSpec `ebpf:"fsync_starts"`
+	FutexStarts    *ebpf.MapSpec `ebpf:"futex_starts"`
+	GoProcs        *ebpf.MapSpec `ebpf:"go_procs"`
+	GoroutineLocks *ebpf.MapSpec `ebpf:"goroutine_locks"`
+	GoroutineSpans *ebpf.MapSpec `ebpf:"goroutine_spans"`
+	PidFilter      *ebpf.MapSpec `ebpf:"pid_filter"`
+	RunqStarts     *ebpf.MapSpec `ebpf:"runq_starts"`
+	TcpSocks       *ebpf.MapSpec `ebpf:"tcp_socks"`
+	ThreadLocks    *ebpf.MapSpec `ebpf:"thread_locks"`
+	ThreadSpans    *ebpf.MapSpec `ebpf:"thread_spans"`
 }
 
 // collectorVariableSpecs contains global variables before they are loaded into the kernel.
 //
 // It can be passed ebpf.CollectionSpec.Assign.
 type collectorVariableSpecs struct {
-	UnusedBlockEvent   *ebpf.VariableSpec `ebpf:"unused_block_event"`
-	UnusedBlockFlag    *ebpf.VariableSpec `ebpf:"unused_block_flag"`
-	UnusedCounter      *ebpf.VariableSpec `ebpf:"unused_counter"`
-	UnusedEventKind    *ebpf.VariableSpec `ebpf:"unused_event_kind"`
-	UnusedFaultEvent   *ebpf.VariableSpec `ebpf:"unused_fault_event"`
-	UnusedFutexEvent   *ebpf.VariableSpec `ebpf:"unused_futex_event"`
-	UnusedFutexSyscall *ebpf.VariableSpec `ebpf:"unused_futex_syscall"`
-	UnusedRunqEvent    *ebpf.VariableSpec `ebpf:"unused_runq_event"`
-	UnusedTcpEvent     *ebpf.VariableSpec `ebpf:"unused_tcp_event"`
+	UnusedBlockEvent    *ebpf.VariableSpec `ebpf:"unused_block_event"`
+	UnusedBlockFlag     *ebpf.VariableSpec `ebpf:"unused_block_flag"`
+	UnusedCounter       *ebpf.VariableSpec `ebpf:"unused_counter"`
+	UnusedEventKind     *ebpf.VariableSpec `ebpf:"unused_event_kind"`
+	UnusedFaultEvent    *ebpf.VariableSpec `ebpf:"unused_fault_event"`
+	UnusedFsyncEvent    *ebpf.VariableSpec `ebpf:"unused_fsync_event"`
+	UnusedFsyncSyscall  *ebpf.VariableSpec `ebpf:"unused_fsync_syscall"`
+	UnusedFutexEvent    *ebpf.VariableSpec `ebpf:"unused_futex_event"`
+	UnusedFutexSyscall  *ebpf.VariableSpec `ebpf:"unused_futex_syscall"`
+	UnusedLockEdgeEvent *ebpf.VariableSpec `ebpf:"unused_lock_edge_event"`
+	UnusedLockFlavor    *ebpf.VariableSpec `ebpf:"unused_lock_flavor"`
+	UnusedRunqEvent     *ebpf.VariableSpec `ebpf:"unused_runq_event"`
+	UnusedTcpEvent      *ebpf.VariableSpec `ebpf:"unused_tcp_event"`
 }
 
 // collectorObjects contains all objects after they have been loaded into the kernel.
@@ -327,15 +493,22 @@ func (o *collectorObjects) Close() error {
 //
 // It can be passed to loadCollectorObjects or ebpf.CollectionSpec.LoadAndAssign.
 type collectorMaps struct {
-	BlockStarts  *ebpf.Map `ebpf:"block_starts"`
-	CgroupFilter *ebpf.Map `ebpf:"cgroup_filter"`
-	ConfigMap    *ebpf.Map `ebpf:"config_map"`
-	Counters     *ebpf.Map `ebpf:"counters"`
-	Events       *ebpf.Map `ebpf:"events"`
-	FutexStarts  *ebpf.Map `ebpf:"futex_starts"`
-	PidFilter    *ebpf.Map `ebpf:"pid_filter"`
-	RunqStarts   *ebpf.Map `ebpf:"runq_starts"`
-	TcpSocks     *ebpf.Map `ebpf:"tcp_socks"`
+	BlockStarts    *ebpf.Map `ebpf:"block_starts"`
+	CgroupFilter   *ebpf.Map `ebpf:"cgroup_filter"`
+	ConfigMap      *ebpf.Map `ebpf:"config_map"`
+	Counters       *ebpf.Map `ebpf:"counters"`
+	EdgesSeen      *ebpf.Map `ebpf:"edges_seen"`
+	Events         *ebpf.Map `ebpf:"events"`
+	FsyncStarts    *ebpf.Map `ebpf:"fsync_starts"`
+	FutexStarts    *ebpf.Map `ebpf:"futex_starts"`
+	GoProcs        *ebpf.Map `ebpf:"go_procs"`
+	GoroutineLocks *ebpf.Map `ebpf:"goroutine_locks"`
+	GoroutineSpans *ebpf.Map `ebpf:"goroutine_spans"`
+	PidFilter      *ebpf.Map `ebpf:"pid_filter"`
+	RunqStarts     *ebpf.Map `ebpf:"runq_starts"`
+	TcpSocks       *ebpf.Map `ebpf:"tcp_socks"`
+	ThreadLocks    *ebpf.Map `ebpf:"thread_locks"`
+	ThreadSpans    *ebpf.Map `ebpf:"thread_spans"`
 }
 
 func (m *collectorMaps) Close() error {
@@ -344,11 +517,18 @@ func (m *collectorMaps) Close() error {
 		m.CgroupFilter,
 		m.ConfigMap,
 		m.Counters,
+		m.EdgesSeen,
 		m.Events,
+		m.FsyncStarts,
 		m.FutexStarts,
+		m.GoProcs,
+		m.GoroutineLocks,
+		m.GoroutineSpans,
 		m.PidFilter,
 		m.RunqStarts,
 		m.TcpSocks,
+		m.ThreadLocks,
+		m.ThreadSpans,
 	)
 }
 
@@ -356,49 +536,81 @@ func (m *collectorMaps) Close() error {
 //
 // It can be passed to loadCollectorObjects or ebpf.CollectionSpec.LoadAndAssign.
 type collectorVariables struct {
-	UnusedBlockEvent   *ebpf.Variable `ebpf:"unused_block_event"`
-	UnusedBlockFlag    *ebpf.Variable `ebpf:"unused_block_flag"`
-	UnusedCounter      *ebpf.Variable `ebpf:"unused_counter"`
-	UnusedEventKind    *ebpf.Variable `ebpf:"unused_event_kind"`
-	UnusedFaultEvent   *ebpf.Variable `ebpf:"unused_fault_event"`
-	UnusedFutexEvent   *ebpf.Variable `ebpf:"unused_futex_event"`
-	UnusedFutexSyscall *ebpf.Variable `ebpf:"unused_futex_syscall"`
-	UnusedRunqEvent    *ebpf.Variable `ebpf:"unused_runq_event"`
-	UnusedTcpEvent     *ebpf.Variable `ebpf:"unused_tcp_event"`
+	UnusedBlockEvent    *ebpf.Variable `ebpf:"unused_block_event"`
+	UnusedBlockFlag     *ebpf.Variable `ebpf:"unused_block_flag"`
+	UnusedCounter       *ebpf.Variable `ebpf:"unused_counter"`
+	UnusedEventKind     *ebpf.Variable `ebpf:"unused_event_kind"`
+	UnusedFaultEvent    *ebpf.Variable `ebpf:"unused_fault_event"`
+	UnusedFsyncEvent    *ebpf.Variable `ebpf:"unused_fsync_event"`
+	UnusedFsyncSyscall  *ebpf.Variable `ebpf:"unused_fsync_syscall"`
+	UnusedFutexEvent    *ebpf.Variable `ebpf:"unused_futex_event"`
+	UnusedFutexSyscall  *ebpf.Variable `ebpf:"unused_futex_syscall"`
+	UnusedLockEdgeEvent *ebpf.Variable `ebpf:"unused_lock_edge_event"`
+	UnusedLockFlavor    *ebpf.Variable `ebpf:"unused_lock_flavor"`
+	UnusedRunqEvent     *ebpf.Variable `ebpf:"unused_runq_event"`
+	UnusedTcpEvent      *ebpf.Variable `ebpf:"unused_tcp_event"`
 }
 
 // collectorPrograms contains all programs after they have been loaded into the kernel.
 //
 // It can be passed to loadCollectorObjects or ebpf.CollectionSpec.LoadAndAssign.
 type collectorPrograms struct {
-	BlockComplete   *ebpf.Program `ebpf:"block_complete"`
-	BlockIssue      *ebpf.Program `ebpf:"block_issue"`
-	FutexEnterFutex *ebpf.Program `ebpf:"futex_enter_futex"`
-	FutexEnterWait  *ebpf.Program `ebpf:"futex_enter_wait"`
-	FutexEnterWaitv *ebpf.Program `ebpf:"futex_enter_waitv"`
-	FutexExit       *ebpf.Program `ebpf:"futex_exit"`
-	FutexWaking     *ebpf.Program `ebpf:"futex_waking"`
-	PageFaultMaj    *ebpf.Program `ebpf:"page_fault_maj"`
-	RunqSwitch      *ebpf.Program `ebpf:"runq_switch"`
-	RunqWakeup      *ebpf.Program `ebpf:"runq_wakeup"`
-	RunqWakeupNew   *ebpf.Program `ebpf:"runq_wakeup_new"`
-	TcpRetransmit   *ebpf.Program `ebpf:"tcp_retransmit"`
-	TcpState        *ebpf.Program `ebpf:"tcp_state"`
+	BlockComplete           *ebpf.Program `ebpf:"block_complete"`
+	BlockIssue              *ebpf.Program `ebpf:"block_issue"`
+	FsyncEnterFdatasync     *ebpf.Program `ebpf:"fsync_enter_fdatasync"`
+	FsyncEnterFsync         *ebpf.Program `ebpf:"fsync_enter_fsync"`
+	FsyncEnterSyncFileRange *ebpf.Program `ebpf:"fsync_enter_sync_file_range"`
+	FsyncExit               *ebpf.Program `ebpf:"fsync_exit"`
+	FutexEnterFutex         *ebpf.Program `ebpf:"futex_enter_futex"`
+	FutexEnterWait          *ebpf.Program `ebpf:"futex_enter_wait"`
+	FutexEnterWaitv         *ebpf.Program `ebpf:"futex_enter_waitv"`
+	FutexExit               *ebpf.Program `ebpf:"futex_exit"`
+	FutexWaking             *ebpf.Program `ebpf:"futex_waking"`
+	GoMutexLock             *ebpf.Program `ebpf:"go_mutex_lock"`
+	GoRwmutexLock           *ebpf.Program `ebpf:"go_rwmutex_lock"`
+	GoRwmutexRlock          *ebpf.Program `ebpf:"go_rwmutex_rlock"`
+	GoUnlock                *ebpf.Program `ebpf:"go_unlock"`
+	PageFaultMaj            *ebpf.Program `ebpf:"page_fault_maj"`
+	PthreadMutexLockEnter   *ebpf.Program `ebpf:"pthread_mutex_lock_enter"`
+	PthreadMutexUnlockEnter *ebpf.Program `ebpf:"pthread_mutex_unlock_enter"`
+	RunqSwitch              *ebpf.Program `ebpf:"runq_switch"`
+	RunqWakeup              *ebpf.Program `ebpf:"runq_wakeup"`
+	RunqWakeupNew           *ebpf.Program `ebpf:"runq_wakeup_new"`
+	SpanEnterC              *ebpf.Program `ebpf:"span_enter_c"`
+	SpanEnterGo             *ebpf.Program `ebpf:"span_enter_go"`
+	SpanExitC               *ebpf.Program `ebpf:"span_exit_c"`
+	SpanExitGo              *ebpf.Program `ebpf:"span_exit_go"`
+	TcpRetransmit           *ebpf.Program `ebpf:"tcp_retransmit"`
+	TcpState                *ebpf.Program `ebpf:"tcp_state"`
 }
 
 func (p *collectorPrograms) Close() error {
 	return _CollectorClose(
 		p.BlockComplete,
 		p.BlockIssue,
+		p.FsyncEnterFdatasync,
+		p.FsyncEnterFsync,
+		p.FsyncEnterSyncFileRange,
+		p.FsyncExit,
 		p.FutexEnterFutex,
 		p.FutexEnterWait,
 		p.FutexEnterWaitv,
 		p.FutexExit,
 		p.FutexWaking,
+		p.GoMutexLock,
+		p.GoRwmutexLock,
+		p.GoRwmutexRlock,
+		p.GoUnlock,
 		p.PageFaultMaj,
+		p.PthreadMutexLockEnter,
+		p.PthreadMutexUnlockEnter,
 		p.RunqSwitch,
 		p.RunqWakeup,
 		p.RunqWakeupNew,
+		p.SpanEnterC,
+		p.SpanEnterGo,
+		p.SpanExitC,
+		p.SpanExitGo,
 		p.TcpRetransmit,
 		p.TcpState,
 	)

@@ -32,13 +32,14 @@ func TestCloseDetachesEverything(t *testing.T) {
 	}
 	// 6 syscall tracepoints (futex, futex_wait, futex_waitv; enter and
 	// exit), sched_waking, 3 run-queue hooks, 2 TCP hooks (state,
-	// retransmit), 2 block hooks (issue, complete) and one major-fault
-	// perf link per online CPU.
+	// retransmit), 2 block hooks (issue, complete), 6 fsync tracepoints
+	// (fsync, fdatasync, sync_file_range; enter and exit) and one
+	// major-fault perf link per online CPU.
 	cpus, err := onlineCPUs()
 	if err != nil {
 		t.Fatal(err)
 	}
-	if want := 14 + len(cpus); len(linkIDs) != want {
+	if want := 20 + len(cpus); len(linkIDs) != want {
 		t.Errorf("%d links attached, want %d", len(linkIDs), want)
 	}
 	perfFDs := append([]int(nil), c.perfs...)

@@ -29,6 +29,9 @@ type Config struct {
 	// BlockThreshold: block requests whose issue-to-completion latency is
 	// shorter than this are not reported.
 	BlockThreshold time.Duration
+	// FsyncThreshold: fsync, fdatasync and sync_file_range calls shorter
+	// than this are not reported.
+	FsyncThreshold time.Duration
 	// TCPRetransmitInterval aggregates retransmit storms in the kernel: a
 	// socket writes at most one record per interval, and the record's Count
 	// includes the retransmits folded into it. 0 reports every retransmit.
@@ -57,6 +60,9 @@ type Config struct {
 	DisableTCP       bool
 	DisableBlock     bool
 	DisablePageFault bool
+	// DisableFsync leaves the fsync probes detached. Span hooks and lock
+	// probes are attached per binary (Collector.AttachSpanHooks, ...).
+	DisableFsync bool
 	// MountTracefs lets Load mount tracefs at /sys/kernel/tracing when no
 	// tracefs is mounted: the syscall tracepoints (futex probes) need it to
 	// resolve tracepoint ids. The mount is left in place on Close.
@@ -72,6 +78,7 @@ func DefaultConfig() Config {
 		FutexThreshold:    50 * time.Microsecond,
 		RunqueueThreshold: 50 * time.Microsecond,
 		BlockThreshold:    time.Millisecond,
+		FsyncThreshold:    time.Millisecond,
 		MajorFaultPeriod:  1,
 		RingBytes:         4 << 20,
 		WakeupBytes:       64 << 10,
@@ -82,8 +89,11 @@ func DefaultConfig() Config {
 
 // Validate reports the first problem with c.
 func (c *Config) Validate() error {
-	if c.DisableFutex && c.DisableRunqueue && c.DisableTCP && c.DisableBlock && c.DisablePageFault {
+	if c.DisableFutex && c.DisableRunqueue && c.DisableTCP && c.DisableBlock && c.DisablePageFault && c.DisableFsync {
 		return errors.New("config: every probe is disabled")
+	}
+	if c.FsyncThreshold < 0 {
+		return fmt.Errorf("config: fsync threshold %v is negative", c.FsyncThreshold)
 	}
 	if c.FutexThreshold < 0 {
 		return fmt.Errorf("config: futex threshold %v is negative", c.FutexThreshold)

@@ -18,7 +18,9 @@ func TestConfigValidate(t *testing.T) {
 	}{
 		{"no probes", func(c *Config) {
 			c.DisableFutex, c.DisableRunqueue, c.DisableTCP, c.DisableBlock, c.DisablePageFault = true, true, true, true, true
+			c.DisableFsync = true
 		}, "every probe is disabled"},
+		{"negative fsync", func(c *Config) { c.FsyncThreshold = -time.Millisecond }, "fsync threshold -1ms is negative"},
 		{"negative block", func(c *Config) { c.BlockThreshold = -time.Millisecond }, "block threshold -1ms is negative"},
 		{"negative tcp interval", func(c *Config) { c.TCPRetransmitInterval = -1 }, "TCP retransmit interval -1ns is negative"},
 		{"fault period 0", func(c *Config) { c.MajorFaultPeriod = 0 }, "major fault period 0 is not positive"},

@@ -22,12 +22,44 @@ var (
 // Record sizes: struct futex_event, runq_event, tcp_event, block_event and
 // fault_event in collector.c.
 const (
-	futexEventSize = 72
-	runqEventSize  = 48
-	tcpEventSize   = 88
-	blockEventSize = 64
-	faultEventSize = 48
+	futexEventSize    = 96
+	runqEventSize     = 72
+	tcpEventSize      = 88
+	blockEventSize    = 88
+	faultEventSize    = 72
+	fsyncEventSize    = 80
+	lockEdgeEventSize = 112
+	spanRefSize       = 24 // struct span_ref, the last field of the records that carry one
 )
+
+// SpanRef is the span that was active on the task a record is attributed
+// to, as the span hooks saw it (AttachSpanHooks); the zero value means no
+// span was known.
+type SpanRef struct {
+	TraceID evidence.TraceID
+	SpanID  evidence.SpanID
+}
+
+// IsZero reports whether no span was known.
+func (s SpanRef) IsZero() bool { return s.SpanID == evidence.SpanID{} }
+
+// decodeSpanRef reads struct span_ref: the trace id's halves and the span
+// id as big-endian integers stored in native (little-endian) order.
+func decodeSpanRef(b []byte) SpanRef {
+	le, be := binary.LittleEndian, binary.BigEndian
+	var s SpanRef
+	be.PutUint64(s.TraceID[0:8], le.Uint64(b[0:]))
+	be.PutUint64(s.TraceID[8:16], le.Uint64(b[8:]))
+	be.PutUint64(s.SpanID[:], le.Uint64(b[16:]))
+	return s
+}
+
+// stamp copies s onto a kernel event.
+func (s SpanRef) stamp(ev *evidence.KernelEvent) {
+	if !s.IsZero() {
+		ev.TraceID, ev.SpanID = s.TraceID, s.SpanID
+	}
+}
 
 // Event is a decoded ring-buffer record: FutexWait, RunqueueDelay,
 // TCPRetransmit, BlockIO or PageFaultMajor.
@@ -42,6 +74,8 @@ var (
 	_ Event = TCPRetransmit{}
 	_ Event = BlockIO{}
 	_ Event = PageFaultMajor{}
+	_ Event = Fsync{}
+	_ Event = LockEdge{}
 )
 
 // FutexSyscall says which system call a futex wait came through.
@@ -89,6 +123,8 @@ type FutexWait struct {
 	WakerTID, WakerPID uint32
 	// Ret is the syscall's return value (0, or -errno such as -ETIMEDOUT).
 	Ret int64
+	// Span is the waiting thread's (or goroutine's) active span.
+	Span SpanRef
 }
 
 // Type implements Event.
@@ -120,6 +156,9 @@ type RunqueueDelay struct {
 	// Preempted: the task became runnable by being preempted (or yielding),
 	// not by a wake-up.
 	Preempted bool
+	// Span is the task's active span when it became runnable: its
+	// goroutine's when preempted, else only a thread-keyed (C) span.
+	Span SpanRef
 }
 
 // Type implements Event.
@@ -149,6 +188,7 @@ func DecodeRecord(b []byte) (Event, error) {
 			EndNS:    le.Uint64(b[48:]),
 			Ret:      int64(le.Uint64(b[56:])),
 			Syscall:  FutexSyscall(le.Uint32(b[64:])),
+			Span:     decodeSpanRef(b[72:]),
 		}
 		if e.Syscall > SyscallFutexWaitv || le.Uint32(b[68:]) != 0 || e.Duration < 0 {
 			return nil, fmt.Errorf("futex record: %w", ErrRecordField)
@@ -168,6 +208,7 @@ func DecodeRecord(b []byte) (Event, error) {
 			EndNS:     le.Uint64(b[32:]),
 			CPU:       le.Uint32(b[40:]),
 			PrevTID:   le.Uint32(b[44:]),
+			Span:      decodeSpanRef(b[48:]),
 		}
 		if preempted > 1 || e.Delay < 0 {
 			return nil, fmt.Errorf("run-queue record: %w", ErrRecordField)
@@ -179,6 +220,10 @@ func DecodeRecord(b []byte) (Event, error) {
 		return decodeBlock(b)
 	case collectorEventKindEVENT_PAGE_FAULT_MAJ:
 		return decodeFault(b)
+	case collectorEventKindEVENT_FSYNC:
+		return decodeFsync(b)
+	case collectorEventKindEVENT_LOCK_EDGE:
+		return decodeLockEdge(b)
 	default:
 		return nil, fmt.Errorf("kind %d: %w", uint32(kind), ErrRecordKind)
 	}
@@ -187,7 +232,7 @@ func DecodeRecord(b []byte) (Event, error) {
 // KernelEvent converts e to the exported form, with wall time from clk.
 // Node, Stream, Seq, resource and trace fields are left to the exporter.
 func (e FutexWait) KernelEvent(clk Clock) evidence.KernelEvent {
-	return evidence.KernelEvent{
+	ev := evidence.KernelEvent{
 		Type:       evidence.KernelFutexWait,
 		TimeNS:     clk.UnixNano(e.EndNS),
 		DurationNS: int64(e.Duration),
@@ -197,11 +242,13 @@ func (e FutexWait) KernelEvent(clk Clock) evidence.KernelEvent {
 		Addr:       e.Addr,
 		WakerTID:   int64(e.WakerTID),
 	}
+	e.Span.stamp(&ev)
+	return ev
 }
 
 // KernelEvent converts e to the exported form, with wall time from clk.
 func (e RunqueueDelay) KernelEvent(clk Clock) evidence.KernelEvent {
-	return evidence.KernelEvent{
+	ev := evidence.KernelEvent{
 		Type:       evidence.KernelRunqueueDelay,
 		TimeNS:     clk.UnixNano(e.EndNS),
 		DurationNS: int64(e.Delay),
@@ -209,4 +256,6 @@ func (e RunqueueDelay) KernelEvent(clk Clock) evidence.KernelEvent {
 		TID:        int64(e.TID),
 		CgroupID:   e.CgroupID,
 	}
+	e.Span.stamp(&ev)
+	return ev
 }

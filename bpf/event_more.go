@@ -148,6 +148,8 @@ type BlockIO struct {
 	Error int32
 	// Kthread: the request was issued by a kernel thread.
 	Kthread bool
+	// Span is the issuing task's active span.
+	Span SpanRef
 }
 
 // Type implements Event.
@@ -179,6 +181,8 @@ type PageFaultMajor struct {
 	// (Config.MajorFaultPeriod); DecodeRecord sets 1, Collector.Read the
 	// configured period.
 	Period uint64
+	// Span is the faulting task's active span.
+	Span SpanRef
 }
 
 // Type implements Event.
@@ -236,6 +240,7 @@ func decodeBlock(b []byte) (Event, error) {
 		CmdFlags: le.Uint32(b[52:]),
 		Error:    int32(le.Uint32(b[56:])),
 		Kthread:  flags&uint32(collectorBlockFlagBLOCK_FLAG_KTHREAD) != 0,
+		Span:     decodeSpanRef(b[64:]),
 	}
 	if flags&^uint32(collectorBlockFlagBLOCK_FLAG_KTHREAD) != 0 || e.Latency < 0 || e.Error < 0 || e.Error > 255 {
 		return nil, fmt.Errorf("block record: %w", ErrRecordField)
@@ -257,6 +262,7 @@ func decodeFault(b []byte) (Event, error) {
 		IP:       le.Uint64(b[32:]),
 		TimeNS:   le.Uint64(b[40:]),
 		Period:   1,
+		Span:     decodeSpanRef(b[48:]),
 	}, nil
 }
 
@@ -293,7 +299,7 @@ func (e BlockIO) KernelEvent(clk Clock) evidence.KernelEvent {
 	if e.Kthread {
 		attrs = append(attrs, evidence.Attr{Key: AttrBlockKthread, Value: evidence.BoolValue(true)})
 	}
-	return evidence.KernelEvent{
+	ev := evidence.KernelEvent{
 		Type:       evidence.KernelBlockIO,
 		TimeNS:     clk.UnixNano(e.EndNS),
 		DurationNS: int64(e.Latency),
@@ -303,12 +309,14 @@ func (e BlockIO) KernelEvent(clk Clock) evidence.KernelEvent {
 		Value:      int64(e.Bytes),
 		Attrs:      attrs,
 	}
+	e.Span.stamp(&ev)
+	return ev
 }
 
 // KernelEvent converts e to the exported form, with wall time from clk.
 // Addr is the faulting address; Value the faults the record stands for.
 func (e PageFaultMajor) KernelEvent(clk Clock) evidence.KernelEvent {
-	return evidence.KernelEvent{
+	ev := evidence.KernelEvent{
 		Type:     evidence.KernelPageFaultMaj,
 		TimeNS:   clk.UnixNano(e.TimeNS),
 		PID:      int64(e.PID),
@@ -317,4 +325,6 @@ func (e PageFaultMajor) KernelEvent(clk Clock) evidence.KernelEvent {
 		Addr:     e.Addr,
 		Value:    int64(max(e.Period, 1)),
 	}
+	e.Span.stamp(&ev)
+	return ev
 }

@@ -9,4 +9,4 @@ package bpf
 // on Linux 6.18.44 (x86_64); CO-RE relocations let the object load on other
 // kernels with BTF.
 
-//go:generate go tool bpf2go -cc clang -cflags "-O2 -g -Wall" -target bpfel -type futex_event -type runq_event -type config -type event_kind -type futex_syscall -type counter -type tcp_event -type block_event -type fault_event -type block_flag collector collector.c
+//go:generate go tool bpf2go -cc clang -cflags "-O2 -g -Wall" -target bpfel -type futex_event -type runq_event -type config -type event_kind -type futex_syscall -type counter -type tcp_event -type block_event -type fault_event -type block_flag -type fsync_event -type fsync_syscall -type lock_edge_event -type lock_flavor -type span_ref collector collector.c

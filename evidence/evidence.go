@@ -251,6 +251,7 @@ const (
 	KernelOffCPU        KernelEventType = "offcpu"
 	KernelTCPRetransmit KernelEventType = "tcp_retransmit"
 	KernelBlockIO       KernelEventType = "block_io"
+	KernelFsync         KernelEventType = "fsync" // fsync, fdatasync, sync_file_range waits
 	KernelPageFaultMaj  KernelEventType = "page_fault_major"
 	KernelAnomaly       KernelEventType = "anomaly"
 )
@@ -264,7 +265,7 @@ func (t KernelEventType) Line() Line {
 		return LineKernelSched
 	case KernelTCPRetransmit:
 		return LineKernelTCP
-	case KernelBlockIO:
+	case KernelBlockIO, KernelFsync:
 		return LineKernelBlock
 	case KernelPageFaultMaj:
 		return LineKernelFault
