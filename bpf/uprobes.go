@@ -6,6 +6,9 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
 	"syscall"
 
 	"github.com/cilium/ebpf"
@@ -101,13 +104,17 @@ func (c *Collector) AttachSpanHooks(path string) (Probed, error) {
 		enter, exit = c.objs.SpanEnterC, c.objs.SpanExitC
 	}
 	p := Probed{Path: path, Symbols: map[string]uint64{m.Enter.Symbol: m.Enter.Offset, m.Exit.Symbol: m.Exit.Offset}}
-	err = c.attachSet("spans", path, []uprobeAt{{m.Enter.Offset, enter}, {m.Exit.Offset, exit}})
+	err = c.attachSet("spans", path, 0, []uprobeAt{{m.Enter.Offset, enter}, {m.Exit.Offset, exit}})
 	return p, err
 }
 
 // AttachPthreadLocks puts lock-order uprobes on pthread_mutex_lock and
 // pthread_mutex_unlock in the C library (or static executable) at path.
-func (c *Collector) AttachPthreadLocks(path string) (Probed, error) {
+// The C library is shared by nearly every process: pid > 0 limits the
+// probes to that process, which spares every other process the uprobe
+// trap (microseconds per lock call); pid 0 probes every process using the
+// library, and relies on the pid and cgroup filters.
+func (c *Collector) AttachPthreadLocks(path string, pid int) (Probed, error) {
 	offs, err := FuncOffsets(path, pthreadLockSymbols)
 	if err != nil {
 		return Probed{}, err
@@ -118,7 +125,7 @@ func (c *Collector) AttachPthreadLocks(path string) (Probed, error) {
 	if !lok || !uok {
 		return p, fmt.Errorf("%s: pthread_mutex_lock and pthread_mutex_unlock: %w", path, ErrNoSymbols)
 	}
-	return p, c.attachSet("pthread-locks", path, []uprobeAt{
+	return p, c.attachSet("pthread-locks", path, pid, []uprobeAt{
 		{lock, c.objs.PthreadMutexLockEnter}, {unlock, c.objs.PthreadMutexUnlockEnter},
 	})
 }
@@ -161,7 +168,7 @@ func (c *Collector) AttachGoLocks(path string) (Probed, error) {
 	if acquires == 0 || releases == 0 {
 		return p, fmt.Errorf("%s: sync lock and unlock functions (inlined everywhere, or not a Go binary): %w", path, ErrNoSymbols)
 	}
-	return p, c.attachSet("go-locks", path, probes)
+	return p, c.attachSet("go-locks", path, 0, probes)
 }
 
 type uprobeAt struct {
@@ -169,9 +176,10 @@ type uprobeAt struct {
 	prog   *ebpf.Program
 }
 
-// attachSet attaches probes to path under set, replacing an earlier
-// attachment of the same set and path when the file has changed since.
-func (c *Collector) attachSet(set, path string, probes []uprobeAt) error {
+// attachSet attaches probes to path under set (for process pid only when
+// pid > 0), replacing an earlier attachment of the same set, path and pid
+// when the file has changed since.
+func (c *Collector) attachSet(set, path string, pid int, probes []uprobeAt) error {
 	dev, ino, err := fileID(path)
 	if err != nil {
 		return fmt.Errorf("attaching %s uprobes: %w", set, err)
@@ -181,7 +189,7 @@ func (c *Collector) attachSet(set, path string, probes []uprobeAt) error {
 	if c.closed {
 		return ErrClosed
 	}
-	key := set + "\x00" + path
+	key := set + "\x00" + strconv.Itoa(pid) + "\x00" + path
 	if old := c.uprobes[key]; old != nil {
 		if old.dev == dev && old.ino == ino {
 			return nil
@@ -197,7 +205,7 @@ func (c *Collector) attachSet(set, path string, probes []uprobeAt) error {
 	}
 	bp := &binaryProbes{dev: dev, ino: ino}
 	for _, p := range probes {
-		l, err := ex.Uprobe("", p.prog, &link.UprobeOptions{Address: p.offset})
+		l, err := ex.Uprobe("", p.prog, &link.UprobeOptions{Address: p.offset, PID: pid})
 		if err != nil {
 			return errors.Join(fmt.Errorf("attaching %s uprobe to %s at %#x: %w", set, path, p.offset, err), bp.close())
 		}
@@ -216,7 +224,7 @@ func (c *Collector) DetachUprobes(path string) error {
 	defer c.uprobeMu.Unlock()
 	var errs []error
 	for key, bp := range c.uprobes {
-		if _, p, _ := cutKey(key); p == path {
+		if keyPath(key) == path {
 			errs = append(errs, bp.close())
 			delete(c.uprobes, key)
 		}
@@ -224,13 +232,30 @@ func (c *Collector) DetachUprobes(path string) error {
 	return errors.Join(errs...)
 }
 
-func cutKey(key string) (set, path string, ok bool) {
-	for i := 0; i < len(key); i++ {
-		if key[i] == 0 {
-			return key[:i], key[i+1:], true
-		}
+// keyPath is the path of an attachSet key (set, pid, path).
+func keyPath(key string) string {
+	return key[strings.LastIndexByte(key, 0)+1:]
+}
+
+// LibraryPath returns the path of the first file mapped into process pid
+// whose name contains name (e.g. "libc.so"), as seen from the host.
+func LibraryPath(pid int, name string) (string, error) {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/maps", pid))
+	if err != nil {
+		return "", fmt.Errorf("reading mappings of pid %d: %w", pid, err)
 	}
-	return "", key, false
+	for _, line := range strings.Split(string(b), "\n") {
+		fields := strings.Fields(line)
+		if len(fields) < 6 || !strings.Contains(filepath.Base(fields[5]), name) {
+			continue
+		}
+		root := fmt.Sprintf("/proc/%d/root%s", pid, fields[5])
+		if _, err := os.Stat(root); err == nil {
+			return root, nil
+		}
+		return fields[5], nil
+	}
+	return "", fmt.Errorf("pid %d maps no file named like %q", pid, name)
 }
 
 // closeUprobes detaches every uprobe; Close calls it first.

@@ -1,0 +1,260 @@
+package bpf
+
+import (
+	"bufio"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"testing"
+
+	"github.com/debugai/debugai/bpf/symbolize"
+)
+
+// buildGo builds the package at testdata/<name> with extra go build flags.
+func buildGo(t testing.TB, name string, flags ...string) string {
+	t.Helper()
+	bin := filepath.Join(t.TempDir(), name)
+	args := append([]string{"build", "-o", bin}, flags...)
+	args = append(args, "./testdata/"+name)
+	out, err := exec.Command("go", args...).CombinedOutput()
+	if err != nil {
+		t.Fatalf("building %s: %v\n%s", name, err, out)
+	}
+	return bin
+}
+
+// buildCFlags compiles testdata/<name>.c with the given compiler flags.
+func buildCFlags(t testing.TB, name string, flags ...string) string {
+	t.Helper()
+	bin := filepath.Join(t.TempDir(), name)
+	args := append(append([]string{"-pthread"}, flags...), "-o", bin, filepath.Join("testdata", name+".c"))
+	out, err := exec.Command("cc", args...).CombinedOutput()
+	if err != nil {
+		t.Fatalf("building %s: %v\n%s", name, err, out)
+	}
+	return bin
+}
+
+// siteLines maps the "site:<name>" markers of a source file to line numbers.
+func siteLines(t testing.TB, path string) map[string]int {
+	t.Helper()
+	f, err := os.Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	out := map[string]int{}
+	sc := bufio.NewScanner(f)
+	for n := 1; sc.Scan(); n++ {
+		if _, name, ok := strings.Cut(sc.Text(), "// site:"); ok {
+			out[strings.TrimSpace(name)] = n
+		}
+	}
+	return out
+}
+
+// addrLines reads "name 0x..." lines until want names are seen.
+func addrLines(t testing.TB, w *workload, names ...string) map[string]uint64 {
+	t.Helper()
+	out := map[string]uint64{}
+	for _, want := range names {
+		name, hex, ok := strings.Cut(w.line(t), " ")
+		v, err := strconv.ParseUint(strings.TrimPrefix(hex, "0x"), 16, 64)
+		if !ok || name != want || err != nil {
+			t.Fatalf("want %q and an address, got %q %q", want, name, hex)
+		}
+		out[name] = v
+	}
+	return out
+}
+
+// edgeKey is an edge with its symbolized sites.
+type edgeKey struct {
+	held, acquiring         uint64
+	heldSite, acquiringSite string
+}
+
+// collectEdges drains lock-edge records of pid, symbolizing their sites
+// while the process is alive, and sums their counts per edge and sites.
+func collectEdges(t *testing.T, c *Collector, pid uint32) map[edgeKey]uint64 {
+	t.Helper()
+	sym := symbolize.New()
+	out := map[edgeKey]uint64{}
+	site := func(pc uint64) string {
+		s, err := sym.Code(pid, pc)
+		if err != nil {
+			t.Errorf("symbolizing %#x: %v", pc, err)
+		}
+		return filepath.Base(s.File) + ":" + strconv.Itoa(s.Line) + " " + s.Func
+	}
+	if _, err := c.Drain(func(ev Event) {
+		e, ok := ev.(LockEdge)
+		if !ok || e.PID != pid {
+			return
+		}
+		out[edgeKey{e.Held, e.Acquiring, site(e.HeldSite), site(e.AcquiringSite)}] += e.Count
+	}); err != nil {
+		t.Fatalf("Drain: %v", err)
+	}
+	return out
+}
+
+// finish releases a workload waiting after "done" and waits for it.
+func (w *workload) finish(t testing.TB) {
+	t.Helper()
+	if _, err := io.WriteString(w.stdin, "exit\n"); err != nil {
+		t.Fatalf("releasing workload: %v", err)
+	}
+	if err := w.cmd.Wait(); err != nil {
+		t.Fatalf("workload: %v", err)
+	}
+}
+
+// lockTest loads the collector for pid with only the lock probes' records
+// wanted (the kernel probes stay attached but filtered to pid).
+func lockTest(t *testing.T, pid uint32) *Collector {
+	t.Helper()
+	cfg := DefaultConfig()
+	cfg.PIDs = []uint32{pid}
+	cfg.DisableFutex, cfg.DisableRunqueue, cfg.DisableTCP, cfg.DisableBlock, cfg.DisablePageFault = true, true, true, true, true
+	c, err := Load(cfg)
+	if err != nil {
+		t.Fatalf("Load: %v", err)
+	}
+	t.Cleanup(func() { c.Close() })
+	return c
+}
+
+// TestLockOrderGo runs a Go program (built without inlining) that takes two
+// mutexes in both orders without deadlocking, and expects both edges with
+// the source lines of the Lock calls, plus the read-lock edge.
+func TestLockOrderGo(t *testing.T) {
+	requireEBPF(t)
+	bin := buildGo(t, "abba", "-gcflags=all=-l")
+	lines := siteLines(t, "testdata/abba/main.go")
+	w := startWorkload(t, bin)
+	addrs := addrLines(t, w, "muA", "muB", "rw")
+	pid := uint32(w.cmd.Process.Pid)
+	c := lockTest(t, pid)
+	probed, err := c.AttachGoLocks(bin)
+	if err != nil {
+		t.Fatalf("AttachGoLocks: %v", err)
+	}
+	if len(probed.Missing) != 0 {
+		t.Errorf("functions missing from a -l build: %v", probed.Missing)
+	}
+	if _, err := io.WriteString(w.stdin, "go\n"); err != nil {
+		t.Fatal(err)
+	}
+	if got := w.line(t); got != "done" {
+		t.Fatalf("workload printed %q", got)
+	}
+	edges := collectEdges(t, c, pid)
+	sym := symbolize.New()
+	for _, name := range []string{"muA", "muB", "rw"} {
+		got, err := sym.Data(pid, addrs[name])
+		if err != nil || got != "main."+name {
+			t.Errorf("Data(%s at %#x) = %q, %v; want main.%s", name, addrs[name], got, err, name)
+		}
+	}
+	w.finish(t)
+
+	site := func(marker, fn string) string {
+		return fmt.Sprintf("main.go:%d main.%s", lines[marker], fn)
+	}
+	want := []struct {
+		e     edgeKey
+		count uint64
+	}{
+		{edgeKey{addrs["muA"], addrs["muB"], site("AB-held", "lockAB"), site("AB-acquiring", "lockAB")}, 100},
+		{edgeKey{addrs["muB"], addrs["muA"], site("BA-held", "lockBA"), site("BA-acquiring", "lockBA")}, 100},
+	}
+	for _, w := range want {
+		got, ok := edges[w.e]
+		if !ok {
+			t.Errorf("edge %+v not reported; got %v", w.e, edges)
+			continue
+		}
+		// Counts are reported at powers of two: 100 observations give
+		// records up to the 64th.
+		if got < 64 || got > w.count {
+			t.Errorf("edge %+v count %d, want 64..%d", w.e, got, w.count)
+		}
+	}
+	var readEdge bool
+	for e := range edges {
+		if e.held == addrs["muA"] && e.acquiring == addrs["rw"] && e.acquiringSite == site("A-R-acquiring", "readUnderA") {
+			readEdge = true
+		}
+		if e.held == e.acquiring {
+			t.Errorf("self edge reported: %+v", e)
+		}
+	}
+	if !readEdge {
+		t.Errorf("muA -> rw (read) edge not reported: %v", edges)
+	}
+	counters, err := c.Counters()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if counters.LockDrops != 0 || counters.LockOverflow != 0 {
+		t.Errorf("counters %+v: drops or overflow", counters)
+	}
+	// 100 x (2 + 2 + 2) acquisitions at least.
+	if counters.LockAcquires < 600 {
+		t.Errorf("%d acquisitions recorded, want >= 600", counters.LockAcquires)
+	}
+}
+
+// TestLockOrderPthread does the same for pthread mutexes through the C
+// library's pthread_mutex_lock and pthread_mutex_unlock.
+func TestLockOrderPthread(t *testing.T) {
+	requireEBPF(t)
+	bin := buildCFlags(t, "abba", "-O0", "-g")
+	lines := siteLines(t, "testdata/abba.c")
+	w := startWorkload(t, bin)
+	addrs := addrLines(t, w, "mutex_a", "mutex_b")
+	pid := uint32(w.cmd.Process.Pid)
+	libc, err := LibraryPath(int(pid), "libc.so")
+	if err != nil {
+		t.Fatalf("finding the workload's C library: %v", err)
+	}
+	c := lockTest(t, pid)
+	if _, err := c.AttachPthreadLocks(libc, int(pid)); err != nil {
+		t.Fatalf("AttachPthreadLocks(%s): %v", libc, err)
+	}
+	if _, err := io.WriteString(w.stdin, "go\n"); err != nil {
+		t.Fatal(err)
+	}
+	if got := w.line(t); got != "done" {
+		t.Fatalf("workload printed %q", got)
+	}
+	edges := collectEdges(t, c, pid)
+	sym := symbolize.New()
+	for name, addr := range addrs {
+		got, err := sym.Data(pid, addr)
+		if err != nil || got != name {
+			t.Errorf("Data(%s at %#x) = %q, %v; want %s", name, addr, got, err, name)
+		}
+	}
+	w.finish(t)
+
+	site := func(marker, fn string) string {
+		return fmt.Sprintf("abba.c:%d %s", lines[marker], fn)
+	}
+	for _, e := range []edgeKey{
+		{addrs["mutex_a"], addrs["mutex_b"], site("AB-held", "lock_ab"), site("AB-acquiring", "lock_ab")},
+		{addrs["mutex_b"], addrs["mutex_a"], site("BA-held", "lock_ba"), site("BA-acquiring", "lock_ba")},
+	} {
+		if got := edges[e]; got < 64 || got > 100 {
+			t.Errorf("edge %+v count %d, want 64..100; all edges: %v", e, got, edges)
+		}
+	}
+	if len(edges) != 2 {
+		t.Errorf("%d edges, want exactly the 2 of the workload: %v", len(edges), edges)
+	}
+}
