@@ -101,6 +101,8 @@ func FuzzDecodeRecord(f *testing.F) {
 	f.Add(encode(f, tcpRecord(familyINET6)))
 	f.Add(encode(f, collectorBlockEvent{Kind: uint32(collectorEventKindEVENT_BLOCK_IO), Bytes: 4096, CmdFlags: 1}))
 	f.Add(encode(f, collectorFaultEvent{Kind: uint32(collectorEventKindEVENT_PAGE_FAULT_MAJ), Tid: 1, Addr: 0x1000}))
+	f.Add(encode(f, fsyncRecord()))
+	f.Add(encode(f, lockEdgeRecord()))
 	f.Add([]byte{})
 	f.Add([]byte{1, 0, 0})
 	f.Add([]byte{2, 0, 0, 0, 1, 2, 3})
@@ -125,6 +127,14 @@ func FuzzDecodeRecord(f *testing.F) {
 		case BlockIO:
 			if len(b) != blockEventSize {
 				t.Fatalf("decoded a block event from %d bytes", len(b))
+			}
+		case Fsync:
+			if len(b) != fsyncEventSize || e.Duration < 0 {
+				t.Fatalf("decoded an fsync event from %d bytes, duration %v", len(b), e.Duration)
+			}
+		case LockEdge:
+			if len(b) != lockEdgeEventSize || e.Count == 0 || e.Held == e.Acquiring {
+				t.Fatalf("decoded a lock edge from %d bytes: %+v", len(b), e)
 			}
 		case PageFaultMajor:
 			if len(b) != faultEventSize || e.Period != 1 {

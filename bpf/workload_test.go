@@ -34,7 +34,12 @@ type workload struct {
 
 func startWorkload(t testing.TB, bin string, args ...string) *workload {
 	t.Helper()
-	cmd := exec.Command(bin, args...)
+	return startCmd(t, exec.Command(bin, args...))
+}
+
+// startCmd starts a prepared workload command.
+func startCmd(t testing.TB, cmd *exec.Cmd) *workload {
+	t.Helper()
 	stdin, err := cmd.StdinPipe()
 	if err != nil {
 		t.Fatal(err)
@@ -44,7 +49,7 @@ func startWorkload(t testing.TB, bin string, args ...string) *workload {
 		t.Fatal(err)
 	}
 	if err := cmd.Start(); err != nil {
-		t.Fatalf("starting %s: %v", bin, err)
+		t.Fatalf("starting %s: %v", cmd.Path, err)
 	}
 	w := &workload{cmd: cmd, stdin: stdin, out: bufio.NewScanner(stdout)}
 	t.Cleanup(func() {
