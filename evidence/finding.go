@@ -3,8 +3,12 @@ package evidence
 import (
 	"crypto/sha256"
 	"encoding/hex"
+	"errors"
+	"fmt"
+	"math"
 	"slices"
 	"strings"
+	"time"
 )
 
 // Finding is one detector result: a claim about a subject (a service, an
@@ -29,6 +33,62 @@ type Finding struct {
 	Refs []Ref `json:"refs"`
 	// Attrs holds the detector's numbers (shares, durations, counts).
 	Attrs map[string]float64 `json:"attrs,omitempty"`
+	// StartNS and EndNS bound the data the finding was computed from (unix
+	// ns; 0 when unknown). They are not part of ID: the same evidence
+	// analysed within a wider window is the same finding.
+	StartNS int64 `json:"start_ns,omitempty"`
+	EndNS   int64 `json:"end_ns,omitempty"`
+}
+
+// ErrBadFinding reports a finding that cannot be stored (see
+// Finding.Validate).
+var ErrBadFinding = errors.New("invalid finding")
+
+// Validate reports why a finding cannot be stored: an ID without the
+// "finding:" prefix, an empty Kind, a Confidence outside [0, 1], a
+// non-finite Score or attribute, a ref without an ID or line, or an
+// EndNS before StartNS. The error wraps ErrBadFinding.
+func (f *Finding) Validate() error {
+	bad := func(format string, args ...any) error {
+		return fmt.Errorf("finding %q: %s: %w", f.ID, fmt.Sprintf(format, args...), ErrBadFinding)
+	}
+	switch {
+	case IDKind(f.ID) != "finding" || len(f.ID) == len("finding:"):
+		return bad("id must be finding:<hash>")
+	case f.Kind == "":
+		return bad("empty kind")
+	case !(f.Confidence >= 0 && f.Confidence <= 1):
+		return bad("confidence %v outside [0, 1]", f.Confidence)
+	case math.IsNaN(f.Score) || math.IsInf(f.Score, 0):
+		return bad("score %v is not finite", f.Score)
+	case f.EndNS != 0 && f.EndNS < f.StartNS:
+		return bad("end %d before start %d", f.EndNS, f.StartNS)
+	}
+	for k, v := range f.Attrs {
+		if math.IsNaN(v) || math.IsInf(v, 0) {
+			return bad("attr %q = %v is not finite", k, v)
+		}
+	}
+	for i, r := range f.Refs {
+		if r.ID == "" || r.Line == "" {
+			return bad("ref %d (%q) needs an id and a line", i, r.ID)
+		}
+	}
+	return nil
+}
+
+// ChangePointEvidenceID formats cp:<series>@<t>: a change of the named
+// series (e.g. "customer GET /customer p50") at t, written as RFC 3339 UTC
+// with nanoseconds.
+func ChangePointEvidenceID(series string, tNS int64) string {
+	return "cp:" + series + "@" + time.Unix(0, tNS).UTC().Format(time.RFC3339Nano)
+}
+
+// KSEvidenceID formats ks:<endpoint>/<a>..<b>: a two-sample
+// Kolmogorov–Smirnov test of an endpoint's latency between group a
+// (a version, or a window label) and group b.
+func KSEvidenceID(endpoint, a, b string) string {
+	return "ks:" + endpoint + "/" + a + ".." + b
 }
 
 // NewFindingID returns "finding:<hash>" for a kind, a subject and the cited

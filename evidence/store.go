@@ -30,6 +30,8 @@ type SpanFilter struct {
 	Status        *StatusCode
 	Limit         int // 0 = DefaultLimit
 	Offset        int
+	// WithEvents fills each span's Events (ordered by index).
+	WithEvents bool `json:",omitempty"`
 }
 
 // KernelEventFilter selects kernel events. Zero fields do not filter.
@@ -59,6 +61,11 @@ type Item struct {
 	LockEdge    *LockEdge
 	Log         *LogRecord
 	Resource    *Resource
+	// Finding is set for a finding: ID, and for the statistics findings
+	// report (cp:, ks:): then it is the stored finding citing that ID.
+	// A finding: ID is on no evidence line of its own (Line is empty);
+	// its Refs carry the lines.
+	Finding *Finding
 }
 
 // Stats counts what a store holds.
@@ -86,4 +93,49 @@ type Reader interface {
 	Get(ctx context.Context, id string) (Item, error)
 	Audit(ctx context.Context) ([]AuditCount, error)
 	Stats(ctx context.Context) (Stats, error)
+}
+
+// FindingFilter selects stored findings. Zero fields do not filter.
+type FindingFilter struct {
+	Kinds   []string
+	Subject string
+	// SinceNS and UntilNS keep findings whose data window [StartNS, EndNS]
+	// overlaps [SinceNS, UntilNS); a finding without a window is kept.
+	SinceNS int64
+	UntilNS int64
+	Limit   int // 0 = DefaultLimit
+	Offset  int
+}
+
+// LockEdgeFilter selects lock-order edges. Zero fields do not filter.
+type LockEdgeFilter struct {
+	Service string
+	Node    string
+	PID     int64
+	// SinceNS and UntilNS keep edges observed in [SinceNS, UntilNS): last
+	// seen at or after SinceNS and first seen before UntilNS.
+	SinceNS int64
+	UntilNS int64
+	Limit   int // 0 = DefaultLimit
+	Offset  int
+}
+
+// FindingWriter stores detector findings. WriteFindings is atomic (all or
+// none are stored) and idempotent: a finding whose ID is stored replaces
+// the stored one. It rejects the whole list when one finding fails
+// Finding.Validate.
+type FindingWriter interface {
+	WriteFindings(ctx context.Context, fs []Finding) error
+}
+
+// FindingReader lists stored findings ordered by kind, score (highest
+// first) and ID, bounded by the filter's Limit. Get resolves one by ID.
+type FindingReader interface {
+	Findings(ctx context.Context, f FindingFilter) ([]Finding, error)
+}
+
+// LockEdgeReader lists lock-order edges ordered by held and acquiring
+// lock, bounded by the filter's Limit.
+type LockEdgeReader interface {
+	LockEdges(ctx context.Context, f LockEdgeFilter) ([]LockEdge, error)
 }

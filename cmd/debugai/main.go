@@ -64,6 +64,7 @@ var commands = map[string]command{
 	"bench":        {"measure ingest throughput and memory (bench ingest)", runBench},
 	"token":        {"print the privacy tokens of an identifier (current and previous epochs)", runToken},
 	"changepoints": {"print the change points of a latency series (pelt, binseg, bocpd)", runChangepoints},
+	"detect":       {"run the detectors over a time window, store and print the findings", runDetect},
 }
 
 func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) error {

@@ -11,7 +11,9 @@ import (
 	"github.com/debugai/debugai/evidence"
 )
 
-// Get resolves one evidence ID: span:, sev:, kev:, edge:, log: and res:.
+// Get resolves one evidence ID: span:, sev:, kev:, edge:, log:, res:,
+// finding: and the statistics findings report (cp:, ks:, resolved to the
+// stored finding citing them).
 // A malformed ID wraps evidence.ErrBadID, an unknown one
 // evidence.ErrNotFound. A span comes with its events.
 func (s *Store) Get(ctx context.Context, id string) (evidence.Item, error) {
@@ -52,6 +54,11 @@ func (s *Store) get(ctx context.Context, id string) (evidence.Item, error) {
 		r, err := scanResource(s.db.QueryRowContext(ctx,
 			`SELECT `+resourceColumns+` FROM resources WHERE id = ? LIMIT 1`, id))
 		return evidence.Item{Line: evidence.LineDeploy, Resource: &r}, err
+	case "finding", "cp", "ks":
+		if s.version < 3 {
+			return evidence.Item{}, sql.ErrNoRows
+		}
+		return s.getFinding(ctx, id)
 	}
 	return evidence.Item{}, evidence.ErrBadID
 }

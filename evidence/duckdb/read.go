@@ -245,7 +245,39 @@ func (s *Store) Spans(ctx context.Context, f evidence.SpanFilter) ([]evidence.Sp
 	if err != nil {
 		return nil, fmt.Errorf("querying spans: %w", err)
 	}
+	if f.WithEvents && len(spans) > 0 {
+		if err := s.fillPageEvents(ctx, spans, `SELECT trace_id, span_id FROM spans`+w.String()+
+			` ORDER BY start_ns, trace_id, span_id`+` LIMIT ? OFFSET ?`, w.args...); err != nil {
+			return nil, fmt.Errorf("querying spans: %w", err)
+		}
+	}
 	return spans, nil
+}
+
+// fillPageEvents attaches the events of the spans that sub (a query of
+// trace_id, span_id) selects: one query however many spans the page holds.
+func (s *Store) fillPageEvents(ctx context.Context, spans []evidence.Span, sub string, args ...any) error {
+	index := make(map[spanKey]int, len(spans))
+	for i := range spans {
+		index[spanKey{spans[i].TraceID, spanUint(spans[i].SpanID)}] = i
+	}
+	rows, err := s.db.QueryContext(ctx, `SELECT `+spanEventColumns+` FROM span_events
+		WHERE (trace_id, span_id) IN (SELECT (trace_id, span_id) FROM (`+sub+`))
+		ORDER BY trace_id, span_id, idx`, args...)
+	if err != nil {
+		return fmt.Errorf("span events: %w", err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		t, sid, ev, err := scanSpanEvent(rows)
+		if err != nil {
+			return fmt.Errorf("span events: %w", err)
+		}
+		if i, ok := index[spanKey{t, spanUint(sid)}]; ok {
+			spans[i].Events = append(spans[i].Events, ev)
+		}
+	}
+	return rows.Err()
 }
 
 // Trace returns every span of a trace ordered by start time, each with its

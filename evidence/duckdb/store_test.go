@@ -80,7 +80,7 @@ func TestRoundTripEveryType(t *testing.T) {
 		t.Errorf("Audit = %+v, %v; want %+v", audit, err, want.Audit)
 	}
 	st := mustStats(t, s)
-	wantStats := evidence.Stats{SchemaVersion: 2, Resources: 1, Traces: 1, Spans: 1, SpanEvents: 2,
+	wantStats := evidence.Stats{SchemaVersion: 3, Resources: 1, Traces: 1, Spans: 1, SpanEvents: 2,
 		KernelEvents: 1, LockEdges: 1, Logs: 1, Services: []string{"checkout"},
 		MinStartNS: sp.StartNS, MaxEndNS: sp.EndNS}
 	if !reflect.DeepEqual(st, wantStats) {
@@ -152,7 +152,7 @@ func TestWriteIsAtomic(t *testing.T) {
 			if err := tt.run(s); err == nil {
 				t.Fatal("Write succeeded, want an error")
 			}
-			want := evidence.Stats{SchemaVersion: 2, Services: nil}
+			want := evidence.Stats{SchemaVersion: 3, Services: nil}
 			if st := mustStats(t, s); !reflect.DeepEqual(st, want) {
 				t.Errorf("after failed write: %+v", st)
 			}
@@ -199,7 +199,10 @@ func TestGet(t *testing.T) {
 		{"kev:n1/5", "", evidence.ErrBadID},
 		{"kev:n1/s/-1", "", evidence.ErrBadID},
 		{"edge:nocaret", "", evidence.ErrBadID},
-		{"finding:abc", "", evidence.ErrBadID},
+		{"finding:abc", "", evidence.ErrNotFound},
+		{"cp:nope@2026-01-01T00:00:00Z", "", evidence.ErrNotFound},
+		{"finding:", "", evidence.ErrBadID},
+		{"zz:abc", "", evidence.ErrBadID},
 	}
 	for _, tt := range tests {
 		t.Run(tt.id, func(t *testing.T) {

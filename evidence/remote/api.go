@@ -19,8 +19,11 @@ import (
 // errorBody is the JSON shape of every API error.
 type errorBody struct {
 	Error string `json:"error"`
-	Code  string `json:"code"` // not_found, bad_id, bad_request, unauthorized, internal
+	Code  string `json:"code"` // not_found, bad_id, bad_request, unauthorized, not_supported, internal
 }
+
+// ErrNotSupported reports a query that the serve's store does not answer.
+var ErrNotSupported = errors.New("not supported over the remote API")
 
 type traceRequest struct {
 	TraceID evidence.TraceID `json:"trace_id"`
@@ -44,6 +47,8 @@ func Handler(r evidence.Reader, token string, logger *slog.Logger) http.Handler 
 	mux.HandleFunc("POST "+APIPrefix+"trace", h.trace)
 	mux.HandleFunc("POST "+APIPrefix+"kernel-events", h.kernelEvents)
 	mux.HandleFunc("POST "+APIPrefix+"get", h.get)
+	mux.HandleFunc("POST "+APIPrefix+"findings", h.findings)
+	mux.HandleFunc("POST "+APIPrefix+"lock-edges", h.lockEdges)
 	return h.auth(mux)
 }
 
@@ -111,6 +116,34 @@ func (h *handler) get(w http.ResponseWriter, req *http.Request) {
 	h.reply(w, it, err)
 }
 
+func (h *handler) findings(w http.ResponseWriter, req *http.Request) {
+	var f evidence.FindingFilter
+	if !decode(w, req, &f) {
+		return
+	}
+	fr, ok := h.r.(evidence.FindingReader)
+	if !ok {
+		writeError(w, http.StatusNotImplemented, "not_supported", "this serve's store does not list findings")
+		return
+	}
+	out, err := fr.Findings(req.Context(), f)
+	h.reply(w, out, err)
+}
+
+func (h *handler) lockEdges(w http.ResponseWriter, req *http.Request) {
+	var f evidence.LockEdgeFilter
+	if !decode(w, req, &f) {
+		return
+	}
+	lr, ok := h.r.(evidence.LockEdgeReader)
+	if !ok {
+		writeError(w, http.StatusNotImplemented, "not_supported", "this serve's store does not list lock edges")
+		return
+	}
+	out, err := lr.LockEdges(req.Context(), f)
+	h.reply(w, out, err)
+}
+
 func decode(w http.ResponseWriter, req *http.Request, v any) bool {
 	dec := json.NewDecoder(io.LimitReader(req.Body, 1<<20))
 	dec.DisallowUnknownFields()
@@ -151,7 +184,11 @@ type Client struct {
 	http  *http.Client
 }
 
-var _ evidence.Reader = (*Client)(nil)
+var (
+	_ evidence.Reader         = (*Client)(nil)
+	_ evidence.FindingReader  = (*Client)(nil)
+	_ evidence.LockEdgeReader = (*Client)(nil)
+)
 
 // NewClient returns a client for the serve described by st.
 func NewClient(st State) *Client {
@@ -190,6 +227,8 @@ func (c *Client) call(ctx context.Context, method, path string, in, out any) err
 			return fmt.Errorf("%s: %w", e.Error, evidence.ErrNotFound)
 		case "bad_id":
 			return fmt.Errorf("%s: %w", e.Error, evidence.ErrBadID)
+		case "not_supported":
+			return fmt.Errorf("%s: %s: %w", path, e.Error, ErrNotSupported)
 		}
 		return fmt.Errorf("debugai serve answered %s for %s: %s", resp.Status, path, e.Error)
 	}
@@ -233,4 +272,16 @@ func (c *Client) Audit(ctx context.Context) ([]evidence.AuditCount, error) {
 func (c *Client) Stats(ctx context.Context) (evidence.Stats, error) {
 	var out evidence.Stats
 	return out, c.call(ctx, http.MethodGet, "stats", nil, &out)
+}
+
+// Findings implements evidence.FindingReader.
+func (c *Client) Findings(ctx context.Context, f evidence.FindingFilter) ([]evidence.Finding, error) {
+	var out []evidence.Finding
+	return out, c.call(ctx, http.MethodPost, "findings", f, &out)
+}
+
+// LockEdges implements evidence.LockEdgeReader.
+func (c *Client) LockEdges(ctx context.Context, f evidence.LockEdgeFilter) ([]evidence.LockEdge, error) {
+	var out []evidence.LockEdge
+	return out, c.call(ctx, http.MethodPost, "lock-edges", f, &out)
 }

@@ -116,3 +116,39 @@ func TestStateFile(t *testing.T) {
 		t.Fatalf("stale pid: %v", err)
 	}
 }
+
+// fullReader also lists findings and lock edges.
+type fullReader struct{ fakeReader }
+
+func (fullReader) Findings(_ context.Context, f evidence.FindingFilter) ([]evidence.Finding, error) {
+	return []evidence.Finding{{ID: "finding:1", Kind: f.Kinds[0], Refs: []evidence.Ref{{ID: "cp:s@t", Line: evidence.LineTrace}}}}, nil
+}
+
+func (fullReader) LockEdges(_ context.Context, f evidence.LockEdgeFilter) ([]evidence.LockEdge, error) {
+	return []evidence.LockEdge{{Held: "A", Acquiring: "B", Service: f.Service}}, nil
+}
+
+func TestClientFindingsAndLockEdges(t *testing.T) {
+	ctx := context.Background()
+	full := httptest.NewServer(Handler(fullReader{}, "tok", nil))
+	defer full.Close()
+	c := NewClient(State{HTTPURL: full.URL, Token: "tok"})
+	fs, err := c.Findings(ctx, evidence.FindingFilter{Kinds: []string{"latency_ks"}})
+	if err != nil || len(fs) != 1 || fs[0].Kind != "latency_ks" || fs[0].Refs[0].ID != "cp:s@t" {
+		t.Fatalf("Findings = %+v, %v", fs, err)
+	}
+	es, err := c.LockEdges(ctx, evidence.LockEdgeFilter{Service: "svc"})
+	if err != nil || len(es) != 1 || es[0].Service != "svc" {
+		t.Fatalf("LockEdges = %+v, %v", es, err)
+	}
+
+	basic := httptest.NewServer(Handler(fakeReader{}, "tok", nil))
+	defer basic.Close()
+	c = NewClient(State{HTTPURL: basic.URL, Token: "tok"})
+	if _, err := c.Findings(ctx, evidence.FindingFilter{}); !errors.Is(err, ErrNotSupported) {
+		t.Errorf("Findings from a reader without them: %v, want ErrNotSupported", err)
+	}
+	if _, err := c.LockEdges(ctx, evidence.LockEdgeFilter{}); !errors.Is(err, ErrNotSupported) {
+		t.Errorf("LockEdges from a reader without them: %v, want ErrNotSupported", err)
+	}
+}

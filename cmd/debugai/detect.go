@@ -1,0 +1,464 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"strings"
+	"text/tabwriter"
+	"time"
+
+	"github.com/debugai/debugai/correlate"
+	"github.com/debugai/debugai/detect/attribution"
+	"github.com/debugai/debugai/detect/critpath"
+	"github.com/debugai/debugai/detect/lockgraph"
+	"github.com/debugai/debugai/detect/regression"
+	"github.com/debugai/debugai/evidence"
+	"github.com/debugai/debugai/evidence/duckdb"
+)
+
+const detectUsage = `detect [flags]
+
+Runs every detector over the evidence of a time window of the store, stores
+the findings in the store (a finding's ID derives from its content, so
+re-running replaces it) and prints them, strongest family first:
+
+  critpath     critical-path share per operation, and the components of an
+               operation's critical-path time (lock, network, I/O, run queue)
+  lockgraph    lock-order inversions among the stored lock edges
+  regression   KS tests between versions (and baseline/current), change
+               points (PELT, MBIC) and trend breaks per endpoint and per
+               critical-path component
+  attribution  Shapley attribution of the p95 change between versions (and
+               baseline/current) to critical-path components
+
+--since and --until take an RFC 3339 time or a duration; a duration counts
+back from the end of the stored data (the latest span end), not from now, so
+"--since 10m" is the last ten minutes of a recording. The defaults cover all
+stored spans. --baseline-until T also compares the spans starting before T
+(the baseline) with the rest.
+
+While a running serve owns the store, findings cannot be stored: use
+--no-store to print them (reading through the serve).`
+
+// defaultMaxItems bounds the spans (and kernel events, lock edges) one
+// detect run loads.
+const defaultMaxItems = 2_000_000
+
+// detectInput is what the detectors look at.
+type detectInput struct {
+	spans    []evidence.Span
+	kernel   []evidence.KernelEvent
+	edges    []evidence.LockEdge
+	overlays []correlate.Overlay
+	sinceNS  int64
+	untilNS  int64
+	baseline int64
+
+	reg     *regression.Report // memoized by regress
+	regFind []evidence.Finding
+}
+
+// detectorFamily is one detector family run by detect, in output order. Adding a
+// family (e.g. detect/patterns) is one line in detectors.
+type detectorFamily struct {
+	name string
+	run  func(in *detectInput) ([]evidence.Finding, error)
+}
+
+var detectors = []detectorFamily{
+	{"critpath", runCritpathDetector},
+	{"lockgraph", runLockgraphDetector},
+	{"regression", runRegressionDetector},
+	{"attribution", runAttributionDetector},
+	{"patterns", runPatternsDetector},
+}
+
+type detectFlags struct {
+	store, since, until, baseline, logLevel *string
+	asJSON, noStore                         *bool
+	maxItems                                *int
+}
+
+func runDetect(ctx context.Context, args []string, env *cmdEnv) (err error) {
+	fs := newFlagSet("detect", detectUsage, env)
+	f := detectFlags{
+		store:    storeFlag(fs, env),
+		since:    fs.String("since", "", "start of the window: RFC 3339 time, or a duration before the end of the stored data (default: all)"),
+		until:    fs.String("until", "", "end of the window (exclusive): RFC 3339 time, or a duration before the end of the stored data (default: the end)"),
+		baseline: fs.String("baseline-until", "", "also compare spans starting before this time (RFC 3339 or duration, as --until) with the rest"),
+		asJSON:   fs.Bool("json", false, "print JSON instead of a table"),
+		noStore:  fs.Bool("no-store", false, "print the findings without storing them (reads through a running serve that owns the store)"),
+		maxItems: fs.Int("max-items", defaultMaxItems, "most spans (and kernel events) to load; a larger window is an error"),
+		logLevel: fs.String("log-level", "warn", "log level: debug, info, warn, error"),
+	}
+	if err := parseFlags(fs, args); err != nil {
+		return err
+	}
+	if fs.NArg() > 0 {
+		return usagef("detect takes no arguments, got %q", fs.Args())
+	}
+	if *f.maxItems < 1 {
+		return usagef("detect: --max-items %d: must be at least 1", *f.maxItems)
+	}
+	logger, err := newLogger(env.stderr, *f.logLevel)
+	if err != nil {
+		return err
+	}
+	r, w, closeStore, err := openDetectStore(ctx, *f.store, *f.noStore, logger)
+	if err != nil {
+		return err
+	}
+	defer func() { err = errors.Join(err, closeStore()) }()
+	in, err := loadDetectInput(ctx, r, f, *f.store)
+	if err != nil {
+		return err
+	}
+	findings, counts, err := runDetectors(in)
+	if err != nil {
+		return err
+	}
+	if w != nil {
+		if err := w.WriteFindings(ctx, findings); err != nil {
+			return fmt.Errorf("storing findings: %w", err)
+		}
+	}
+	return printDetect(env.stdout, in, findings, counts, w != nil, *f.asJSON)
+}
+
+// openDetectStore opens the store read-write (to store the findings), or
+// for reading only with --no-store.
+func openDetectStore(ctx context.Context, path string, noStore bool, logger *slog.Logger) (evidence.Reader, evidence.FindingWriter, func() error, error) {
+	if noStore {
+		r, closeR, err := openReader(ctx, path, logger)
+		return r, nil, closeR, err
+	}
+	if _, err := os.Stat(path); errors.Is(err, os.ErrNotExist) {
+		return nil, nil, nil, fmt.Errorf("store %s does not exist: run `debugai import` or `debugai serve` first", path)
+	}
+	st, err := duckdb.Open(ctx, path, duckdb.Options{Logger: logger})
+	if errors.Is(err, duckdb.ErrLocked) {
+		return nil, nil, nil, fmt.Errorf("store %s is owned by another process (a running serve?): findings cannot be stored; run detect with --no-store to print them: %w", path, err)
+	}
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	return st, st, st.Close, nil
+}
+
+// loadDetectInput resolves the window and reads its spans (with events),
+// kernel events and lock edges.
+func loadDetectInput(ctx context.Context, r evidence.Reader, f detectFlags, store string) (*detectInput, error) {
+	st, err := r.Stats(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("reading stats: %w", err)
+	}
+	end := st.MaxEndNS + 1
+	in := &detectInput{sinceNS: st.MinStartNS, untilNS: end}
+	for _, tf := range []struct {
+		name, val string
+		dst       *int64
+	}{{"since", *f.since, &in.sinceNS}, {"until", *f.until, &in.untilNS}, {"baseline-until", *f.baseline, &in.baseline}} {
+		if tf.val == "" {
+			continue
+		}
+		if *tf.dst, err = parseWindowTime(tf.val, end); err != nil {
+			return nil, usagef("detect: --%s: %v", tf.name, err)
+		}
+	}
+	if in.untilNS <= in.sinceNS {
+		return nil, usagef("detect: empty window: --since %s is not before --until %s", fmtNS(in.sinceNS), fmtNS(in.untilNS))
+	}
+	if in.spans, err = loadPaged(ctx, *f.maxItems, "spans", func(limit, offset int) ([]evidence.Span, error) {
+		return r.Spans(ctx, evidence.SpanFilter{SinceNS: in.sinceNS, UntilNS: in.untilNS, WithEvents: true, Limit: limit, Offset: offset})
+	}); err != nil {
+		return nil, err
+	}
+	if len(in.spans) == 0 {
+		return nil, fmt.Errorf("no spans in window %s .. %s of store %s (it holds %d spans)", fmtNS(in.sinceNS), fmtNS(in.untilNS), store, st.Spans)
+	}
+	if st.KernelEvents > 0 {
+		if in.kernel, err = loadPaged(ctx, *f.maxItems, "kernel events", func(limit, offset int) ([]evidence.KernelEvent, error) {
+			return r.KernelEvents(ctx, evidence.KernelEventFilter{SinceNS: in.sinceNS, UntilNS: in.untilNS, Limit: limit, Offset: offset})
+		}); err != nil {
+			return nil, err
+		}
+	}
+	if lr, ok := r.(evidence.LockEdgeReader); ok && st.LockEdges > 0 {
+		if in.edges, err = loadPaged(ctx, *f.maxItems, "lock edges", func(limit, offset int) ([]evidence.LockEdge, error) {
+			return lr.LockEdges(ctx, evidence.LockEdgeFilter{SinceNS: in.sinceNS, UntilNS: in.untilNS, Limit: limit, Offset: offset})
+		}); err != nil {
+			return nil, err
+		}
+	}
+	return in, nil
+}
+
+// loadPaged reads pages until one comes back short; more than maxItems is
+// an error.
+func loadPaged[T any](ctx context.Context, maxItems int, what string, page func(limit, offset int) ([]T, error)) ([]T, error) {
+	const pageSize = 20_000
+	var out []T
+	for {
+		if err := ctx.Err(); err != nil {
+			return nil, err
+		}
+		p, err := page(pageSize, len(out))
+		if err != nil {
+			return nil, fmt.Errorf("reading %s: %w", what, err)
+		}
+		out = append(out, p...)
+		if len(out) > maxItems {
+			return nil, fmt.Errorf("the window holds more than %d %s (--max-items): narrow it with --since and --until", maxItems, what)
+		}
+		if len(p) < pageSize {
+			return out, nil
+		}
+	}
+}
+
+// parseWindowTime parses an RFC 3339 time, or a duration before end.
+func parseWindowTime(s string, end int64) (int64, error) {
+	if t, err := time.Parse(time.RFC3339Nano, s); err == nil {
+		return t.UnixNano(), nil
+	}
+	d, err := time.ParseDuration(s)
+	if err != nil {
+		return 0, fmt.Errorf("%q is neither an RFC 3339 time (2006-01-02T15:04:05Z) nor a duration (10m)", s)
+	}
+	if d < 0 {
+		return 0, fmt.Errorf("duration %s: must not be negative", s)
+	}
+	return end - int64(d), nil
+}
+
+func fmtNS(ns int64) string { return time.Unix(0, ns).UTC().Format(time.RFC3339Nano) }
+
+// runDetectors runs every detector family, in order, and gives findings
+// without a data window the analysed window.
+func runDetectors(in *detectInput) ([]evidence.Finding, []int, error) {
+	if len(in.kernel) > 0 {
+		cfg := correlate.DefaultConfig()
+		as, _, err := correlate.Join(in.spans, in.kernel, cfg)
+		if err != nil {
+			return nil, nil, fmt.Errorf("joining kernel events to spans: %w", err)
+		}
+		if in.overlays, err = correlate.Overlays(in.spans, in.kernel, as, cfg); err != nil {
+			return nil, nil, fmt.Errorf("kernel overlays: %w", err)
+		}
+	}
+	var out []evidence.Finding
+	counts := make([]int, len(detectors))
+	for i, d := range detectors {
+		fs, err := d.run(in)
+		if err != nil {
+			return nil, nil, fmt.Errorf("detector %s: %w", d.name, err)
+		}
+		counts[i] = len(fs)
+		out = append(out, fs...)
+	}
+	for i := range out {
+		if out[i].StartNS == 0 && out[i].EndNS == 0 {
+			out[i].StartNS, out[i].EndNS = in.sinceNS, in.untilNS-1
+		}
+	}
+	return out, counts, nil
+}
+
+// regress runs detect/regression once per input.
+func (in *detectInput) regress() (*regression.Report, []evidence.Finding, error) {
+	if in.reg == nil {
+		rep, fs, err := regression.Analyze(regression.Input{Spans: in.spans, Overlays: in.overlays, BaselineUntilNS: in.baseline},
+			regression.DefaultConfig())
+		if err != nil {
+			return nil, nil, err
+		}
+		in.reg, in.regFind = &rep, fs
+	}
+	return in.reg, in.regFind, nil
+}
+
+// runCritpathDetector reports the components of critical-path time
+// (lock, network, ...) first, then critpath's dominant operations.
+func runCritpathDetector(in *detectInput) ([]evidence.Finding, error) {
+	_, rfs, err := in.regress()
+	if err != nil {
+		return nil, err
+	}
+	var out []evidence.Finding
+	for _, f := range rfs {
+		if f.Kind == regression.KindCriticalPathComponent {
+			out = append(out, f)
+		}
+	}
+	_, cfs, err := critpath.Analyze(in.spans, critpath.DefaultConfig())
+	return append(out, cfs...), err
+}
+
+func runLockgraphDetector(in *detectInput) ([]evidence.Finding, error) {
+	if len(in.edges) == 0 {
+		return nil, nil
+	}
+	_, fs, err := lockgraph.Analyze(in.edges, nil, lockgraph.DefaultConfig())
+	return fs, err
+}
+
+func runRegressionDetector(in *detectInput) ([]evidence.Finding, error) {
+	_, rfs, err := in.regress()
+	if err != nil {
+		return nil, err
+	}
+	var out []evidence.Finding
+	for _, f := range rfs {
+		if f.Kind != regression.KindCriticalPathComponent {
+			out = append(out, f)
+		}
+	}
+	return out, nil
+}
+
+// attrGroup is the traces of one endpoint in one group (version or window).
+type attrGroup struct {
+	label string
+	rows  [][]float64
+	roots []int // root span positions
+}
+
+// runAttributionDetector attributes the p95 change of each endpoint's
+// traces between consecutive versions (and baseline/current) to the
+// critical-path components.
+func runAttributionDetector(in *detectInput) ([]evidence.Finding, error) {
+	rep, _, err := in.regress()
+	if err != nil {
+		return nil, err
+	}
+	type key struct{ endpoint, label string }
+	groups := map[key]*attrGroup{}
+	var order []key
+	add := func(k key, row []float64, root int) {
+		g := groups[k]
+		if g == nil {
+			g = &attrGroup{label: k.label}
+			groups[k] = g
+			order = append(order, k)
+		}
+		g.rows = append(g.rows, row)
+		g.roots = append(g.roots, root)
+	}
+	for _, p := range rep.Paths {
+		root := &in.spans[p.Root]
+		row := make([]float64, regression.NumComponents)
+		for c, ns := range p.Total {
+			row[c] = float64(ns)
+		}
+		ep := root.Service + " " + root.Name
+		if root.Version != "" {
+			add(key{ep, "version " + root.Version}, row, p.Root)
+		}
+		if in.baseline != 0 {
+			label := "until:" + fmtNS(in.baseline)
+			if p.StartNS >= in.baseline {
+				label = "from:" + fmtNS(in.baseline)
+			}
+			add(key{ep, "window " + label}, row, p.Root)
+		}
+	}
+	cfg := attribution.DefaultConfig()
+	var out []evidence.Finding
+	for i, a := range order {
+		for _, b := range order[i+1:] {
+			ga, gb := groups[a], groups[b]
+			if a.endpoint != b.endpoint || strings.Fields(a.label)[0] != strings.Fields(b.label)[0] ||
+				len(ga.rows) < 8 || len(gb.rows) < 8 {
+				continue
+			}
+			fs, err := attributeGroups(in, a.endpoint, ga, gb, cfg)
+			if err != nil {
+				return nil, err
+			}
+			out = append(out, fs...)
+			break // consecutive groups only
+		}
+	}
+	return out, nil
+}
+
+func attributeGroups(in *detectInput, endpoint string, a, b *attrGroup, cfg attribution.Config) ([]evidence.Finding, error) {
+	res, err := attribution.Attribute(regression.ComponentNames[:], a.rows, b.rows, cfg)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", endpoint, err)
+	}
+	scope := attribution.Scope{Endpoint: endpoint, From: strings.Fields(a.label)[1], To: strings.Fields(b.label)[1]}
+	for _, r := range b.roots[:min(5, len(b.roots))] {
+		scope.ExemplarIDs = append(scope.ExemplarIDs, in.spans[r].ID())
+	}
+	if strings.HasPrefix(a.label, "version ") {
+		for _, r := range []int{a.roots[0], b.roots[0]} {
+			if id := in.spans[r].ResourceID; id != "" {
+				scope.DeployIDs = append(scope.DeployIDs, id)
+			}
+		}
+	}
+	return res.Findings(scope)
+}
+
+// detectOutput is the JSON shape of detect's output.
+type detectOutput struct {
+	Since        string             `json:"since"`
+	Until        string             `json:"until"`
+	Spans        int                `json:"spans"`
+	KernelEvents int                `json:"kernel_events"`
+	LockEdges    int                `json:"lock_edges"`
+	Detectors    map[string]int     `json:"detectors"`
+	Stored       bool               `json:"stored"`
+	Findings     []evidence.Finding `json:"findings"`
+}
+
+func printDetect(w io.Writer, in *detectInput, fs []evidence.Finding, counts []int, stored, asJSON bool) error {
+	out := detectOutput{Since: fmtNS(in.sinceNS), Until: fmtNS(in.untilNS), Spans: len(in.spans),
+		KernelEvents: len(in.kernel), LockEdges: len(in.edges), Detectors: map[string]int{}, Stored: stored, Findings: fs}
+	if out.Findings == nil {
+		out.Findings = []evidence.Finding{}
+	}
+	var per []string
+	for i, d := range detectors {
+		out.Detectors[d.name] = counts[i]
+		per = append(per, fmt.Sprintf("%s %d", d.name, counts[i]))
+	}
+	if asJSON {
+		return printJSON(w, out)
+	}
+	fmt.Fprintf(w, "window %s .. %s: %d spans, %d kernel events, %d lock edges\n",
+		out.Since, out.Until, out.Spans, out.KernelEvents, out.LockEdges)
+	verb := "found"
+	if stored {
+		verb = "stored"
+	}
+	fmt.Fprintf(w, "%s %d findings (%s)\n", verb, len(fs), strings.Join(per, ", "))
+	if len(fs) == 0 {
+		return nil
+	}
+	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "\n#\tKIND\tSUBJECT\tSCORE\tCONF")
+	for i, f := range fs {
+		fmt.Fprintf(tw, "%d\t%s\t%s\t%.3g\t%.2f\n", i+1, f.Kind, f.Subject, f.Score, f.Confidence)
+	}
+	if err := tw.Flush(); err != nil {
+		return err
+	}
+	for i, f := range fs {
+		fmt.Fprintf(w, "\n%d. %s\n   %s\n", i+1, f.ID, f.Summary)
+		var refs []string
+		for _, r := range f.Refs[:min(4, len(f.Refs))] {
+			refs = append(refs, r.ID+" ("+string(r.Line)+")")
+		}
+		if more := len(f.Refs) - len(refs); more > 0 {
+			refs = append(refs, fmt.Sprintf("+%d more", more))
+		}
+		fmt.Fprintf(w, "   cites %s\n", strings.Join(refs, ", "))
+	}
+	return nil
+}
