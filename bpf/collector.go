@@ -198,7 +198,7 @@ func (c *Collector) configure(cfg Config) error {
 	if len(cfg.CgroupIDs) > 0 {
 		kc.FilterCgroups = 1
 	}
-	if len(cfg.PIDs) > 0 {
+	if len(cfg.PIDs) > 0 || cfg.FilterPIDs {
 		kc.FilterPids = 1
 	}
 	if err := c.objs.ConfigMap.Put(uint32(0), kc); err != nil {
@@ -439,6 +439,39 @@ func (c *Collector) Drain(fn func(Event)) (n int, err error) {
 			return n, errors.Join(append(bad, fmt.Errorf("reading ring buffer: %w", err))...)
 		}
 	}
+}
+
+// AddPIDs adds processes to the pid filter (Config.PIDs or
+// Config.FilterPIDs turned it on); their events are reported from now on.
+func (c *Collector) AddPIDs(pids ...uint32) error {
+	one := uint8(1)
+	for _, pid := range pids {
+		if err := c.objs.PidFilter.Put(pid, one); err != nil {
+			return fmt.Errorf("adding pid %d to the filter: %w", pid, err)
+		}
+	}
+	return nil
+}
+
+// RemovePIDs removes processes from the pid filter; unknown pids are
+// ignored.
+func (c *Collector) RemovePIDs(pids ...uint32) error {
+	for _, pid := range pids {
+		if err := c.objs.PidFilter.Delete(pid); err != nil && !errors.Is(err, ebpf.ErrKeyNotExist) {
+			return fmt.Errorf("removing pid %d from the filter: %w", pid, err)
+		}
+	}
+	return nil
+}
+
+// RingFill is the fraction of the ring buffer holding records not yet
+// read, in [0, 1].
+func (c *Collector) RingFill() float64 {
+	size := c.reader.BufferSize()
+	if size <= 0 {
+		return 0
+	}
+	return float64(c.reader.AvailableBytes()) / float64(size)
 }
 
 // Counters sums the per-CPU counters.

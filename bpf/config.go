@@ -21,6 +21,10 @@ type Config struct {
 	// PIDs restricts events to these processes (tgids). Empty: every
 	// process. With both filters set a task must pass both.
 	PIDs []uint32
+	// FilterPIDs turns the pid filter on even when PIDs is empty: nothing
+	// is reported until Collector.AddPIDs names processes (targets found
+	// later, e.g. by executable).
+	FilterPIDs bool
 	// FutexThreshold: futex waits shorter than this are not reported.
 	FutexThreshold time.Duration
 	// RunqueueThreshold: run-queue delays shorter than this are not

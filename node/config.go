@@ -1,0 +1,123 @@
+package node
+
+import (
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/url"
+	"os"
+	"time"
+
+	"github.com/debugai/debugai/bpf"
+	"github.com/debugai/debugai/privacy"
+)
+
+// Config configures a node collector run. Start from DefaultConfig.
+type Config struct {
+	// Endpoint is the OTLP/HTTP logs URL: debugai serve
+	// (http://127.0.0.1:4318/v1/logs) or any OpenTelemetry Collector.
+	Endpoint string
+	// Headers are added to every export request (e.g. authorization).
+	Headers map[string]string
+	// NodeID names this node in evidence IDs (kev:<node>/...); default the
+	// host name. No '/' or spaces.
+	NodeID string
+	// Probes configures the kernel probes (thresholds, ring size). Its
+	// PIDs and CgroupIDs are set from the targets below.
+	Probes bpf.Config
+	// Targets. With none of PIDs and Executables every process is
+	// observed (within Cgroups, when given).
+	PIDs []uint32
+	// Cgroups are cgroup v2 directories (e.g.
+	// /sys/fs/cgroup/unified/system.slice/app.service).
+	Cgroups []string
+	// Executables are binaries whose processes, now or later (restarts,
+	// new replicas), are targets; span hooks and Go lock probes are put on
+	// them and re-attached when the file is replaced (a redeploy).
+	Executables []string
+	// SpanHooks attaches the hint span markers of Executables; GoLocks the
+	// Go lock-order probes (useful in binaries built with
+	// -gcflags=all=-l, see docs/lock-order.md); PthreadLocks the pthread
+	// lock-order probes on each target process's C library.
+	SpanHooks, GoLocks, PthreadLocks bool
+	// RescanInterval is how often target processes are looked for.
+	RescanInterval time.Duration
+	// Export batching and retries.
+	BatchRecords  int
+	QueueRecords  int
+	FlushInterval time.Duration
+	ExportTimeout time.Duration
+	RetryMax      time.Duration
+	// ClockResample is how often the monotonic-to-wall-clock offset is
+	// measured again (NTP slews it).
+	ClockResample time.Duration
+	// BurstRecords: more records than this in one second sends a
+	// kernel.anomaly record (reason burst); any drop sends one (drops).
+	BurstRecords int
+	// MetricsListen serves /metrics (Prometheus text) and POST /detach
+	// (the kill switch); empty: no listener.
+	MetricsListen string
+	// KeyRing tokenizes addresses before export; required.
+	KeyRing *privacy.KeyRing
+	Logger  *slog.Logger
+}
+
+// DefaultConfig exports to a local debugai serve.
+func DefaultConfig() Config {
+	host, _ := os.Hostname()
+	return Config{
+		Endpoint:       "http://127.0.0.1:4318/v1/logs",
+		NodeID:         host,
+		Probes:         bpf.DefaultConfig(),
+		SpanHooks:      true,
+		GoLocks:        true,
+		RescanInterval: 2 * time.Second,
+		BatchRecords:   1024,
+		QueueRecords:   1 << 16,
+		FlushInterval:  time.Second,
+		ExportTimeout:  10 * time.Second,
+		RetryMax:       30 * time.Second,
+		ClockResample:  10 * time.Second,
+		BurstRecords:   20000,
+		MetricsListen:  "127.0.0.1:9464",
+	}
+}
+
+// Validate reports the first problem with c.
+func (c *Config) Validate() error {
+	u, err := url.Parse(c.Endpoint)
+	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+		return fmt.Errorf("export endpoint %q: want an http:// or https:// URL", c.Endpoint)
+	}
+	if c.NodeID == "" {
+		return errors.New("node id is empty (set it; the host name could not be read)")
+	}
+	for _, r := range c.NodeID {
+		if r == '/' || r == ' ' {
+			return fmt.Errorf("node id %q: no '/' or spaces", c.NodeID)
+		}
+	}
+	switch {
+	case c.KeyRing == nil:
+		return errors.New("no privacy key ring: addresses could not be tokenized")
+	case c.RescanInterval <= 0, c.FlushInterval <= 0, c.ExportTimeout <= 0, c.ClockResample <= 0:
+		return errors.New("rescan, flush, export timeout and clock intervals must be positive")
+	case c.RetryMax < 0:
+		return fmt.Errorf("retry budget %v is negative", c.RetryMax)
+	case c.BatchRecords < 1 || c.QueueRecords < c.BatchRecords:
+		return fmt.Errorf("batch %d and queue %d records: want 1 <= batch <= queue", c.BatchRecords, c.QueueRecords)
+	case c.BurstRecords < 1:
+		return fmt.Errorf("burst threshold %d: must be positive", c.BurstRecords)
+	}
+	for _, p := range c.Executables {
+		if _, err := os.Stat(p); err != nil {
+			return fmt.Errorf("target executable: %w", err)
+		}
+	}
+	p := c.Probes
+	p.PIDs = c.PIDs
+	if err := p.Validate(); err != nil {
+		return err
+	}
+	return nil
+}
