@@ -54,6 +54,7 @@ enum futex_syscall {
 	SYSCALL_FUTEX       = 0,
 	SYSCALL_FUTEX_WAIT  = 1,
 	SYSCALL_FUTEX_WAITV = 2,
+	SYSCALL_GO_SEMA     = 3, // not a syscall: a Go mutex wait (lock_order.h)
 };
 
 // Which syscall an fsync wait came through.

@@ -188,7 +188,14 @@ const (
 	collectorFutexSyscallSYSCALL_FUTEX       collectorFutexSyscall = 0
 	collectorFutexSyscallSYSCALL_FUTEX_WAIT  collectorFutexSyscall = 1
 	collectorFutexSyscallSYSCALL_FUTEX_WAITV collectorFutexSyscall = 2
+	collectorFutexSyscallSYSCALL_GO_SEMA     collectorFutexSyscall = 3
 )
+
+type collectorGoWait struct {
+	_    structs.HostLayout
+	Ts   uint64
+	Sema uint64
+}
 
 type collectorGoroutineKey struct {
 	_    structs.HostLayout
@@ -258,6 +265,19 @@ type collectorRunqStart struct {
 	Span      collectorSpanRef
 }
 
+type collectorSemaKey struct {
+	_    structs.HostLayout
+	Tgid uint32
+	Pad  uint32
+	Sema uint64
+}
+
+type collectorSemaRelease struct {
+	_   structs.HostLayout
+	Tid uint32
+	Pid uint32
+}
+
 type collectorSpanRef struct {
 	_       structs.HostLayout
 	TraceHi uint64
@@ -314,8 +334,10 @@ const (
 	collectorMapGoProcs                  = "go_procs"
 	collectorMapGoroutineLocks           = "goroutine_locks"
 	collectorMapGoroutineSpans           = "goroutine_spans"
+	collectorMapGoroutineWaits           = "goroutine_waits"
 	collectorMapPidFilter                = "pid_filter"
 	collectorMapRunqStarts               = "runq_starts"
+	collectorMapSemaReleases             = "sema_releases"
 	collectorMapTcpSocks                 = "tcp_socks"
 	collectorMapThreadLocks              = "thread_locks"
 	collectorMapThreadSpans              = "thread_spans"
@@ -333,6 +355,9 @@ const (
 	collectorProgGoMutexLock             = "go_mutex_lock"
 	collectorProgGoRwmutexLock           = "go_rwmutex_lock"
 	collectorProgGoRwmutexRlock          = "go_rwmutex_rlock"
+	collectorProgGoSemaAcquire           = "go_sema_acquire"
+	collectorProgGoSemaAcquired          = "go_sema_acquired"
+	collectorProgGoSemaRelease           = "go_sema_release"
 	collectorProgGoUnlock                = "go_unlock"
 	collectorProgPageFaultMaj            = "page_fault_maj"
 	collectorProgPthreadMutexLockEnter   = "pthread_mutex_lock_enter"
@@ -417,6 +442,9 @@ type collectorProgramSpecs struct {
 	GoMutexLock             *ebpf.ProgramSpec `ebpf:"go_mutex_lock"`
 	GoRwmutexLock           *ebpf.ProgramSpec `ebpf:"go_rwmutex_lock"`
 	GoRwmutexRlock          *ebpf.ProgramSpec `ebpf:"go_rwmutex_rlock"`
+	GoSemaAcquire           *ebpf.ProgramSpec `ebpf:"go_sema_acquire"`
+	GoSemaAcquired          *ebpf.ProgramSpec `ebpf:"go_sema_acquired"`
+	GoSemaRelease           *ebpf.ProgramSpec `ebpf:"go_sema_release"`
 	GoUnlock                *ebpf.ProgramSpec `ebpf:"go_unlock"`
 	PageFaultMaj            *ebpf.ProgramSpec `ebpf:"page_fault_maj"`
 	PthreadMutexLockEnter   *ebpf.ProgramSpec `ebpf:"pthread_mutex_lock_enter"`
@@ -447,8 +475,10 @@ type collectorMapSpecs struct {
 	GoProcs        *ebpf.MapSpec `ebpf:"go_procs"`
 	GoroutineLocks *ebpf.MapSpec `ebpf:"goroutine_locks"`
 	GoroutineSpans *ebpf.MapSpec `ebpf:"goroutine_spans"`
+	GoroutineWaits *ebpf.MapSpec `ebpf:"goroutine_waits"`
 	PidFilter      *ebpf.MapSpec `ebpf:"pid_filter"`
 	RunqStarts     *ebpf.MapSpec `ebpf:"runq_starts"`
+	SemaReleases   *ebpf.MapSpec `ebpf:"sema_releases"`
 	TcpSocks       *ebpf.MapSpec `ebpf:"tcp_socks"`
 	ThreadLocks    *ebpf.MapSpec `ebpf:"thread_locks"`
 	ThreadSpans    *ebpf.MapSpec `ebpf:"thread_spans"`
@@ -504,8 +534,10 @@ type collectorMaps struct {
 	GoProcs        *ebpf.Map `ebpf:"go_procs"`
 	GoroutineLocks *ebpf.Map `ebpf:"goroutine_locks"`
 	GoroutineSpans *ebpf.Map `ebpf:"goroutine_spans"`
+	GoroutineWaits *ebpf.Map `ebpf:"goroutine_waits"`
 	PidFilter      *ebpf.Map `ebpf:"pid_filter"`
 	RunqStarts     *ebpf.Map `ebpf:"runq_starts"`
+	SemaReleases   *ebpf.Map `ebpf:"sema_releases"`
 	TcpSocks       *ebpf.Map `ebpf:"tcp_socks"`
 	ThreadLocks    *ebpf.Map `ebpf:"thread_locks"`
 	ThreadSpans    *ebpf.Map `ebpf:"thread_spans"`
@@ -524,8 +556,10 @@ func (m *collectorMaps) Close() error {
 		m.GoProcs,
 		m.GoroutineLocks,
 		m.GoroutineSpans,
+		m.GoroutineWaits,
 		m.PidFilter,
 		m.RunqStarts,
+		m.SemaReleases,
 		m.TcpSocks,
 		m.ThreadLocks,
 		m.ThreadSpans,
@@ -569,6 +603,9 @@ type collectorPrograms struct {
 	GoMutexLock             *ebpf.Program `ebpf:"go_mutex_lock"`
 	GoRwmutexLock           *ebpf.Program `ebpf:"go_rwmutex_lock"`
 	GoRwmutexRlock          *ebpf.Program `ebpf:"go_rwmutex_rlock"`
+	GoSemaAcquire           *ebpf.Program `ebpf:"go_sema_acquire"`
+	GoSemaAcquired          *ebpf.Program `ebpf:"go_sema_acquired"`
+	GoSemaRelease           *ebpf.Program `ebpf:"go_sema_release"`
 	GoUnlock                *ebpf.Program `ebpf:"go_unlock"`
 	PageFaultMaj            *ebpf.Program `ebpf:"page_fault_maj"`
 	PthreadMutexLockEnter   *ebpf.Program `ebpf:"pthread_mutex_lock_enter"`
@@ -600,6 +637,9 @@ func (p *collectorPrograms) Close() error {
 		p.GoMutexLock,
 		p.GoRwmutexLock,
 		p.GoRwmutexRlock,
+		p.GoSemaAcquire,
+		p.GoSemaAcquired,
+		p.GoSemaRelease,
 		p.GoUnlock,
 		p.PageFaultMaj,
 		p.PthreadMutexLockEnter,

@@ -86,7 +86,15 @@ const (
 	SyscallFutex      FutexSyscall = FutexSyscall(collectorFutexSyscallSYSCALL_FUTEX)
 	SyscallFutexWait  FutexSyscall = FutexSyscall(collectorFutexSyscallSYSCALL_FUTEX_WAIT)
 	SyscallFutexWaitv FutexSyscall = FutexSyscall(collectorFutexSyscallSYSCALL_FUTEX_WAITV)
+	// SyscallGoSema is not a system call: a contended Go sync.Mutex wait,
+	// seen by uprobes on runtime_SemacquireMutex (Collector.AttachGoLockWaits).
+	// Addr is then &mutex.sema, the mutex's address + 4.
+	SyscallGoSema FutexSyscall = FutexSyscall(collectorFutexSyscallSYSCALL_GO_SEMA)
 )
+
+// goSemaOffset is the offset of sema in sync.Mutex (internal/sync.Mutex
+// since Go 1.24): struct { state int32; sema uint32 }.
+const goSemaOffset = 4
 
 // String names the system call.
 func (s FutexSyscall) String() string {
@@ -97,6 +105,8 @@ func (s FutexSyscall) String() string {
 		return "futex_wait"
 	case SyscallFutexWaitv:
 		return "futex_waitv"
+	case SyscallGoSema:
+		return "go_sema"
 	default:
 		return fmt.Sprintf("FutexSyscall(%d)", uint32(s))
 	}
@@ -190,7 +200,7 @@ func DecodeRecord(b []byte) (Event, error) {
 			Syscall:  FutexSyscall(le.Uint32(b[64:])),
 			Span:     decodeSpanRef(b[72:]),
 		}
-		if e.Syscall > SyscallFutexWaitv || le.Uint32(b[68:]) != 0 || e.Duration < 0 {
+		if e.Syscall > SyscallGoSema || le.Uint32(b[68:]) != 0 || e.Duration < 0 {
 			return nil, fmt.Errorf("futex record: %w", ErrRecordField)
 		}
 		return e, nil
@@ -231,6 +241,9 @@ func DecodeRecord(b []byte) (Event, error) {
 
 // KernelEvent converts e to the exported form, with wall time from clk.
 // Node, Stream, Seq, resource and trace fields are left to the exporter.
+// A Go mutex wait (SyscallGoSema) is exported as a futex wait on the
+// mutex's address, with AttrLockKind "go_mutex": the lock-convoy detector
+// reads both kinds alike.
 func (e FutexWait) KernelEvent(clk Clock) evidence.KernelEvent {
 	ev := evidence.KernelEvent{
 		Type:       evidence.KernelFutexWait,
@@ -242,9 +255,16 @@ func (e FutexWait) KernelEvent(clk Clock) evidence.KernelEvent {
 		Addr:       e.Addr,
 		WakerTID:   int64(e.WakerTID),
 	}
+	if e.Syscall == SyscallGoSema {
+		ev.Addr = e.Addr - goSemaOffset
+		ev.Attrs = evidence.Attrs{{Key: AttrLockKind, Value: evidence.StringValue("go_mutex")}}
+	}
 	e.Span.stamp(&ev)
 	return ev
 }
+
+// AttrLockKind marks futex-wait records that are Go mutex waits.
+const AttrLockKind = "debugai.lock.kind"
 
 // KernelEvent converts e to the exported form, with wall time from clk.
 func (e RunqueueDelay) KernelEvent(clk Clock) evidence.KernelEvent {

@@ -73,7 +73,7 @@ func TestDecodeRecordErrors(t *testing.T) {
 	good := encode(t, collectorRunqEvent{Kind: uint32(collectorEventKindEVENT_RUNQUEUE_DELAY)})
 	badPreempt := bytes.Clone(good)
 	badPreempt[12] = 2
-	badSyscall := encode(t, collectorFutexEvent{Kind: uint32(collectorEventKindEVENT_FUTEX_WAIT), Syscall: 3})
+	badSyscall := encode(t, collectorFutexEvent{Kind: uint32(collectorEventKindEVENT_FUTEX_WAIT), Syscall: 4})
 	for _, tc := range []struct {
 		name string
 		in   []byte

@@ -293,3 +293,113 @@ int go_unlock(struct pt_regs *ctx)
 
 const struct lock_edge_event *unused_lock_edge_event __attribute__((unused));
 const enum lock_flavor *unused_lock_flavor __attribute__((unused));
+
+/* Go contended lock waits: they park the goroutine in the Go scheduler and
+ * never reach a futex. runtime_SemacquireMutex(&m.sema, ...) is entered
+ * when Lock must wait; uprobes at its RET instructions see the wait end
+ * (never a uretprobe on Go); runtime_Semrelease(&m.sema, ...) is the
+ * holder's Unlock handing the lock over. Reported as futex_event records
+ * with syscall SYSCALL_GO_SEMA and uaddr = &m.sema. */
+
+struct go_wait {
+	__u64 ts;
+	__u64 sema;
+};
+
+struct sema_key {
+	__u32 tgid;
+	__u32 _pad;
+	__u64 sema;
+};
+
+struct sema_release {
+	__u32 tid;
+	__u32 pid;
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, 16384);
+	__type(key, struct goroutine_key);
+	__type(value, struct go_wait);
+} goroutine_waits SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, 16384);
+	__type(key, struct sema_key);
+	__type(value, struct sema_release);
+} sema_releases SEC(".maps");
+
+SEC("uprobe")
+int go_sema_acquire(struct pt_regs *ctx)
+{
+	struct config *cfg = get_config();
+	if (!cfg)
+		return 0;
+	__u32 tgid = bpf_get_current_pid_tgid() >> 32;
+	if (!current_allowed(cfg, tgid) || !ctx->r14)
+		return 0;
+	struct goroutine_key k = {.tgid = tgid, .g = ctx->r14};
+	struct go_wait w = {.ts = bpf_ktime_get_ns(), .sema = ctx->ax};
+	if (bpf_map_update_elem(&goroutine_waits, &k, &w, BPF_ANY))
+		count(COUNTER_STATE_MISSED);
+	return 0;
+}
+
+SEC("uprobe")
+int go_sema_release(struct pt_regs *ctx)
+{
+	struct config *cfg = get_config();
+	if (!cfg)
+		return 0;
+	__u64 id = bpf_get_current_pid_tgid();
+	if (!current_allowed(cfg, id >> 32))
+		return 0;
+	struct sema_key k = {.tgid = id >> 32, .sema = ctx->ax};
+	struct sema_release r = {.tid = (__u32)id, .pid = id >> 32};
+	bpf_map_update_elem(&sema_releases, &k, &r, BPF_ANY);
+	return 0;
+}
+
+// At each RET of runtime_SemacquireMutex: the goroutine has the lock.
+SEC("uprobe")
+int go_sema_acquired(struct pt_regs *ctx)
+{
+	__u64 id = bpf_get_current_pid_tgid();
+	struct goroutine_key k = {.tgid = id >> 32, .g = ctx->r14};
+	struct go_wait *w = bpf_map_lookup_elem(&goroutine_waits, &k);
+	if (!w)
+		return 0;
+	__u64 now = bpf_ktime_get_ns();
+	__u64 dur = now - w->ts;
+	__u64 sema = w->sema;
+	bpf_map_delete_elem(&goroutine_waits, &k);
+	struct config *cfg = get_config();
+	if (!cfg || dur < cfg->futex_threshold_ns)
+		return 0;
+	struct futex_event *e = bpf_ringbuf_reserve(&events, sizeof(*e), 0);
+	if (!e) {
+		count(COUNTER_FUTEX_DROPS);
+		return 0;
+	}
+	struct sema_key sk = {.tgid = id >> 32, .sema = sema};
+	struct sema_release *r = bpf_map_lookup_elem(&sema_releases, &sk);
+	e->kind = EVENT_FUTEX_WAIT;
+	e->tid = (__u32)id;
+	e->pid = id >> 32;
+	e->waker_tid = r ? r->tid : 0;
+	e->waker_pid = r ? r->pid : 0;
+	e->op = 0;
+	e->cgroup_id = bpf_get_current_cgroup_id();
+	e->uaddr = sema;
+	e->duration_ns = dur;
+	e->end_ns = now;
+	e->ret = 0;
+	e->syscall = SYSCALL_GO_SEMA;
+	e->_pad = 0;
+	stamp_current(&e->span);
+	bpf_ringbuf_submit(e, submit_flags(cfg));
+	count(COUNTER_FUTEX_EVENTS);
+	return 0;
+}

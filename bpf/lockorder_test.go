@@ -11,6 +11,7 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/debugai/debugai/bpf/symbolize"
 )
@@ -291,5 +292,64 @@ func TestLockOrderGoInlinedLimit(t *testing.T) {
 		if (e.held == addrs["muA"] || e.held == addrs["muB"]) && (e.acquiring == addrs["muA"] || e.acquiring == addrs["muB"]) {
 			t.Errorf("edge %+v seen in a normal build: Mutex.Lock is no longer inlined everywhere", e)
 		}
+	}
+}
+
+// TestGoLockWaits runs goroutines queueing on a mutex whose holder sleeps,
+// in a normally built binary, and expects Go lock waits on that mutex,
+// most of them with the releasing thread as waker.
+func TestGoLockWaits(t *testing.T) {
+	requireEBPF(t)
+	bin := buildGo(t, "gowait")
+	w := startWorkload(t, bin)
+	addrs := addrLines(t, w, "mu")
+	pid := uint32(w.cmd.Process.Pid)
+	cfg := DefaultConfig()
+	cfg.PIDs = []uint32{pid}
+	cfg.FutexThreshold = 500 * time.Microsecond
+	cfg.DisableRunqueue, cfg.DisableTCP, cfg.DisableBlock, cfg.DisablePageFault, cfg.DisableFsync = true, true, true, true, true
+	c, err := Load(cfg)
+	if err != nil {
+		t.Fatalf("Load: %v", err)
+	}
+	defer c.Close()
+	probed, err := c.AttachGoLockWaits(bin)
+	if err != nil {
+		t.Fatalf("AttachGoLockWaits: %v", err)
+	}
+	t.Logf("probed %v", probed.Symbols)
+	if _, err := io.WriteString(w.stdin, "go\n"); err != nil {
+		t.Fatal(err)
+	}
+	if got := w.line(t); got != "done" {
+		t.Fatalf("workload printed %q", got)
+	}
+	var waits, woken int
+	if _, err := c.Drain(func(ev Event) {
+		f, ok := ev.(FutexWait)
+		if !ok || f.Syscall != SyscallGoSema {
+			return
+		}
+		waits++
+		kev := f.KernelEvent(Clock{})
+		if kev.Addr != addrs["mu"] {
+			t.Errorf("wait on %#x, want the mutex %#x", kev.Addr, addrs["mu"])
+		}
+		if f.Duration < 500*time.Microsecond || f.Duration > 2*time.Second {
+			t.Errorf("wait of %v", f.Duration)
+		}
+		if f.WakerTID != 0 && f.WakerPID == pid {
+			woken++
+		}
+	}); err != nil {
+		t.Fatal(err)
+	}
+	w.finish(t)
+	// 40 acquisitions by 4 goroutines behind a 2 ms holder: most wait.
+	if waits < 20 {
+		t.Errorf("%d Go lock waits, want >= 20 of the 40 acquisitions", waits)
+	}
+	if woken*2 < waits {
+		t.Errorf("only %d of %d waits name the releasing thread", woken, waits)
 	}
 }

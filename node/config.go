@@ -40,6 +40,9 @@ type Config struct {
 	// -gcflags=all=-l, see docs/lock-order.md); PthreadLocks the pthread
 	// lock-order probes on each target process's C library.
 	SpanHooks, GoLocks, PthreadLocks bool
+	// GoLockWaits reports contended sync.Mutex waits of Go Executables
+	// (they never reach a futex) as futex-wait records on the mutex.
+	GoLockWaits bool
 	// RescanInterval is how often target processes are looked for.
 	RescanInterval time.Duration
 	// Export batching and retries.
@@ -71,6 +74,7 @@ func DefaultConfig() Config {
 		Probes:         bpf.DefaultConfig(),
 		SpanHooks:      true,
 		GoLocks:        true,
+		GoLockWaits:    true,
 		RescanInterval: 2 * time.Second,
 		BatchRecords:   1024,
 		QueueRecords:   1 << 16,

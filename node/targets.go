@@ -20,6 +20,7 @@ type probeAttacher interface {
 	RemovePIDs(...uint32) error
 	AttachSpanHooks(path string) (bpf.Probed, error)
 	AttachGoLocks(path string) (bpf.Probed, error)
+	AttachGoLockWaits(path string) (bpf.Probed, error)
 	AttachPthreadLocks(path string, pid int) (bpf.Probed, error)
 }
 
@@ -77,6 +78,7 @@ func (t *targets) rescan() (int, error) {
 		}
 		exes[k] = path
 		t.attachBinary(path)
+		t.attachGoWaits(path)
 	}
 	found := map[uint32]bool{}
 	for _, pid := range t.cfg.PIDs {
@@ -161,6 +163,15 @@ func (t *targets) attachBinary(path string) {
 		} else if len(p.Missing) > 0 {
 			t.warnOnce(path+"\x00locks", "Go lock-order probes partial (inlined functions; build with -gcflags=all=-l)", fmt.Errorf("missing %v", p.Missing))
 		}
+	}
+}
+
+func (t *targets) attachGoWaits(path string) {
+	if !t.cfg.GoLockWaits {
+		return
+	}
+	if _, err := t.probes.AttachGoLockWaits(path); err != nil {
+		t.warnOnce(path+"\x00waits", "no Go lock-wait probes", err)
 	}
 }
 

@@ -133,6 +133,7 @@ func addFlags(fs *flag.FlagSet, cfg *node.Config) *flags {
 	fs.Var(&f.exes, "exe", "target executable `path`: its processes, now and after restarts (repeatable)")
 	fs.BoolVar(&cfg.SpanHooks, "span-hooks", cfg.SpanHooks, "stamp events with spans of --exe binaries that use debugai/hint")
 	fs.BoolVar(&cfg.GoLocks, "go-locks", cfg.GoLocks, "lock-order probes on Go --exe binaries (complete only for -gcflags=all=-l builds)")
+	fs.BoolVar(&cfg.GoLockWaits, "go-lock-waits", cfg.GoLockWaits, "report contended sync.Mutex waits of Go --exe binaries (works in normal builds)")
 	fs.BoolVar(&cfg.PthreadLocks, "pthread-locks", cfg.PthreadLocks, "lock-order probes on the C library of each target process (costs a uprobe trap per lock call)")
 	fs.DurationVar(&p.FutexThreshold, "futex-threshold", p.FutexThreshold, "report futex waits at least this long")
 	fs.DurationVar(&p.RunqueueThreshold, "runqueue-threshold", p.RunqueueThreshold, "report run-queue delays at least this long")

@@ -1,0 +1,134 @@
+package bpf
+
+import (
+	"debug/elf"
+	"debug/gosym"
+	"errors"
+	"fmt"
+
+	"golang.org/x/arch/x86/x86asm"
+)
+
+// Go runtime functions behind contended sync.Mutex waits, newest names
+// first (internal/sync since Go 1.24, sync before).
+var (
+	goSemacquireSymbols = []string{"internal/sync.runtime_SemacquireMutex", "sync.runtime_SemacquireMutex"}
+	goSemreleaseSymbols = []string{"internal/sync.runtime_Semrelease", "sync.runtime_Semrelease"}
+)
+
+// AttachGoLockWaits puts uprobes on the contended path of sync.Mutex in the
+// Go executable at path: the entry and every RET of runtime_SemacquireMutex
+// (a wait and its end; a uretprobe would corrupt Go's movable stacks) and
+// the entry of runtime_Semrelease (the holder handing over). Waits at or
+// above Config.FutexThreshold are reported as FutexWait records with
+// Syscall SyscallGoSema. The functions are never inlined, so this works in
+// normally built binaries.
+func (c *Collector) AttachGoLockWaits(path string) (Probed, error) {
+	acq, acqName, err := goFunc(path, goSemacquireSymbols)
+	if err != nil {
+		return Probed{}, err
+	}
+	rel, relName, err := goFunc(path, goSemreleaseSymbols)
+	if err != nil {
+		return Probed{}, err
+	}
+	p := Probed{Path: path, Symbols: map[string]uint64{acqName: acq.offset, relName: rel.offset}}
+	probes := []uprobeAt{{acq.offset, c.objs.GoSemaAcquire}, {rel.offset, c.objs.GoSemaRelease}}
+	for _, r := range acq.rets {
+		probes = append(probes, uprobeAt{r, c.objs.GoSemaAcquired})
+	}
+	return p, c.attachSet("go-waits", path, 0, probes)
+}
+
+// funcCode is a function's file offset and the file offsets of its RET
+// instructions.
+type funcCode struct {
+	offset uint64
+	rets   []uint64
+}
+
+// goFunc finds the first of names in the Go binary at path and its RETs.
+func goFunc(path string, names []string) (fc funcCode, name string, err error) {
+	f, err := elf.Open(path)
+	if err != nil {
+		return funcCode{}, "", fmt.Errorf("opening %s: %w", path, err)
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			fc, err = funcCode{}, fmt.Errorf("%s: malformed ELF file: %v", path, r)
+		}
+		err = errors.Join(err, f.Close())
+	}()
+	tab := goSymTable(f)
+	if tab == nil {
+		return funcCode{}, "", fmt.Errorf("%s: no Go function table (not a Go binary): %w", path, ErrNoSymbols)
+	}
+	for _, name := range names {
+		fn := tab.LookupFunc(name)
+		if fn == nil {
+			continue
+		}
+		code, off, err := funcBytes(f, fn.Entry, fn.End)
+		if err != nil {
+			return funcCode{}, "", fmt.Errorf("%s: %s: %w", path, name, err)
+		}
+		rets := retOffsets(code, off)
+		if len(rets) == 0 {
+			return funcCode{}, "", fmt.Errorf("%s: %s has no RET instruction", path, name)
+		}
+		return funcCode{offset: off, rets: rets}, name, nil
+	}
+	return funcCode{}, "", fmt.Errorf("%s: none of %v: %w", path, names, ErrNoSymbols)
+}
+
+func goSymTable(f *elf.File) *gosym.Table {
+	pclnSec, text := f.Section(".gopclntab"), f.Section(".text")
+	if pclnSec == nil || text == nil {
+		return nil
+	}
+	pcln, err := pclnSec.Data()
+	if err != nil {
+		return nil
+	}
+	tab, err := gosym.NewTable(nil, gosym.NewLineTable(pcln, text.Addr))
+	if err != nil {
+		return nil
+	}
+	return tab
+}
+
+// funcBytes reads the code of [entry, end) and returns its file offset.
+func funcBytes(f *elf.File, entry, end uint64) ([]byte, uint64, error) {
+	off, ok := fileOffset(f, entry)
+	if !ok || end <= entry || end-entry > 1<<20 {
+		return nil, 0, fmt.Errorf("function at %#x..%#x not in an executable segment", entry, end)
+	}
+	for _, p := range f.Progs {
+		if p.Type == elf.PT_LOAD && entry >= p.Vaddr && end <= p.Vaddr+p.Filesz {
+			code := make([]byte, end-entry)
+			if _, err := p.ReadAt(code, int64(entry-p.Vaddr)); err != nil {
+				return nil, 0, fmt.Errorf("reading code: %w", err)
+			}
+			return code, off, nil
+		}
+	}
+	return nil, 0, fmt.Errorf("function at %#x..%#x crosses segments", entry, end)
+}
+
+// retOffsets decodes x86-64 code starting at file offset base and returns
+// the file offsets of its RET instructions. Decoding stops at the first
+// undecodable byte (padding after the function's last instruction).
+func retOffsets(code []byte, base uint64) []uint64 {
+	var rets []uint64
+	for pc := 0; pc < len(code); {
+		inst, err := x86asm.Decode(code[pc:], 64)
+		if err != nil || inst.Len == 0 {
+			break
+		}
+		if inst.Op == x86asm.RET {
+			rets = append(rets, base+uint64(pc))
+		}
+		pc += inst.Len
+	}
+	return rets
+}
