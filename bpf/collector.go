@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"reflect"
 	"strconv"
 	"strings"
 	"sync"
@@ -540,4 +541,25 @@ func (c *Collector) Close() error {
 		c.closeErr = errors.Join(errs...)
 	})
 	return c.closeErr
+}
+
+// RecursionMisses sums, over every program, the runs the kernel skipped
+// because another BPF program was running on that CPU (a uprobe program
+// preempted by another task's uprobe, an interrupt during a probe). Those
+// events are lost without a ring-buffer drop.
+func (c *Collector) RecursionMisses() (uint64, error) {
+	var total uint64
+	v := reflect.ValueOf(c.objs.collectorPrograms)
+	for i := range v.NumField() {
+		p, ok := v.Field(i).Interface().(*ebpf.Program)
+		if !ok || p == nil {
+			continue
+		}
+		st, err := p.Stats()
+		if err != nil {
+			return 0, fmt.Errorf("reading program stats: %w", err)
+		}
+		total += st.RecursionMisses
+	}
+	return total, nil
 }

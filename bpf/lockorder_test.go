@@ -182,9 +182,10 @@ func TestLockOrderGo(t *testing.T) {
 			continue
 		}
 		// Counts are reported at powers of two: 100 observations give
-		// records up to the 64th.
-		if got < 64 || got > w.count {
-			t.Errorf("edge %+v count %d, want 64..%d", w.e, got, w.count)
+		// records up to the 64th, unless the kernel skipped probe runs
+		// (recursion misses, under CPU contention).
+		if got > w.count || got < 64 && misses(t, c) == 0 {
+			t.Errorf("edge %+v count %d, want 64..%d (no probe runs were missed)", w.e, got, w.count)
 		}
 	}
 	var readEdge bool
@@ -207,7 +208,7 @@ func TestLockOrderGo(t *testing.T) {
 		t.Errorf("counters %+v: drops or overflow", counters)
 	}
 	// 100 x (2 + 2 + 2) acquisitions at least.
-	if counters.LockAcquires < 600 {
+	if counters.LockAcquires < 600 && misses(t, c) == 0 {
 		t.Errorf("%d acquisitions recorded, want >= 600", counters.LockAcquires)
 	}
 }
@@ -252,7 +253,7 @@ func TestLockOrderPthread(t *testing.T) {
 		{addrs["mutex_a"], addrs["mutex_b"], site("AB-held", "lock_ab"), site("AB-acquiring", "lock_ab")},
 		{addrs["mutex_b"], addrs["mutex_a"], site("BA-held", "lock_ba"), site("BA-acquiring", "lock_ba")},
 	} {
-		if got := edges[e]; got < 64 || got > 100 {
+		if got := edges[e]; got == 0 || got > 100 || got < 64 && misses(t, c) == 0 {
 			t.Errorf("edge %+v count %d, want 64..100; all edges: %v", e, got, edges)
 		}
 	}
@@ -352,4 +353,17 @@ func TestGoLockWaits(t *testing.T) {
 	if woken*2 < waits {
 		t.Errorf("only %d of %d waits name the releasing thread", woken, waits)
 	}
+}
+
+// misses is the collector's recursion misses (skipped probe runs).
+func misses(t *testing.T, c *Collector) uint64 {
+	t.Helper()
+	n, err := c.RecursionMisses()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n > 0 {
+		t.Logf("%d probe runs skipped by the kernel (recursion misses)", n)
+	}
+	return n
 }

@@ -19,7 +19,7 @@ import (
 type snapshot struct {
 	counters       bpf.Counters
 	eventsPerSec   float64 // records written by the probes, last second
-	dropsPerSec    float64 // records lost (ring buffer or export queue), last second
+	dropsPerSec    float64 // records lost (ring buffer, export queue, skipped probe runs), last second
 	ringFill       float64
 	exportQueued   int
 	exportSent     uint64
@@ -30,6 +30,7 @@ type snapshot struct {
 	targets        int
 	detached       bool
 	clockBoundSecs float64
+	probeMisses    uint64
 }
 
 // metrics serves the latest snapshot in the Prometheus text format.
@@ -76,6 +77,7 @@ func (m *metrics) serveMetrics(w http.ResponseWriter, _ *http.Request) {
 		{"debugai_node_events_total", "", "", `type="fsync"`, float64(c.FsyncEvents)},
 		{"debugai_node_events_total", "", "", `type="lock_edge"`, float64(c.LockEvents)},
 		{"debugai_node_ring_drops_total", "Records lost to a full ring buffer.", "counter", "", float64(c.Drops())},
+		{"debugai_node_probe_misses_total", "Probe runs the kernel skipped because another BPF program ran on the CPU.", "counter", "", float64(s.probeMisses)},
 		{"debugai_node_state_missed_total", "Waits, sockets or requests not tracked for lack of per-task state.", "counter", "", float64(c.StateMissed)},
 		{"debugai_node_events_per_second", "Records written by the probes in the last second.", "gauge", "", s.eventsPerSec},
 		{"debugai_node_drops_per_second", "Records lost (ring buffer or export queue) in the last second.", "gauge", "", s.dropsPerSec},

@@ -200,7 +200,7 @@ func (n *Node) upkeep(ctx context.Context) {
 	defer tick.Stop()
 	lastScan, lastClock := time.Now(), time.Now()
 	var prev bpf.Counters
-	var prevExpDropped uint64
+	var prevExpDropped, prevMisses uint64
 	for {
 		select {
 		case <-ctx.Done():
@@ -226,11 +226,15 @@ func (n *Node) upkeep(ctx context.Context) {
 			if err != nil {
 				continue
 			}
+			misses, err := n.coll.RecursionMisses()
+			if err != nil {
+				misses = prevMisses
+			}
 			queued, sent, expDropped, failed := n.exp.stats()
 			events := c.Events() - prev.Events()
-			drops := c.Drops() - prev.Drops() + expDropped - prevExpDropped
+			drops := c.Drops() - prev.Drops() + expDropped - prevExpDropped + misses - prevMisses
 			n.triggers(events, drops, now)
-			prev, prevExpDropped = c, expDropped
+			prev, prevExpDropped, prevMisses = c, expDropped, misses
 			n.clockMu.Lock()
 			bound := n.enc.clock.Bound()
 			n.clockMu.Unlock()
@@ -239,6 +243,7 @@ func (n *Node) upkeep(ctx context.Context) {
 				ringFill: n.coll.RingFill(), exportQueued: queued, exportSent: sent,
 				exportDropped: expDropped, exportFailed: failed, decodeErrors: n.decodeErrs.Load(),
 				anomalies: n.anomalies.Load(), targets: n.tgt.count(), clockBoundSecs: bound.Seconds(),
+				probeMisses: misses,
 			})
 		}
 	}
