@@ -27,4 +27,8 @@ const (
 	AttrLockHeldSite    = "debugai.lock.held_site"
 	AttrLockAcquireSite = "debugai.lock.acquiring_site"
 	AttrLockCount       = "debugai.lock.count"
+	// AttrLockName names the lock a futex wait is on when the collector
+	// could symbolize its address (a global: "main.mu", "table_lock"), as
+	// lock-order edges name it.
+	AttrLockName = "debugai.lock.name"
 )

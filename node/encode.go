@@ -79,6 +79,14 @@ func (e *encoder) encode(ev bpf.Event) (record, bool) {
 			kev.Attrs = append(kev.Attrs, evidence.Attr{Key: AttrTCPRemoteAddr, Value: evidence.StringValue(e.ring.Token(v.RemoteAddr.String()))})
 		}
 		return e.kernel(kev), true
+	case bpf.FutexWait:
+		kev := v.KernelEvent(e.clock)
+		if kev.Addr != 0 {
+			if name, err := e.sym.Data(v.PID, kev.Addr); err == nil {
+				kev.Attrs = append(kev.Attrs, evidence.Attr{Key: evidence.AttrLockName, Value: evidence.StringValue(name)})
+			}
+		}
+		return e.kernel(kev), true
 	case kernelEventer:
 		return e.kernel(v.KernelEvent(e.clock)), true
 	}

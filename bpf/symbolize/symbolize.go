@@ -14,6 +14,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"time"
 )
 
 // ErrUnknown means an address is in no mapping or no symbol covers it.
@@ -49,14 +50,24 @@ type mapping struct {
 // device and inode). It is safe for concurrent use.
 type Symbolizer struct {
 	mu    sync.Mutex
-	procs map[uint32][]mapping
+	procs map[uint32]procMaps
 	bins  map[string]*binary // by dev:inode
 	root  string             // "/proc"
 }
 
+// procMaps are a process's mappings as read at a time.
+type procMaps struct {
+	maps []mapping
+	read time.Time
+}
+
+// reloadAfter throttles re-reading a process's mappings when an address
+// is in none of them (heap and stack addresses always miss).
+const reloadAfter = time.Second
+
 // New returns a Symbolizer reading /proc.
 func New() *Symbolizer {
-	return &Symbolizer{procs: map[uint32][]mapping{}, bins: map[string]*binary{}, root: "/proc"}
+	return &Symbolizer{procs: map[uint32]procMaps{}, bins: map[string]*binary{}, root: "/proc"}
 }
 
 // Forget drops the cached mappings of pid (it exited or exec'd).
@@ -149,19 +160,21 @@ func find(maps []mapping, addr uint64) (m, first mapping, ok bool) {
 	return mapping{}, mapping{}, false
 }
 
+// mappings returns pid's cached mappings; reload re-reads them unless
+// they were read less than reloadAfter ago.
 func (s *Symbolizer) mappings(pid uint32, reload bool) ([]mapping, error) {
 	s.mu.Lock()
-	maps, ok := s.procs[pid]
+	pm, ok := s.procs[pid]
 	s.mu.Unlock()
-	if ok && !reload {
-		return maps, nil
+	if ok && (!reload || time.Since(pm.read) < reloadAfter) {
+		return pm.maps, nil
 	}
 	maps, err := readMaps(fmt.Sprintf("%s/%d/maps", s.root, pid))
 	if err != nil {
 		return nil, err
 	}
 	s.mu.Lock()
-	s.procs[pid] = maps
+	s.procs[pid] = procMaps{maps: maps, read: time.Now()}
 	s.mu.Unlock()
 	return maps, nil
 }

@@ -54,6 +54,7 @@ type detectInput struct {
 	kernel   []evidence.KernelEvent
 	edges    []evidence.LockEdge
 	overlays []correlate.Overlay
+	assign   []correlate.Assignment // kernel events joined to spans
 	sinceNS  int64
 	untilNS  int64
 	baseline int64
@@ -246,6 +247,7 @@ func runDetectors(in *detectInput) ([]evidence.Finding, []int, error) {
 		if err != nil {
 			return nil, nil, fmt.Errorf("joining kernel events to spans: %w", err)
 		}
+		in.assign = as
 		if in.overlays, err = correlate.Overlays(in.spans, in.kernel, as, cfg); err != nil {
 			return nil, nil, fmt.Errorf("kernel overlays: %w", err)
 		}
@@ -302,7 +304,8 @@ func runLockgraphDetector(in *detectInput) ([]evidence.Finding, error) {
 	if len(in.edges) == 0 {
 		return nil, nil
 	}
-	_, fs, err := lockgraph.Analyze(in.edges, nil, lockgraph.DefaultConfig())
+	cfg := lockgraph.DefaultConfig()
+	_, fs, err := lockgraph.Analyze(in.edges, lockWaits(in, cfg), cfg)
 	return fs, err
 }
 

@@ -337,3 +337,63 @@ func TestDetectLockGraphOverStoredEdges(t *testing.T) {
 		}
 	}
 }
+
+// TestDetectLockInversionImpact stores an AB-BA cycle and futex waits on
+// one of its locks (named by the collector's symbol, stamped with the
+// span), and expects the inversion's impact: the waits' share of the
+// root span time, citing the wait events.
+func TestDetectLockInversionImpact(t *testing.T) {
+	ctx := context.Background()
+	path := filepath.Join(t.TempDir(), "ev.duckdb")
+	st, err := duckdb.Open(ctx, path, duckdb.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	const t0 = int64(1_800_000_000e9)
+	trace, span := evidence.TraceID{7}, evidence.SpanID{7}
+	wait := func(seq uint64, name string, ns int64) evidence.KernelEvent {
+		return evidence.KernelEvent{Node: "n1", Stream: "futex_wait-x", Seq: seq, Type: evidence.KernelFutexWait,
+			TimeNS: t0 + 5e6, DurationNS: ns, PID: 7, TID: 8, Addr: 0xc000010000, TraceID: trace, SpanID: span,
+			Attrs: evidence.Attrs{{Key: evidence.AttrLockName, Value: evidence.StringValue(name)}}}
+	}
+	b := &evidence.Batch{
+		Spans: []evidence.Span{{TraceID: trace, SpanID: span, Service: "bank", Name: "transfer",
+			Kind: evidence.KindServer, StartNS: t0, EndNS: t0 + 10e6}},
+		KernelEvents: []evidence.KernelEvent{wait(0, "main.muA", 2e6), wait(1, "main.muA", 1e6), wait(2, "main.other", 3e6)},
+		LockEdges: []evidence.LockEdge{
+			{Node: "n1", PID: 7, Held: "main.muA", Acquiring: "main.muB", Count: 9, FirstNS: t0, LastNS: t0 + 1e6},
+			{Node: "n1", PID: 7, Held: "main.muB", Acquiring: "main.muA", Count: 4, FirstNS: t0 + 2e6, LastNS: t0 + 3e6},
+		},
+	}
+	if err := st.Write(ctx, b); err != nil {
+		t.Fatal(err)
+	}
+	if err := st.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if _, errOut, err := runCLI(t, "detect", "--store", path, "--json"); err != nil {
+		t.Fatalf("detect: %v\n%s", err, errOut)
+	}
+	ro, err := duckdb.Open(ctx, path, duckdb.Options{ReadOnly: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ro.Close()
+	fs, err := ro.Findings(ctx, evidence.FindingFilter{Kinds: []string{"lock_inversion"}})
+	if err != nil || len(fs) != 1 {
+		t.Fatalf("stored lock inversions %+v, %v", fs, err)
+	}
+	f := fs[0]
+	if f.Attrs["impact_known"] != 1 || f.Attrs["wait_ns"] != 3e6 || f.Attrs["total_ns"] != 10e6 {
+		t.Errorf("impact attrs %v: want 3 ms of waits on main.muA out of 10 ms", f.Attrs)
+	}
+	var kevRefs int
+	for _, r := range f.Refs {
+		if r.Line == evidence.LineKernelFutex {
+			kevRefs++
+		}
+	}
+	if kevRefs != 2 {
+		t.Errorf("%d futex-wait citations, want the 2 waits on main.muA: %v", kevRefs, f.Refs)
+	}
+}
