@@ -2,6 +2,7 @@ package changepoint
 
 import (
 	"math/rand/v2"
+	"os"
 	"testing"
 )
 
@@ -56,6 +57,39 @@ func BenchmarkBOCPD10k(b *testing.B) {
 	cfg := DefaultBOCPDConfig()
 	for b.Loop() {
 		if _, err := BOCPD(x, cfg); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+// BenchmarkPELTFile times PELT on the series in the file named by
+// DEBUGAI_PELT_SERIES (one number per line, e.g. written by
+// bench/rchangepoint/gen), z-scored before the timer starts: the Go side
+// of the comparison with R changepoint, for profiling with -cpuprofile.
+func BenchmarkPELTFile(b *testing.B) {
+	name := os.Getenv("DEBUGAI_PELT_SERIES")
+	if name == "" {
+		b.Skip("DEBUGAI_PELT_SERIES is unset: it names the series file to time (see bench/rchangepoint)")
+	}
+	f, err := os.Open(name)
+	if err != nil {
+		b.Fatal(err)
+	}
+	s, err := ReadSeries(f)
+	f.Close()
+	if err != nil {
+		b.Fatal(err)
+	}
+	x, err := Standardize(s.Dims[0])
+	if err != nil {
+		b.Fatal(err)
+	}
+	cfg := DefaultPELTConfig()
+	cfg.Standardize = false
+	b.ReportAllocs()
+	b.ResetTimer()
+	for b.Loop() {
+		if _, err := PELT(x, cfg); err != nil {
 			b.Fatal(err)
 		}
 	}
