@@ -1,0 +1,106 @@
+package verify
+
+import (
+	"fmt"
+	"slices"
+	"time"
+
+	"github.com/debugai/debugai/agent/hypothesis"
+	"github.com/debugai/debugai/detect/lockgraph"
+	"github.com/debugai/debugai/evidence"
+)
+
+// outOfScope says why item lies outside scope ("" when it is inside):
+// its time must overlap the widened window and its service, when it has
+// one, be among scope.Services (when given).
+func outOfScope(item evidence.Item, scope hypothesis.Scope, slack int64) string {
+	lo, hi, service, timed := extent(item)
+	if timed {
+		since, until := scope.SinceNS, scope.UntilNS
+		if since != 0 && hi < since-slack || until != 0 && lo > until+slack {
+			return fmt.Sprintf("%s at %s..%s lies outside the incident window %s..%s", item.ID, fmtNS(lo), fmtNS(hi), fmtNS(since), fmtNS(until))
+		}
+	}
+	if service != "" && len(scope.Services) > 0 && !slices.Contains(scope.Services, service) {
+		return fmt.Sprintf("%s belongs to service %q, not to the incident's services %v", item.ID, service, scope.Services)
+	}
+	return ""
+}
+
+// extent is an item's time interval and service.
+func extent(item evidence.Item) (lo, hi int64, service string, timed bool) {
+	switch {
+	case item.Span != nil:
+		return item.Span.StartNS, item.Span.EndNS, item.Span.Service, true
+	case item.SpanEvent != nil:
+		return item.SpanEvent.TimeNS, item.SpanEvent.TimeNS, "", true
+	case item.KernelEvent != nil:
+		k := item.KernelEvent
+		return k.TimeNS - max(k.DurationNS, 0), k.TimeNS, k.Service, true
+	case item.LockEdge != nil:
+		return item.LockEdge.FirstNS, item.LockEdge.LastNS, item.LockEdge.Service, true
+	case item.Log != nil:
+		return item.Log.TimeNS, item.Log.TimeNS, item.Log.Service, true
+	case item.Finding != nil:
+		f := item.Finding
+		return f.StartNS, f.EndNS, "", f.StartNS != 0 || f.EndNS != 0
+	case item.Resource != nil:
+		return 0, 0, item.Resource.Service, false
+	}
+	return 0, 0, "", false
+}
+
+func fmtNS(ns int64) string {
+	if ns == 0 {
+		return "-"
+	}
+	return time.Unix(0, ns).UTC().Format(time.RFC3339Nano)
+}
+
+// citesCycle reports whether the citations include a lock cycle: a
+// lock_inversion finding, or lock-order edges that close a cycle.
+func citesCycle(cites map[string]*citation) bool {
+	next := map[string][]string{}
+	for _, c := range cites {
+		if f := c.item.Finding; f != nil && f.Kind == lockgraph.KindInversion {
+			return true
+		}
+		if e := c.item.LockEdge; e != nil && e.Held != e.Acquiring {
+			next[e.Held] = append(next[e.Held], e.Acquiring)
+		}
+	}
+	// Depth-first search for a back edge.
+	const (
+		white = iota
+		grey
+		black
+	)
+	color := map[string]int{}
+	var visit func(n string) bool
+	visit = func(n string) bool {
+		color[n] = grey
+		for _, m := range next[n] {
+			switch color[m] {
+			case grey:
+				return true
+			case white:
+				if visit(m) {
+					return true
+				}
+			}
+		}
+		color[n] = black
+		return false
+	}
+	nodes := make([]string, 0, len(next))
+	for n := range next {
+		nodes = append(nodes, n)
+	}
+	slices.Sort(nodes)
+	for _, n := range nodes {
+		if color[n] == white && visit(n) {
+			return true
+		}
+	}
+	return false
+}
