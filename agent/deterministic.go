@@ -1,0 +1,240 @@
+package agent
+
+import (
+	"cmp"
+	"context"
+	"fmt"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/debugai/debugai/agent/hypothesis"
+	"github.com/debugai/debugai/agent/verify"
+	"github.com/debugai/debugai/evidence"
+)
+
+// FindingLister lists stored findings (evidence/duckdb and the remote
+// client implement it).
+type FindingLister interface {
+	Findings(ctx context.Context, f evidence.FindingFilter) ([]evidence.Finding, error)
+}
+
+// patternOf maps detector finding kinds to hypothesis patterns; kinds
+// not listed support a hypothesis but do not lead one.
+var patternOf = map[string]hypothesis.Pattern{
+	"lock_inversion":            hypothesis.LockInversion,
+	"lock_convoy":               hypothesis.LockConvoy,
+	"starvation":                hypothesis.Starvation,
+	"retransmit_tail":           hypothesis.RetransmitTail,
+	"io_latency":                hypothesis.IOLatency,
+	"page_fault_storm":          hypothesis.PageFaultStorm,
+	"network_gap":               hypothesis.NetworkGap,
+	"n_plus_one":                hypothesis.NPlusOne,
+	"pool_saturation":           hypothesis.PoolSaturation,
+	"latency_ks":                hypothesis.RegressionOther,
+	"latency_changepoint":       hypothesis.RegressionOther,
+	"critical_path_changepoint": hypothesis.RegressionOther,
+	"critical_path_component":   hypothesis.RegressionOther,
+	"critical_path_dominant":    hypothesis.RegressionOther,
+	"latency_trend_break":       hypothesis.RegressionOther,
+}
+
+// kindRank orders lead candidates: kernel-backed causes first, then
+// structural trace patterns, then statistical regressions.
+var kindRank = map[string]int{
+	"lock_inversion": 0, "lock_convoy": 1, "retransmit_tail": 2, "io_latency": 3, "page_fault_storm": 4,
+	"starvation": 5, "network_gap": 6, "pool_saturation": 7, "critical_path_component": 8,
+	"n_plus_one": 9, "latency_changepoint": 10, "critical_path_changepoint": 11, "latency_ks": 12,
+	"critical_path_dominant": 13, "latency_trend_break": 14,
+}
+
+// Deterministic builds hypotheses from ranked findings and submits them to
+// the verifier, without a model: the offline investigator.
+type Deterministic struct {
+	Findings FindingLister
+	Resolver verify.Resolver
+	Verify   verify.Config
+	// MaxCandidates bounds the lead findings tried.
+	MaxCandidates int
+	// MaxSupport bounds the corroborating findings cited per hypothesis.
+	MaxSupport int
+}
+
+// NewDeterministic returns an investigator with default bounds.
+func NewDeterministic(f FindingLister, r verify.Resolver) *Deterministic {
+	return &Deterministic{Findings: f, Resolver: r, Verify: verify.DefaultConfig(), MaxCandidates: 8, MaxSupport: 4}
+}
+
+// Investigate tries the ranked findings of the incident's window as lead
+// candidates, each with the findings that corroborate it on other
+// evidence lines, until the verifier accepts one.
+func (d *Deterministic) Investigate(ctx context.Context, inc Incident) (Result, error) {
+	start := time.Now()
+	res := Result{Status: hypothesis.Unconfirmed}
+	defer func() { res.Elapsed = time.Since(start) }()
+	fs, err := d.Findings.Findings(ctx, evidence.FindingFilter{SinceNS: inc.Scope.SinceNS, UntilNS: inc.Scope.UntilNS, Limit: 500})
+	if err != nil {
+		return res, fmt.Errorf("listing findings: %w", err)
+	}
+	res.ToolCalls++
+	leads := rank(fs)
+	if len(leads) == 0 {
+		res.StopReason = "no candidate: no findings in the window"
+		return res, nil
+	}
+	for i, lead := range leads {
+		if i >= d.MaxCandidates {
+			break
+		}
+		res.Steps++
+		h := d.build(lead, fs)
+		v, err := verify.Verify(ctx, d.Resolver, h, inc.Scope, d.Verify)
+		if err != nil {
+			return res, err
+		}
+		res.Attempts++
+		if res.Hypothesis == nil || v.Status == hypothesis.Accepted {
+			res.Hypothesis, res.Verdict = h, v
+		}
+		if v.Status == hypothesis.Accepted {
+			res.Status = hypothesis.Accepted
+			return res, nil
+		}
+	}
+	res.StopReason = "no candidate passed the verifier"
+	return res, nil
+}
+
+// rank returns the findings that can lead a hypothesis, best first.
+func rank(fs []evidence.Finding) []evidence.Finding {
+	var out []evidence.Finding
+	for _, f := range fs {
+		if _, ok := patternOf[f.Kind]; ok {
+			out = append(out, f)
+		}
+	}
+	slices.SortStableFunc(out, func(a, b evidence.Finding) int {
+		if c := cmp.Compare(kindRank[a.Kind], kindRank[b.Kind]); c != 0 {
+			return c
+		}
+		if c := cmp.Compare(b.Confidence*b.Score, a.Confidence*a.Score); c != 0 {
+			return c
+		}
+		return strings.Compare(a.ID, b.ID)
+	})
+	return out
+}
+
+// build writes the hypothesis led by lead: the lead finding and its
+// strongest refs, plus findings on the same subject or service that cite
+// evidence on lines the lead lacks.
+func (d *Deterministic) build(lead evidence.Finding, all []evidence.Finding) *hypothesis.Hypothesis {
+	pattern := patternOf[lead.Kind]
+	h := &hypothesis.Hypothesis{
+		Schema:     hypothesis.Schema,
+		Summary:    lead.Summary,
+		Pattern:    pattern,
+		Location:   locationOf(lead),
+		Confidence: lead.Confidence,
+		Claims:     []hypothesis.Claim{{Text: lead.Summary, Citations: []string{lead.ID}, RootCause: true}},
+	}
+	have := linesOf(lead)
+	support := 0
+	for _, f := range all {
+		if support >= d.MaxSupport || f.ID == lead.ID || !related(lead, f) {
+			continue
+		}
+		if adds := newLines(linesOf(f), have); len(adds) > 0 {
+			h.Claims = append(h.Claims, hypothesis.Claim{Text: "Corroborated on " + joinLines(adds) + ": " + f.Summary, Citations: []string{f.ID}, RootCause: true})
+			for _, l := range adds {
+				have[l] = true
+			}
+			support++
+		}
+	}
+	for _, r := range lead.Refs {
+		if len(h.Timeline) >= 10 {
+			break
+		}
+		h.Timeline = append(h.Timeline, hypothesis.TimelineEntry{Text: string(r.Line) + " evidence of " + lead.Kind, Citation: r.ID})
+	}
+	h.Remediation = remediation[pattern]
+	return h
+}
+
+func linesOf(f evidence.Finding) map[evidence.Line]bool {
+	m := map[evidence.Line]bool{}
+	for _, r := range f.Refs {
+		if r.Line != "" {
+			m[r.Line] = true
+		}
+	}
+	return m
+}
+
+func newLines(of, have map[evidence.Line]bool) []evidence.Line {
+	var out []evidence.Line
+	for l := range of {
+		if !have[l] {
+			out = append(out, l)
+		}
+	}
+	slices.Sort(out)
+	return out
+}
+
+func joinLines(ls []evidence.Line) string {
+	s := make([]string, len(ls))
+	for i, l := range ls {
+		s[i] = string(l)
+	}
+	return strings.Join(s, ", ")
+}
+
+// related: same subject, or subjects naming the same service (the part
+// before the first '/' or space), or overlapping windows when either has
+// no service-like subject.
+func related(a, b evidence.Finding) bool {
+	if a.Subject == b.Subject {
+		return true
+	}
+	sa, sb := serviceOf(a.Subject), serviceOf(b.Subject)
+	if sa != "" && sa == sb {
+		return true
+	}
+	return a.StartNS != 0 && b.StartNS != 0 && a.StartNS <= b.EndNS && b.StartNS <= a.EndNS &&
+		(strings.HasPrefix(a.Subject, "0x") || strings.HasPrefix(b.Subject, "0x") || strings.Contains(a.Subject, "<>"))
+}
+
+func serviceOf(subject string) string {
+	if i := strings.IndexAny(subject, "/ "); i > 0 {
+		return subject[:i]
+	}
+	return ""
+}
+
+func locationOf(f evidence.Finding) hypothesis.Location {
+	loc := hypothesis.Location{Service: serviceOf(f.Subject)}
+	switch f.Kind {
+	case "lock_inversion", "lock_convoy":
+		loc.Lock = f.Subject
+	default:
+		if i := strings.IndexAny(f.Subject, "/ "); i > 0 {
+			loc.Endpoint = strings.TrimSpace(f.Subject[i+1:])
+		}
+	}
+	return loc
+}
+
+var remediation = map[hypothesis.Pattern]string{
+	hypothesis.LockInversion:   "Take the locks in one global order (or merge them); the cited sites show both orders.",
+	hypothesis.LockConvoy:      "Shorten the critical section: move I/O and network calls out from under the lock, or shard it.",
+	hypothesis.Starvation:      "Raise the CPU quota or lower the load in the cgroup; check co-located work.",
+	hypothesis.RetransmitTail:  "Check the network path and NIC for loss; set timeouts and retries on the client.",
+	hypothesis.IOLatency:       "Reduce synchronous writes on the request path or move them to faster storage.",
+	hypothesis.PageFaultStorm:  "Warm or lock the mapped data in memory; check memory pressure.",
+	hypothesis.NetworkGap:      "Look at the network between caller and callee (latency injection, DNS, proxies).",
+	hypothesis.NPlusOne:        "Batch the repeated calls into one request.",
+	hypothesis.PoolSaturation:  "Size the pool to the offered concurrency or shed load earlier.",
+	hypothesis.RegressionOther: "Compare the versions' changes around the change point; roll back if needed.",
+}
