@@ -15,6 +15,8 @@ import (
 	"time"
 
 	"go.opentelemetry.io/collector/pdata/ptrace/ptraceotlp"
+
+	"github.com/debugai/debugai/bench/hist"
 )
 
 // RunConfig says where and how hard [Run] sends. Zero fields take the value
@@ -214,7 +216,7 @@ func sleepCtx(ctx context.Context, d time.Duration) error {
 // workerStats are one worker's counters, merged when the run ends.
 type workerStats struct {
 	res  Result
-	hist histogram
+	hist hist.Histogram
 }
 
 func (r *runner) run(ctx context.Context) (Result, error) {
@@ -248,7 +250,7 @@ func (r *runner) run(ctx context.Context) (Result, error) {
 	}
 	wg.Wait()
 	res := Result{Elapsed: time.Since(start)}
-	var h histogram
+	var h hist.Histogram
 	for i := range stats {
 		s := &stats[i].res
 		res.Requests += s.Requests
@@ -266,12 +268,12 @@ func (r *runner) run(ctx context.Context) (Result, error) {
 		if res.FirstError == nil {
 			res.FirstError = s.FirstError
 		}
-		h.merge(&stats[i].hist)
+		h.Merge(&stats[i].hist)
 	}
 	if secs := res.Elapsed.Seconds(); secs > 0 {
 		res.SpansPerSecond = float64(res.Spans) / secs
 	}
-	res.LatencyP50, res.LatencyP99 = h.quantile(0.50), h.quantile(0.99)
+	res.LatencyP50, res.LatencyP99 = h.Quantile(0.50), h.Quantile(0.99)
 	if err := ctx.Err(); err != nil {
 		return res, fmt.Errorf("load run: %w", err)
 	}
@@ -297,7 +299,7 @@ func (r *runner) send(ctx, issue context.Context, i int, ws *workerStats) {
 			s.TransportErrors++
 			backoff = r.expBackoff(n)
 		case a.status >= 200 && a.status < 300:
-			ws.hist.record(lat)
+			ws.hist.Record(lat)
 			s.LatencyMax = max(s.LatencyMax, lat)
 			s.Requests++
 			rejected := min(max(a.rejected, 0), spans)

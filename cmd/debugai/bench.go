@@ -58,12 +58,15 @@ type benchReport struct {
 }
 
 func runBench(ctx context.Context, args []string, env *cmdEnv) error {
+	if len(args) > 0 && args[0] == "node" {
+		return runBenchNode(ctx, args[1:], env)
+	}
 	if len(args) == 0 || args[0] != "ingest" {
 		if len(args) > 0 && (args[0] == "-h" || args[0] == "--help") {
-			fmt.Fprintln(env.stderr, "Usage: debugai "+benchUsage)
+			fmt.Fprintln(env.stderr, "Usage: debugai "+benchUsage+"\n\nAlso: debugai bench node (node collector overhead; see bench node --help).")
 			return flag.ErrHelp
 		}
-		return usagef("bench: want a benchmark name: ingest")
+		return usagef("bench: want a benchmark name: ingest or node")
 	}
 	fs := newFlagSet("bench ingest", benchUsage, env)
 	runs := fs.Int("runs", 5, "number of runs (the median is reported)")

@@ -65,6 +65,7 @@ var commands = map[string]command{
 	"token":        {"print the privacy tokens of an identifier (current and previous epochs)", runToken},
 	"changepoints": {"print the change points of a latency series (pelt, binseg, bocpd)", runChangepoints},
 	"detect":       {"run the detectors over a time window, store and print the findings", runDetect},
+	"workload":     {"serve a demo workload for benchmarks (workload mutex)", runWorkload},
 }
 
 func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) error {

@@ -1,4 +1,7 @@
-package loadgen
+// Package hist is the latency histogram of debugai's load generators
+// (bench/loadgen, bench/httpload): log-linear buckets, fixed memory,
+// quantiles within ~3 %.
+package hist
 
 import (
 	"math"
@@ -6,12 +9,14 @@ import (
 	"time"
 )
 
-// histogram is a log-linear latency histogram: 32 buckets per power of two,
+// Histogram is a log-linear latency histogram: 32 buckets per power of two,
 // so any recorded duration is reported within ~3 %, in fixed memory (15 KiB)
-// whatever the run's length. The zero value is ready to use.
-type histogram struct {
+// whatever the run's length. The zero value is ready to use; it is not safe
+// for concurrent use (give each worker its own and Merge them).
+type Histogram struct {
 	counts [59 * subBuckets]uint64
 	n      uint64
+	max    time.Duration
 }
 
 const (
@@ -37,24 +42,34 @@ func bucketMid(i int) uint64 {
 	return lower + (uint64(1)<<shift)/2
 }
 
-func (h *histogram) record(d time.Duration) {
+// Record adds one duration; negative durations count as 0.
+func (h *Histogram) Record(d time.Duration) {
 	if d < 0 {
 		d = 0
 	}
 	h.counts[bucketOf(uint64(d))]++
 	h.n++
+	h.max = max(h.max, d)
 }
 
-func (h *histogram) merge(o *histogram) {
+// Merge adds the durations recorded in o.
+func (h *Histogram) Merge(o *Histogram) {
 	for i, c := range o.counts {
 		h.counts[i] += c
 	}
 	h.n += o.n
+	h.max = max(h.max, o.max)
 }
 
-// quantile returns the q-quantile (0 < q ≤ 1) of the recorded durations: the
+// Count is the number of recorded durations.
+func (h *Histogram) Count() uint64 { return h.n }
+
+// Max is the largest recorded duration, exactly.
+func (h *Histogram) Max() time.Duration { return h.max }
+
+// Quantile returns the q-quantile (0 < q ≤ 1) of the recorded durations: the
 // value whose rank is ⌈q·n⌉. It returns 0 for an empty histogram.
-func (h *histogram) quantile(q float64) time.Duration {
+func (h *Histogram) Quantile(q float64) time.Duration {
 	if h.n == 0 {
 		return 0
 	}

@@ -1,4 +1,4 @@
-package loadgen
+package hist
 
 import (
 	"math"
@@ -26,28 +26,28 @@ func TestHistogramQuantiles(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			var a, b histogram
+			var a, b Histogram
 			for i := range tt.n {
 				if i%2 == 0 {
-					a.record(tt.values(i))
+					a.Record(tt.values(i))
 				} else {
-					b.record(tt.values(i))
+					b.Record(tt.values(i))
 				}
 			}
-			a.merge(&b)
+			a.Merge(&b)
 			for _, c := range []struct {
 				q    float64
 				want time.Duration
 			}{{0.5, tt.wantP50}, {0.99, tt.wantP99}} {
-				got := a.quantile(c.q)
+				got := a.Quantile(c.q)
 				if math.Abs(float64(got-c.want)) > 0.035*float64(c.want) {
 					t.Errorf("q%v = %v, want %v ± 3.5 %%", c.q, got, c.want)
 				}
 			}
 		})
 	}
-	var empty histogram
-	if got := empty.quantile(0.5); got != 0 {
+	var empty Histogram
+	if got := empty.Quantile(0.5); got != 0 {
 		t.Errorf("empty quantile = %v, want 0", got)
 	}
 }
@@ -56,12 +56,27 @@ func TestBucketsContiguous(t *testing.T) {
 	prev := -1
 	for _, v := range []uint64{0, 1, 31, 32, 33, 63, 64, 65, 127, 128, 1 << 40, 1<<63 - 1} {
 		i := bucketOf(v)
-		if i < prev || i >= len(histogram{}.counts) {
+		if i < prev || i >= len(Histogram{}.counts) {
 			t.Fatalf("bucketOf(%d) = %d out of order or range", v, i)
 		}
 		prev = i
 		if mid := bucketMid(i); v >= 32 && math.Abs(float64(mid)-float64(v)) > float64(v)/32 {
 			t.Errorf("bucketMid(bucketOf(%d)) = %d, more than 1/32 away", v, mid)
 		}
+	}
+}
+
+func TestCountAndMax(t *testing.T) {
+	var a, b Histogram
+	for _, d := range []time.Duration{3 * time.Millisecond, -time.Second, 7 * time.Millisecond} {
+		a.Record(d)
+	}
+	b.Record(9 * time.Millisecond)
+	if a.Count() != 3 || a.Max() != 7*time.Millisecond {
+		t.Fatalf("count %d max %v, want 3 and 7ms", a.Count(), a.Max())
+	}
+	a.Merge(&b)
+	if a.Count() != 4 || a.Max() != 9*time.Millisecond {
+		t.Fatalf("after merge: count %d max %v, want 4 and 9ms", a.Count(), a.Max())
 	}
 }
