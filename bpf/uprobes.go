@@ -2,7 +2,6 @@ package bpf
 
 import (
 	"debug/elf"
-	"debug/gosym"
 	"errors"
 	"fmt"
 	"os"
@@ -15,6 +14,7 @@ import (
 	"github.com/cilium/ebpf/link"
 
 	"github.com/debugai/debugai/hint/hintelf"
+	"github.com/debugai/debugai/internal/goelf"
 )
 
 // ErrNoSymbols reports a binary that has none of the functions a probe set
@@ -165,8 +165,11 @@ func (c *Collector) AttachGoLocks(path string) (Probed, error) {
 		}
 		probes = append(probes, uprobeAt{off, prog})
 	}
-	if acquires == 0 || releases == 0 {
-		return p, fmt.Errorf("%s: sync lock and unlock functions (inlined everywhere, or not a Go binary): %w", path, ErrNoSymbols)
+	// Without an out-of-line Mutex.Lock (a normal build inlines it) the
+	// acquisitions are invisible: probing the releases alone would cost a
+	// trap per Unlock and show no order.
+	if _, ok := offs["sync.(*Mutex).Lock"]; !ok || acquires == 0 || releases == 0 {
+		return p, fmt.Errorf("%s: sync.(*Mutex).Lock is inlined (build with -gcflags=all=-l for lock order) or this is not a Go binary: %w", path, ErrNoSymbols)
 	}
 	return p, c.attachSet("go-locks", path, 0, probes)
 }
@@ -319,15 +322,7 @@ func FuncOffsets(path string, names []string) (offs map[string]uint64, err error
 // pclnFuncs fills addrs from .gopclntab for wanted names it lacks
 // (stripped Go binaries keep their function table).
 func pclnFuncs(f *elf.File, want map[string]bool, addrs map[string]uint64) {
-	pclnSec, text := f.Section(".gopclntab"), f.Section(".text")
-	if pclnSec == nil || text == nil {
-		return
-	}
-	pcln, err := pclnSec.Data()
-	if err != nil {
-		return
-	}
-	tab, err := gosym.NewTable(nil, gosym.NewLineTable(pcln, text.Addr))
+	tab, err := goelf.Table(f)
 	if err != nil {
 		return
 	}

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 
+	"github.com/debugai/debugai/internal/goelf"
 	"golang.org/x/arch/x86/x86asm"
 )
 
@@ -82,15 +83,7 @@ func goFunc(path string, names []string) (fc funcCode, name string, err error) {
 }
 
 func goSymTable(f *elf.File) *gosym.Table {
-	pclnSec, text := f.Section(".gopclntab"), f.Section(".text")
-	if pclnSec == nil || text == nil {
-		return nil
-	}
-	pcln, err := pclnSec.Data()
-	if err != nil {
-		return nil
-	}
-	tab, err := gosym.NewTable(nil, gosym.NewLineTable(pcln, text.Addr))
+	tab, err := goelf.Table(f)
 	if err != nil {
 		return nil
 	}

@@ -102,10 +102,19 @@ func (n *Node) MetricsAddr() string {
 
 // Detach is the kill switch: it detaches every probe at once. Run then
 // exports what was already read and returns.
-func (n *Node) Detach() {
+func (n *Node) Detach() { n.detach(true) }
+
+func (n *Node) detach(killSwitch bool) {
 	n.detachOnce.Do(func() {
 		err := n.coll.Close()
-		n.log.Warn("kill switch: every probe detached", "err", err)
+		switch {
+		case killSwitch:
+			n.log.Warn("kill switch: every probe detached", "err", err)
+		case err != nil:
+			n.log.Warn("detaching probes", "err", err)
+		default:
+			n.log.Info("every probe detached")
+		}
 		close(n.detached)
 	})
 }
@@ -151,7 +160,7 @@ func (n *Node) Run(ctx context.Context) error {
 		if _, err := n.coll.Drain(n.add); err != nil && !errors.Is(err, bpf.ErrClosed) {
 			n.log.Warn("draining ring buffer", "err", err)
 		}
-		n.Detach()
+		n.detach(false)
 	}
 	stopExp()
 	<-expDone

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"log/slog"
 	"os"
+	"runtime/debug"
 	"slices"
 	"strconv"
 	"strings"
@@ -38,6 +39,10 @@ type targets struct {
 	live    map[uint32]bool   // pids in the filter
 	pthread map[uint32]bool   // pids with pthread lock probes
 	warned  map[string]string // path -> last warning, to log each once
+	// probed is the file each executable was last probed as: parsing a
+	// large binary's symbol tables costs tens of MB and much CPU, so it
+	// is done again only when the file is replaced.
+	probed map[string]fileKey
 }
 
 func newTargets(cfg Config, probes probeAttacher, sym *symbolize.Symbolizer, log *slog.Logger) *targets {
@@ -47,6 +52,7 @@ func newTargets(cfg Config, probes probeAttacher, sym *symbolize.Symbolizer, log
 		live:    map[uint32]bool{},
 		pthread: map[uint32]bool{},
 		warned:  map[string]string{},
+		probed:  map[string]fileKey{},
 	}
 }
 
@@ -77,8 +83,13 @@ func (t *targets) rescan() (int, error) {
 			continue
 		}
 		exes[k] = path
-		t.attachBinary(path)
-		t.attachGoWaits(path)
+		if t.probed[path] != k {
+			t.attachBinary(path)
+			t.attachGoWaits(path)
+			t.probed[path] = k
+			// Hand the parse's memory back now rather than at the next GC.
+			debug.FreeOSMemory()
+		}
 	}
 	found := map[uint32]bool{}
 	for _, pid := range t.cfg.PIDs {

@@ -9,6 +9,9 @@ import (
 	"os"
 	"sort"
 	"strconv"
+	"sync"
+
+	"github.com/debugai/debugai/internal/goelf"
 )
 
 // symbol is a function or data object of a binary.
@@ -24,14 +27,34 @@ type lineRow struct {
 	line int
 }
 
-// binary is a parsed ELF file: what symbolizing needs of it.
+// binary is a parsed ELF file: what symbolizing needs of it. Code tables
+// (the Go function table, DWARF lines: large for big binaries) load on the
+// first code lookup, so naming locks by data symbol stays cheap.
 type binary struct {
 	path  string
+	open  string // path to open it again
 	progs []elf.ProgHeader
 	funcs []symbol // sorted by addr
 	objs  []symbol // data objects, sorted by addr
-	gotab *gosym.Table
-	lines []lineRow // sorted by addr; nil for Go binaries
+
+	codeOnce sync.Once
+	gotab    *gosym.Table
+	lines    []lineRow // sorted by addr; nil for Go binaries
+}
+
+// loadCode parses the code tables once.
+func (b *binary) loadCode() {
+	b.codeOnce.Do(func() {
+		f, err := elf.Open(b.open)
+		if err != nil {
+			return
+		}
+		defer f.Close()
+		defer func() { _ = recover() }() // a malformed table: no code lookups
+		if b.gotab = goTable(f); b.gotab == nil {
+			b.lines = dwarfLines(f)
+		}
+	})
 }
 
 // openBinary parses the file at path (display names it in errors).
@@ -46,7 +69,7 @@ func openBinary(path, display string) (b *binary, err error) {
 		}
 		err = errors.Join(err, f.Close())
 	}()
-	b = &binary{path: display}
+	b = &binary{path: display, open: path}
 	for _, p := range f.Progs {
 		b.progs = append(b.progs, p.ProgHeader)
 	}
@@ -69,9 +92,6 @@ func openBinary(path, display string) (b *binary, err error) {
 	}
 	sortSymbols(b.funcs)
 	sortSymbols(b.objs)
-	if b.gotab = goTable(f); b.gotab == nil {
-		b.lines = dwarfLines(f)
-	}
 	return b, nil
 }
 
@@ -86,15 +106,7 @@ func sortSymbols(s []symbol) {
 
 // goTable parses .gopclntab, or returns nil for non-Go binaries.
 func goTable(f *elf.File) *gosym.Table {
-	pclnSec, text := f.Section(".gopclntab"), f.Section(".text")
-	if pclnSec == nil || text == nil {
-		return nil
-	}
-	pcln, err := pclnSec.Data()
-	if err != nil {
-		return nil
-	}
-	tab, err := gosym.NewTable(nil, gosym.NewLineTable(pcln, text.Addr))
+	tab, err := goelf.Table(f)
 	if err != nil {
 		return nil
 	}
@@ -157,6 +169,7 @@ func (b *binary) bias(first mapping) (uint64, error) {
 
 // code symbolizes a code address (link-time).
 func (b *binary) code(vaddr uint64) (Site, bool) {
+	b.loadCode()
 	if b.gotab != nil {
 		file, line, fn := b.gotab.PCToLine(vaddr)
 		if fn != nil {

@@ -3,11 +3,11 @@ package hintelf
 import (
 	"bytes"
 	"debug/elf"
-	"debug/gosym"
 	"errors"
 	"fmt"
 
 	"github.com/debugai/debugai/hint"
+	"github.com/debugai/debugai/internal/goelf"
 )
 
 // Symbol names of the C markers (hint/c/debugai_hint.h).
@@ -156,17 +156,11 @@ func fromSymbols(f *elf.File, syms []elf.Symbol) (Markers, bool, error) {
 // listed twice under one name (the assembly body and its Go-ABI wrapper);
 // the one that starts with the signature is the marker.
 func fromPCLN(f *elf.File) (Markers, error) {
-	pclnSec, text := f.Section(".gopclntab"), f.Section(".text")
-	if pclnSec == nil || text == nil {
+	tab, err := goelf.Table(f)
+	if errors.Is(err, goelf.ErrNotGo) {
 		return Markers{}, ErrNoMarkers
-	}
-	pcln, err := pclnSec.Data()
-	if err != nil {
-		return Markers{}, fmt.Errorf("reading .gopclntab: %w", err)
-	}
-	tab, err := gosym.NewTable(nil, gosym.NewLineTable(pcln, text.Addr))
-	if err != nil {
-		return Markers{}, fmt.Errorf("parsing .gopclntab: %w", err)
+	} else if err != nil {
+		return Markers{}, err
 	}
 	found := map[string]*Marker{}
 	var firstErr error

@@ -1,0 +1,76 @@
+// Package goelf reads the Go function table (.gopclntab) of an ELF
+// binary with the right text start: the runtime.text symbol when the
+// binary has one (cgo and externally linked binaries put C code before
+// Go's), else the .text section's address.
+package goelf
+
+import (
+	"debug/elf"
+	"encoding/binary"
+	"debug/gosym"
+	"errors"
+	"fmt"
+)
+
+// ErrNotGo means the file has no Go function table.
+var ErrNotGo = errors.New("no Go function table")
+
+// TextStart is the address Go's function table counts from: the
+// table's own textStart field (Go 1.18 and later) when the file holds it,
+// else the runtime.text symbol, else the .text section's address.
+func TextStart(f *elf.File) (uint64, error) {
+	if sec := f.Section(".gopclntab"); sec != nil {
+		hdr := make([]byte, 8+3*8)
+		if _, err := sec.ReadAt(hdr, 0); err == nil {
+			if start, ok := headerTextStart(hdr); ok {
+				return start, nil
+			}
+		}
+	}
+	if syms, err := f.Symbols(); err == nil {
+		for _, s := range syms {
+			if s.Name == "runtime.text" {
+				return s.Value, nil
+			}
+		}
+	}
+	text := f.Section(".text")
+	if text == nil {
+		return 0, fmt.Errorf("%w: no .text section", ErrNotGo)
+	}
+	return text.Addr, nil
+}
+
+// Table parses f's .gopclntab.
+func Table(f *elf.File) (*gosym.Table, error) {
+	sec := f.Section(".gopclntab")
+	if sec == nil {
+		return nil, ErrNotGo
+	}
+	pcln, err := sec.Data()
+	if err != nil {
+		return nil, fmt.Errorf("reading .gopclntab: %w", err)
+	}
+	start, err := TextStart(f)
+	if err != nil {
+		return nil, err
+	}
+	tab, err := gosym.NewTable(nil, gosym.NewLineTable(pcln, start))
+	if err != nil {
+		return nil, fmt.Errorf("parsing .gopclntab: %w", err)
+	}
+	return tab, nil
+}
+
+// headerTextStart reads textStart from a Go 1.18+ pclntab header: magic
+// (4 bytes), 2 pad bytes, minLC, ptrSize, nfunc, nfiles, textStart. In
+// position-independent binaries the field is filled by a relocation and
+// reads 0 in the file: then ok is false.
+func headerTextStart(hdr []byte) (uint64, bool) {
+	magic := binary.LittleEndian.Uint32(hdr)
+	if magic != 0xfffffff0 && magic != 0xfffffff1 || hdr[7] != 8 {
+		return 0, false
+	}
+	start := binary.LittleEndian.Uint64(hdr[8+2*8:])
+	return start, start != 0
+}

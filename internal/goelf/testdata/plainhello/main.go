@@ -1,0 +1,6 @@
+// Command plainhello is a pure Go program.
+package main
+
+import "fmt"
+
+func main() { fmt.Println(42) }
