@@ -6,8 +6,8 @@ package goelf
 
 import (
 	"debug/elf"
-	"encoding/binary"
 	"debug/gosym"
+	"encoding/binary"
 	"errors"
 	"fmt"
 )
