@@ -139,3 +139,41 @@ type FindingReader interface {
 type LockEdgeReader interface {
 	LockEdges(ctx context.Context, f LockEdgeFilter) ([]LockEdge, error)
 }
+
+// StoredReport is an investigation report kept in the store, so that MCP
+// clients can list and read it later (debugai://reports/<id>). Body is the
+// report's JSON document (report package's versioned schema); the store does
+// not interpret it.
+type StoredReport struct {
+	// ID is chosen by the writer (e.g. "report:<hash>"); writing the same
+	// ID again replaces the stored report.
+	ID        string `json:"id"`
+	CreatedNS int64  `json:"created_ns"` // unix ns
+	// Status is the hypothesis status the report carries (accepted,
+	// rejected, unconfirmed).
+	Status string `json:"status"`
+	Title  string `json:"title"`
+	// Body is the JSON document; Reports leaves it empty.
+	Body []byte `json:"body,omitempty"`
+}
+
+// ReportFilter selects stored reports. Zero fields do not filter.
+type ReportFilter struct {
+	Status string
+	Limit  int // 0 = DefaultLimit
+	Offset int
+}
+
+// ReportWriter stores reports. WriteReport is idempotent by ID: a report
+// whose ID is stored replaces the stored one. Body must be valid JSON.
+type ReportWriter interface {
+	WriteReport(ctx context.Context, r StoredReport) error
+}
+
+// ReportReader lists stored reports, newest first (then by ID), without
+// their bodies, and reads one with its body. Report returns an error
+// wrapping ErrNotFound for an unknown ID.
+type ReportReader interface {
+	Reports(ctx context.Context, f ReportFilter) ([]StoredReport, error)
+	Report(ctx context.Context, id string) (StoredReport, error)
+}

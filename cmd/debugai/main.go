@@ -66,6 +66,7 @@ var commands = map[string]command{
 	"changepoints": {"print the change points of a latency series (pelt, binseg, bocpd)", runChangepoints},
 	"detect":       {"run the detectors over a time window, store and print the findings", runDetect},
 	"workload":     {"serve a demo workload for benchmarks (workload mutex)", runWorkload},
+	"mcp":          {"serve the read-only investigation tools over MCP on stdio (for IDEs)", runMCP},
 }
 
 func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) error {

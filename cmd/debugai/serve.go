@@ -27,7 +27,14 @@ RESOURCE_EXHAUSTED with Retry-After. SIGINT or SIGTERM shut down gracefully:
 everything acknowledged is flushed.
 
 serve owns the store file; it publishes <store>.serve.json (0600) so that
-stats, audit and import reach the data through it while it runs.`
+stats, audit and import reach the data through it while it runs.
+
+serve also offers debugai's read-only MCP tools over streamable HTTP at
+http://<--mcp-listen>/mcp (default 127.0.0.1:4320; a listener of its own, so
+OTLP can be exposed to collectors while MCP stays on loopback). Binding MCP
+to a non-loopback address requires a bearer token (--mcp-token or
+DEBUGAI_MCP_TOKEN); Host and Origin headers must name localhost or one of
+--mcp-allowed-hosts (DNS-rebinding protection).`
 
 func runServe(ctx context.Context, args []string, env *cmdEnv) (err error) {
 	def := ingest.DefaultConfig()
@@ -44,6 +51,7 @@ func runServe(ctx context.Context, args []string, env *cmdEnv) (err error) {
 	dbThreads := fs.Int("db-threads", defaultDBThreads(), "DuckDB worker threads; the default leaves one core to decoding and privacy (measured: on 2 cores, 1 thread ingests ~10% more)")
 	gcPercent := fs.Int("gc-percent", 300, "Go GC target percentage (GOGC); ingest allocates per span, and 300 cut serve's CPU per span ~10% here at ~15% more peak memory. The GOGC environment variable, when set, wins")
 	cpuProfile := fs.String("cpuprofile", "", "write a Go CPU profile of the whole run to this file (for performance work)")
+	mcpFlags := addMCPHTTPFlags(fs, env)
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
@@ -64,6 +72,10 @@ func runServe(ctx context.Context, args []string, env *cmdEnv) (err error) {
 		defer func() { err = errors.Join(err, stop()) }()
 	}
 	logger, err := newLogger(env.stderr, *logLevel)
+	if err != nil {
+		return err
+	}
+	mcpCfg, mcpOn, err := mcpFlags.config(logger)
 	if err != nil {
 		return err
 	}
@@ -110,6 +122,17 @@ func runServe(ctx context.Context, args []string, env *cmdEnv) (err error) {
 	if a := srv.HTTPAddr(); a != "" {
 		state.HTTPURL = "http://" + a
 	}
+	mcpURL := ""
+	if mcpOn {
+		hs, herr := startMCPHTTP(fs, st, mcpCfg, logger)
+		if herr != nil {
+			return errors.Join(herr, srv.Shutdown(context.Background()))
+		}
+		if hs != nil {
+			defer func() { err = errors.Join(err, shutdownMCP(hs, *shutdownTimeout)) }()
+			mcpURL = hs.URL()
+		}
+	}
 	statePath := remote.StatePath(*store)
 	if err := remote.WriteState(statePath, state); err != nil {
 		return errors.Join(err, srv.Shutdown(context.Background()))
@@ -117,6 +140,7 @@ func runServe(ctx context.Context, args []string, env *cmdEnv) (err error) {
 	defer os.Remove(statePath)
 	logger.Info("serving", "store", *store, "otlp_http", state.HTTPURL, "otlp_grpc", state.GRPCAddr)
 	fmt.Fprintf(env.stdout, "debugai serve: store %s; OTLP/HTTP %s; OTLP/gRPC %s\n", *store, orNone(state.HTTPURL), orNone(state.GRPCAddr))
+	fmt.Fprintf(env.stdout, "debugai serve: MCP %s\n", orNone(mcpURL))
 
 	<-ctx.Done()
 	logger.Info("shutting down: flushing acknowledged data")

@@ -49,6 +49,8 @@ func Handler(r evidence.Reader, token string, logger *slog.Logger) http.Handler 
 	mux.HandleFunc("POST "+APIPrefix+"get", h.get)
 	mux.HandleFunc("POST "+APIPrefix+"findings", h.findings)
 	mux.HandleFunc("POST "+APIPrefix+"lock-edges", h.lockEdges)
+	mux.HandleFunc("POST "+APIPrefix+"reports", h.reports)
+	mux.HandleFunc("POST "+APIPrefix+"report", h.report)
 	return h.auth(mux)
 }
 
@@ -144,6 +146,34 @@ func (h *handler) lockEdges(w http.ResponseWriter, req *http.Request) {
 	h.reply(w, out, err)
 }
 
+func (h *handler) reports(w http.ResponseWriter, req *http.Request) {
+	var f evidence.ReportFilter
+	if !decode(w, req, &f) {
+		return
+	}
+	rr, ok := h.r.(evidence.ReportReader)
+	if !ok {
+		writeError(w, http.StatusNotImplemented, "not_supported", "this serve's store does not list reports")
+		return
+	}
+	out, err := rr.Reports(req.Context(), f)
+	h.reply(w, out, err)
+}
+
+func (h *handler) report(w http.ResponseWriter, req *http.Request) {
+	var g getRequest
+	if !decode(w, req, &g) {
+		return
+	}
+	rr, ok := h.r.(evidence.ReportReader)
+	if !ok {
+		writeError(w, http.StatusNotImplemented, "not_supported", "this serve's store does not read reports")
+		return
+	}
+	out, err := rr.Report(req.Context(), g.ID)
+	h.reply(w, out, err)
+}
+
 func decode(w http.ResponseWriter, req *http.Request, v any) bool {
 	dec := json.NewDecoder(io.LimitReader(req.Body, 1<<20))
 	dec.DisallowUnknownFields()
@@ -188,6 +218,7 @@ var (
 	_ evidence.Reader         = (*Client)(nil)
 	_ evidence.FindingReader  = (*Client)(nil)
 	_ evidence.LockEdgeReader = (*Client)(nil)
+	_ evidence.ReportReader   = (*Client)(nil)
 )
 
 // NewClient returns a client for the serve described by st.
@@ -284,4 +315,16 @@ func (c *Client) Findings(ctx context.Context, f evidence.FindingFilter) ([]evid
 func (c *Client) LockEdges(ctx context.Context, f evidence.LockEdgeFilter) ([]evidence.LockEdge, error) {
 	var out []evidence.LockEdge
 	return out, c.call(ctx, http.MethodPost, "lock-edges", f, &out)
+}
+
+// Reports implements evidence.ReportReader.
+func (c *Client) Reports(ctx context.Context, f evidence.ReportFilter) ([]evidence.StoredReport, error) {
+	var out []evidence.StoredReport
+	return out, c.call(ctx, http.MethodPost, "reports", f, &out)
+}
+
+// Report implements evidence.ReportReader.
+func (c *Client) Report(ctx context.Context, id string) (evidence.StoredReport, error) {
+	var out evidence.StoredReport
+	return out, c.call(ctx, http.MethodPost, "report", getRequest{ID: id}, &out)
 }

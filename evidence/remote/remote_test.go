@@ -152,3 +152,40 @@ func TestClientFindingsAndLockEdges(t *testing.T) {
 		t.Errorf("LockEdges from a reader without them: %v, want ErrNotSupported", err)
 	}
 }
+
+// reportReader adds stored reports to fakeReader.
+type reportReader struct{ fakeReader }
+
+func (reportReader) Reports(_ context.Context, f evidence.ReportFilter) ([]evidence.StoredReport, error) {
+	return []evidence.StoredReport{{ID: "report:a", CreatedNS: 5, Status: f.Status, Title: "t"}}, nil
+}
+
+func (reportReader) Report(_ context.Context, id string) (evidence.StoredReport, error) {
+	if id != "report:a" {
+		return evidence.StoredReport{}, evidence.ErrNotFound
+	}
+	return evidence.StoredReport{ID: id, Body: []byte(`{"v":1}`)}, nil
+}
+
+func TestClientReadsReports(t *testing.T) {
+	srv := httptest.NewServer(Handler(reportReader{}, "s3cret", nil))
+	defer srv.Close()
+	c := NewClient(State{HTTPURL: srv.URL, Token: "s3cret"})
+	ctx := context.Background()
+	list, err := c.Reports(ctx, evidence.ReportFilter{Status: "accepted"})
+	if err != nil || len(list) != 1 || list[0].Status != "accepted" {
+		t.Fatalf("Reports = %+v, %v", list, err)
+	}
+	r, err := c.Report(ctx, "report:a")
+	if err != nil || string(r.Body) != `{"v":1}` {
+		t.Fatalf("Report = %+v, %v", r, err)
+	}
+	if _, err := c.Report(ctx, "report:b"); !errors.Is(err, evidence.ErrNotFound) {
+		t.Fatalf("missing report: %v", err)
+	}
+	plain := httptest.NewServer(Handler(fakeReader{}, "s3cret", nil))
+	defer plain.Close()
+	if _, err := NewClient(State{HTTPURL: plain.URL, Token: "s3cret"}).Reports(ctx, evidence.ReportFilter{}); !errors.Is(err, ErrNotSupported) {
+		t.Fatalf("reports from a reader without them: %v", err)
+	}
+}
