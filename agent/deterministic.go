@@ -43,7 +43,7 @@ var patternOf = map[string]hypothesis.Pattern{
 // structural trace patterns, then statistical regressions.
 var kindRank = map[string]int{
 	"lock_inversion": 0, "lock_convoy": 1, "retransmit_tail": 2, "io_latency": 3, "page_fault_storm": 4,
-	"starvation": 5, "network_gap": 6, "pool_saturation": 7, "critical_path_component": 8,
+	"starvation": 5, "critical_path_component": 6, "network_gap": 7, "pool_saturation": 8,
 	"n_plus_one": 9, "latency_changepoint": 10, "critical_path_changepoint": 11, "latency_ks": 12,
 	"critical_path_dominant": 13, "latency_trend_break": 14,
 }
@@ -88,6 +88,7 @@ func (d *Deterministic) Investigate(ctx context.Context, inc Incident) (Result, 
 		}
 		res.Steps++
 		h := d.build(lead, fs)
+		d.dateTimeline(ctx, h)
 		v, err := verify.Verify(ctx, d.Resolver, h, inc.Scope, d.Verify)
 		if err != nil {
 			return res, err
@@ -103,6 +104,36 @@ func (d *Deterministic) Investigate(ctx context.Context, inc Incident) (Result, 
 	}
 	res.StopReason = "no candidate passed the verifier"
 	return res, nil
+}
+
+// dateTimeline gives timeline entries the time of the evidence they cite.
+func (d *Deterministic) dateTimeline(ctx context.Context, h *hypothesis.Hypothesis) {
+	for i := range h.Timeline {
+		item, err := d.Resolver.Get(ctx, h.Timeline[i].Citation)
+		if err == nil {
+			h.Timeline[i].TimeNS = timeOf(item)
+		}
+	}
+	slices.SortStableFunc(h.Timeline, func(a, b hypothesis.TimelineEntry) int { return cmp.Compare(a.TimeNS, b.TimeNS) })
+}
+
+// timeOf is when an item happened (0 when it has no time).
+func timeOf(it evidence.Item) int64 {
+	switch {
+	case it.Span != nil:
+		return it.Span.StartNS
+	case it.SpanEvent != nil:
+		return it.SpanEvent.TimeNS
+	case it.KernelEvent != nil:
+		return it.KernelEvent.TimeNS
+	case it.LockEdge != nil:
+		return it.LockEdge.FirstNS
+	case it.Log != nil:
+		return it.Log.TimeNS
+	case it.Finding != nil:
+		return it.Finding.StartNS
+	}
+	return 0
 }
 
 // rank returns the findings that can lead a hypothesis, best first.
@@ -130,6 +161,12 @@ func rank(fs []evidence.Finding) []evidence.Finding {
 // evidence on lines the lead lacks.
 func (d *Deterministic) build(lead evidence.Finding, all []evidence.Finding) *hypothesis.Hypothesis {
 	pattern := patternOf[lead.Kind]
+	if lead.Kind == "critical_path_component" && strings.HasSuffix(lead.Subject, " lock") {
+		// Lock waits dominating the critical path: a convoy, which the
+		// verifier confirms only with kernel futex (or Go lock-wait)
+		// evidence.
+		pattern = hypothesis.LockConvoy
+	}
 	h := &hypothesis.Hypothesis{
 		Schema:     hypothesis.Schema,
 		Summary:    lead.Summary,
@@ -221,6 +258,11 @@ func locationOf(f evidence.Finding) hypothesis.Location {
 	default:
 		if i := strings.IndexAny(f.Subject, "/ "); i > 0 {
 			loc.Endpoint = strings.TrimSpace(f.Subject[i+1:])
+		}
+		if f.Kind == "critical_path_component" {
+			if ep, ok := strings.CutSuffix(loc.Endpoint, " lock"); ok {
+				loc.Endpoint, loc.Lock = ep, "lock of "+ep
+			}
 		}
 	}
 	return loc

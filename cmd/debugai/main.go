@@ -35,6 +35,11 @@ func exitCode(err error, stderr io.Writer) int {
 	if err == nil || errors.Is(err, flag.ErrHelp) {
 		return 0
 	}
+	var es exitStatus
+	if errors.As(err, &es) {
+		fmt.Fprintln(stderr, "debugai:", es.msg)
+		return es.code
+	}
 	fmt.Fprintln(stderr, "debugai:", err)
 	var ue usageError
 	if errors.As(err, &ue) {
@@ -65,6 +70,7 @@ var commands = map[string]command{
 	"token":        {"print the privacy tokens of an identifier (current and previous epochs)", runToken},
 	"changepoints": {"print the change points of a latency series (pelt, binseg, bocpd)", runChangepoints},
 	"detect":       {"run the detectors over a time window, store and print the findings", runDetect},
+	"investigate":  {"detect, investigate and print a verified root-cause report (deterministic, or --llm)", runInvestigate},
 	"workload":     {"serve a demo workload for benchmarks (workload mutex)", runWorkload},
 	"mcp":          {"serve the read-only investigation tools over MCP on stdio (for IDEs)", runMCP},
 }

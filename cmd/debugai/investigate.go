@@ -1,0 +1,276 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/debugai/debugai/agent"
+	"github.com/debugai/debugai/agent/hypothesis"
+	"github.com/debugai/debugai/evidence"
+	"github.com/debugai/debugai/evidence/duckdb"
+	"github.com/debugai/debugai/report"
+)
+
+const investigateUsage = `investigate [flags]
+
+Runs the detectors over a window of the store, then an investigator that
+writes a root-cause hypothesis citing stored evidence, which the verifier
+accepts only when two independent evidence lines back it. Prints the
+report (Markdown, or --json) and writes it with its charts and ticket
+payloads to --out.
+
+The investigator is deterministic (offline, no model) unless --llm is
+given: then an OpenAI-compatible chat-completions API drives the same
+read-only tools (--llm-base-url, --llm-model, DEBUGAI_LLM_API_KEY or
+OPENAI_API_KEY; Ollama: http://127.0.0.1:11434/v1, llama.cpp:
+http://127.0.0.1:8080/v1). A hypothesis that never passes the verifier is
+reported as unconfirmed, never as the root cause.
+
+--bundle DIR investigates an incident bundle (its *.otlp.jsonl.gz files)
+in a fresh temporary store instead of --store.
+
+Exit codes: 0 done (or nothing the --fail-on policy fails on), 1 error,
+2 usage, 3 accepted root cause (--fail-on accepted|any), 4 unconfirmed
+hypothesis (--fail-on any).`
+
+type investigateFlags struct {
+	store, since, until, bundle, out, failOn, services, logLevel *string
+	llm, asJSON, noDetect                                        *bool
+	llmCfg                                                       agent.LLMConfig
+}
+
+// exitStatus carries a non-error exit code (the CI gates of --fail-on).
+type exitStatus struct {
+	code int
+	msg  string
+}
+
+func (e exitStatus) Error() string { return e.msg }
+
+func addInvestigateFlags(fs *flag.FlagSet, env *cmdEnv) *investigateFlags {
+	f := &investigateFlags{llmCfg: agent.LLMConfigFromEnv()}
+	f.store = storeFlag(fs, env)
+	f.since = fs.String("since", "", "start of the incident window: RFC 3339 time, or a duration before the end of the stored data (default: all)")
+	f.until = fs.String("until", "", "end of the window (exclusive), as --since (default: the end)")
+	f.bundle = fs.String("bundle", "", "investigate this incident bundle folder in a temporary store")
+	f.out = fs.String("out", "", "folder for report.md, report.json, the SVG charts and ticket payloads (default: debugai-report-<time> in the current folder)")
+	f.failOn = fs.String("fail-on", "none", "exit non-zero for CI gates: none, accepted (3 on an accepted root cause) or any (also 4 on an unconfirmed one)")
+	f.services = fs.String("services", "", "comma-separated services the incident is about (default: all)")
+	f.llm = fs.Bool("llm", false, "drive the investigation with an LLM (OpenAI-compatible API) instead of the deterministic investigator")
+	f.asJSON = fs.Bool("json", false, "print the report as JSON instead of Markdown")
+	f.noDetect = fs.Bool("no-detect", false, "use the findings already stored instead of running the detectors first")
+	f.logLevel = fs.String("log-level", "warn", "log level: debug, info, warn, error")
+	fs.StringVar(&f.llmCfg.BaseURL, "llm-base-url", f.llmCfg.BaseURL, "OpenAI-compatible API base URL; env DEBUGAI_LLM_BASE_URL")
+	fs.StringVar(&f.llmCfg.Model, "llm-model", f.llmCfg.Model, "model name; env DEBUGAI_LLM_MODEL")
+	fs.IntVar(&f.llmCfg.MaxSteps, "llm-max-steps", f.llmCfg.MaxSteps, "model calls at most")
+	fs.DurationVar(&f.llmCfg.MaxWall, "llm-max-time", f.llmCfg.MaxWall, "wall time at most")
+	fs.BoolVar(&f.llmCfg.Stream, "llm-stream", false, "stream model responses")
+	return f
+}
+
+func runInvestigate(ctx context.Context, args []string, env *cmdEnv) (err error) {
+	fs := newFlagSet("investigate", investigateUsage, env)
+	f := addInvestigateFlags(fs, env)
+	if err := parseFlags(fs, args); err != nil {
+		return err
+	}
+	if fs.NArg() > 0 {
+		return usagef("investigate takes no arguments, got %q", fs.Args())
+	}
+	failOn, err := report.ParseFailOn(*f.failOn)
+	if err != nil {
+		return usagef("%v", err)
+	}
+	if *f.llm {
+		if err := f.llmCfg.Validate(); err != nil {
+			return usagef("investigate --llm: %v", err)
+		}
+	}
+	logger, err := newLogger(env.stderr, *f.logLevel)
+	if err != nil {
+		return err
+	}
+	store := *f.store
+	if *f.bundle != "" {
+		tmp, err := os.MkdirTemp("", "debugai-bundle-")
+		if err != nil {
+			return err
+		}
+		defer os.RemoveAll(tmp)
+		store = filepath.Join(tmp, "bundle.duckdb")
+		if err := importBundle(ctx, *f.bundle, store, env); err != nil {
+			return err
+		}
+	}
+	if !*f.noDetect {
+		if err := detectQuietly(ctx, store, *f.since, *f.until, env); err != nil {
+			return err
+		}
+	}
+	rep, err := investigateStore(ctx, store, f, logger, env)
+	if err != nil {
+		return err
+	}
+	if rep == nil {
+		return nil
+	}
+	code, err := report.ExitCode(rep.Status, failOn)
+	if err != nil {
+		return err
+	}
+	if code != 0 {
+		return exitStatus{code: code, msg: fmt.Sprintf("investigate: %s root cause (--fail-on %s)", rep.Status, failOn)}
+	}
+	return nil
+}
+
+// importBundle imports every OTLP file of a bundle folder into store.
+func importBundle(ctx context.Context, dir, store string, env *cmdEnv) error {
+	var files []string
+	for _, pat := range []string{"*.otlp.jsonl.gz", "*.otlp.jsonl", "*.otlp.pb.gz", "*.otlp.pb"} {
+		m, err := filepath.Glob(filepath.Join(dir, pat))
+		if err != nil {
+			return usagef("--bundle %s: %v", dir, err)
+		}
+		files = append(files, m...)
+	}
+	if len(files) == 0 {
+		if _, err := os.Stat(dir); err != nil {
+			return usagef("--bundle: %v", err)
+		}
+		return usagef("--bundle %s: no *.otlp.jsonl(.gz) or *.otlp.pb(.gz) files: not an incident bundle", dir)
+	}
+	quiet := &cmdEnv{stdin: env.stdin, stdout: io.Discard, stderr: env.stderr, getenv: env.getenv}
+	if err := runImport(ctx, append([]string{"--store", store}, files...), quiet); err != nil {
+		return fmt.Errorf("importing bundle %s: %w", dir, err)
+	}
+	return nil
+}
+
+// detectQuietly runs `debugai detect` over the window, storing findings.
+func detectQuietly(ctx context.Context, store, since, until string, env *cmdEnv) error {
+	args := []string{"--store", store}
+	if since != "" {
+		args = append(args, "--since", since)
+	}
+	if until != "" {
+		args = append(args, "--until", until)
+	}
+	quiet := &cmdEnv{stdin: env.stdin, stdout: io.Discard, stderr: env.stderr, getenv: env.getenv}
+	if err := runDetect(ctx, args, quiet); err != nil {
+		var ue usageError
+		if errors.As(err, &ue) {
+			return err
+		}
+		return fmt.Errorf("detecting (use --no-detect to investigate the stored findings): %w", err)
+	}
+	return nil
+}
+
+// investigateStore opens the store, investigates, writes and prints the
+// report. It returns nil when no hypothesis could be formed.
+func investigateStore(ctx context.Context, store string, f *investigateFlags, logger *slog.Logger, env *cmdEnv) (*report.Report, error) {
+	r, closeR, err := openWritableReader(ctx, store, logger)
+	if err != nil {
+		return nil, err
+	}
+	defer closeR()
+	scope, err := incidentScope(ctx, r, *f.since, *f.until, *f.services)
+	if err != nil {
+		return nil, err
+	}
+	start := time.Now()
+	res, err := runInvestigator(ctx, r, scope, f, logger, env)
+	if err != nil {
+		return nil, err
+	}
+	fmt.Fprintf(env.stderr, "investigate: %s after %d attempt(s), %d step(s), %s%s\n", res.Status, res.Attempts, res.Steps,
+		time.Since(start).Round(time.Millisecond), tokensNote(res.Tokens))
+	if res.Hypothesis == nil {
+		fmt.Fprintf(env.stdout, "No hypothesis: %s.\n", res.StopReason)
+		return nil, nil
+	}
+	rep, err := report.Build(ctx, r, *res.Hypothesis, res.Verdict, report.Options{Scope: scope, GeneratedAtNS: time.Now().UnixNano()})
+	if err != nil {
+		return nil, fmt.Errorf("building the report: %w", err)
+	}
+	if err := emitReport(ctx, r, &rep, *f.out, *f.asJSON, env); err != nil {
+		return nil, err
+	}
+	return &rep, nil
+}
+
+func tokensNote(n int) string {
+	if n == 0 {
+		return ""
+	}
+	return fmt.Sprintf(", %d tokens", n)
+}
+
+// incidentScope resolves the window against the stored data.
+func incidentScope(ctx context.Context, r evidence.Reader, since, until, services string) (hypothesis.Scope, error) {
+	st, err := r.Stats(ctx)
+	if err != nil {
+		return hypothesis.Scope{}, fmt.Errorf("reading store stats: %w", err)
+	}
+	if st.Spans == 0 {
+		return hypothesis.Scope{}, errors.New("the store holds no spans: import or receive traces first")
+	}
+	sc := hypothesis.Scope{SinceNS: st.MinStartNS, UntilNS: st.MaxEndNS + 1}
+	if since != "" {
+		if sc.SinceNS, err = parseWindowTime(since, st.MaxEndNS); err != nil {
+			return sc, usagef("--since: %v", err)
+		}
+	}
+	if until != "" {
+		if sc.UntilNS, err = parseWindowTime(until, st.MaxEndNS); err != nil {
+			return sc, usagef("--until: %v", err)
+		}
+	}
+	if sc.UntilNS <= sc.SinceNS {
+		return sc, usagef("the window ends (%s) before it starts (%s)", fmtNS(sc.UntilNS), fmtNS(sc.SinceNS))
+	}
+	for _, s := range strings.Split(services, ",") {
+		if s = strings.TrimSpace(s); s != "" {
+			sc.Services = append(sc.Services, s)
+		}
+	}
+	return sc, nil
+}
+
+// runInvestigator runs the deterministic investigator, or the LLM loop.
+func runInvestigator(ctx context.Context, r evidence.Reader, scope hypothesis.Scope, f *investigateFlags, logger *slog.Logger, env *cmdEnv) (agent.Result, error) {
+	fr, ok := r.(agent.FindingLister)
+	if !ok {
+		return agent.Result{}, errors.New("this store cannot list findings")
+	}
+	if !*f.llm {
+		return agent.NewDeterministic(fr, r).Investigate(ctx, agent.Incident{Scope: scope})
+	}
+	cfg := f.llmCfg
+	cfg.Progress, cfg.Logger = env.stderr, logger
+	return investigateLLM(ctx, r, fr, scope, cfg, logger)
+}
+
+// openWritableReader opens the store read-write (so that the report is
+// stored), or reads through a running serve that owns it.
+func openWritableReader(ctx context.Context, path string, logger *slog.Logger) (evidence.Reader, func() error, error) {
+	if _, err := os.Stat(path); err == nil {
+		st, err := duckdb.Open(ctx, path, duckdb.Options{Logger: logger})
+		if err == nil {
+			return st, st.Close, nil
+		}
+		if !errors.Is(err, duckdb.ErrLocked) {
+			return nil, nil, err
+		}
+	}
+	return openReader(ctx, path, logger)
+}
