@@ -47,6 +47,10 @@ type LLMConfig struct {
 	Logger   *slog.Logger
 	// HTTPClient overrides the client (tests).
 	HTTPClient *http.Client
+	// Rejected, when set, renders the follow-up message sent after a
+	// rejected hypothesis (prompts.Rejected); the verdict itself is the
+	// submit call's tool result either way.
+	Rejected func(v verify.Verdict, attempt int) (string, error)
 }
 
 // LLMConfigFromEnv reads DEBUGAI_LLM_BASE_URL, DEBUGAI_LLM_MODEL and
@@ -191,6 +195,12 @@ func (l *LLM) Investigate(ctx context.Context, system string, inc Incident) (Res
 // results; done is true once a hypothesis was accepted.
 func (l *LLM) runCalls(ctx context.Context, inc Incident, calls []openai.ToolCall, msgs *[]openai.ChatCompletionMessage, res *Result) (bool, error) {
 	var accepted bool
+	var followUp []string
+	defer func() {
+		for _, f := range followUp {
+			*msgs = append(*msgs, openai.ChatCompletionMessage{Role: openai.ChatMessageRoleUser, Content: f})
+		}
+	}()
 	for _, tc := range calls {
 		res.ToolCalls++
 		var out string
@@ -206,6 +216,13 @@ func (l *LLM) runCalls(ctx context.Context, inc Incident, calls []openai.ToolCal
 			}
 			out = text
 			l.progress("step %d: hypothesis %d %s", res.Steps, res.Attempts, statusText(h, v))
+			if h != nil && v.Status != hypothesis.Accepted && l.cfg.Rejected != nil {
+				if f, err := l.cfg.Rejected(v, res.Attempts); err == nil {
+					followUp = append(followUp, f)
+				} else {
+					l.log.Warn("rendering the rejection follow-up", "err", err)
+				}
+			}
 		} else {
 			out = l.call(ctx, tc.Function.Name, tc.Function.Arguments)
 			l.progress("step %d: %s", res.Steps, tc.Function.Name)

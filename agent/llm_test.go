@@ -171,3 +171,17 @@ func TestLLMConfigValidate(t *testing.T) {
 		}
 	}
 }
+
+// TestLLMRejectedFollowUp: with a Rejected renderer, a rejected hypothesis
+// is followed by that message (after the tool results) before the next
+// model call.
+func TestLLMRejectedFollowUp(t *testing.T) {
+	res, _ := runTranscript(t, "rejected_followup", func(c *LLMConfig) {
+		c.Rejected = func(v verify.Verdict, attempt int) (string, error) {
+			return fmt.Sprintf("FOLLOW-UP attempt %d: %d reasons", attempt, len(v.Reasons)), nil
+		}
+	})
+	if res.Status != hypothesis.Accepted || res.Attempts != 2 {
+		t.Fatalf("result %+v", res)
+	}
+}

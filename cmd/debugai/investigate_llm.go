@@ -63,6 +63,10 @@ func investigateLLM(ctx context.Context, r evidence.Reader, fr agent.FindingList
 	if err != nil {
 		return agent.Result{}, fmt.Errorf("rendering the incident prompt: %w", err)
 	}
+	cfg.Rejected = func(v verify.Verdict, attempt int) (string, error) {
+		return prompts.Rejected(prompts.RejectedData{Round: attempt, MaxRounds: max(sd.MaxRounds, attempt),
+			Reasons: v.Reasons, Lines: v.Lines, SubmitTool: agent.SubmitTool})
+	}
 	l, err := agent.NewLLM(cfg, disp, r, verify.DefaultConfig())
 	if err != nil {
 		return agent.Result{}, err
