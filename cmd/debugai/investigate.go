@@ -42,7 +42,7 @@ Exit codes: 0 done (or nothing the --fail-on policy fails on), 1 error,
 hypothesis (--fail-on any).`
 
 type investigateFlags struct {
-	store, since, until, bundle, out, failOn, services, logLevel *string
+	store, since, until, bundle, out, failOn, services, logLevel, jira *string
 	llm, asJSON, noDetect                                        *bool
 	llmCfg                                                       agent.LLMConfig
 }
@@ -68,6 +68,7 @@ func addInvestigateFlags(fs *flag.FlagSet, env *cmdEnv) *investigateFlags {
 	f.asJSON = fs.Bool("json", false, "print the report as JSON instead of Markdown")
 	f.noDetect = fs.Bool("no-detect", false, "use the findings already stored instead of running the detectors first")
 	f.logLevel = fs.String("log-level", "warn", "log level: debug, info, warn, error")
+	f.jira = fs.String("jira-project", "", "also write jira-issue.json, a Jira Cloud create-issue payload for this project key")
 	fs.StringVar(&f.llmCfg.BaseURL, "llm-base-url", f.llmCfg.BaseURL, "OpenAI-compatible API base URL; env DEBUGAI_LLM_BASE_URL")
 	fs.StringVar(&f.llmCfg.Model, "llm-model", f.llmCfg.Model, "model name; env DEBUGAI_LLM_MODEL")
 	fs.IntVar(&f.llmCfg.MaxSteps, "llm-max-steps", f.llmCfg.MaxSteps, "model calls at most")
@@ -202,7 +203,7 @@ func investigateStore(ctx context.Context, store string, f *investigateFlags, lo
 	if err != nil {
 		return nil, fmt.Errorf("building the report: %w", err)
 	}
-	if err := emitReport(ctx, r, &rep, *f.out, *f.asJSON, env); err != nil {
+	if err := emitReport(ctx, r, &rep, reportOutput{dir: *f.out, asJSON: *f.asJSON, jiraProject: *f.jira}, env); err != nil {
 		return nil, err
 	}
 	return &rep, nil

@@ -15,9 +15,17 @@ import (
 	"github.com/debugai/debugai/report"
 )
 
-// emitReport writes the report's files to out (a new folder by default),
+// reportOutput says where and how a report goes.
+type reportOutput struct {
+	dir         string // folder; "" makes a new one
+	asJSON      bool   // print JSON, not Markdown
+	jiraProject string // also write a Jira payload for this project
+}
+
+// emitReport writes the report's files to o.dir (a new folder by default),
 // stores it when the store takes reports, and prints it.
-func emitReport(ctx context.Context, r evidence.Reader, rep *report.Report, out string, asJSON bool, env *cmdEnv) error {
+func emitReport(ctx context.Context, r evidence.Reader, rep *report.Report, o reportOutput, env *cmdEnv) error {
+	out, asJSON := o.dir, o.asJSON
 	body, err := report.JSON(*rep)
 	if err != nil {
 		return fmt.Errorf("encoding the report: %w", err)
@@ -47,6 +55,15 @@ func emitReport(ctx context.Context, r evidence.Reader, rep *report.Report, out 
 		return err
 	}
 	files["github-issue.json"] = gh
+	if o.jiraProject != "" {
+		ji, err := report.Jira(*rep, report.JiraOptions{Project: o.jiraProject})
+		if err != nil {
+			return fmt.Errorf("jira payload: %w", err)
+		}
+		if files["jira-issue.json"], err = jsonIndent(ji); err != nil {
+			return err
+		}
+	}
 	for name, b := range files {
 		if err := os.WriteFile(filepath.Join(out, name), b, 0o644); err != nil {
 			return fmt.Errorf("writing %s: %w", name, err)

@@ -84,7 +84,7 @@ func convoyStore(t *testing.T) (string, map[string]string) {
 func TestInvestigateAcceptedConvoy(t *testing.T) {
 	store, ids := convoyStore(t)
 	out := filepath.Join(t.TempDir(), "r")
-	stdout, stderr, err := runCLI(t, "investigate", "--store", store, "--no-detect", "--out", out, "--fail-on", "accepted", "--json")
+	stdout, stderr, err := runCLI(t, "investigate", "--store", store, "--no-detect", "--out", out, "--fail-on", "accepted", "--json", "--jira-project", "OPS")
 	if code := exitCode(err, io.Discard); code != report.ExitRootCause {
 		t.Fatalf("exit %d (%v), want %d\n%s", code, err, report.ExitRootCause, stderr)
 	}
@@ -94,6 +94,10 @@ func TestInvestigateAcceptedConvoy(t *testing.T) {
 	}
 	if !strings.Contains(stderr, "stored as report:") {
 		t.Errorf("report not stored: %s", stderr)
+	}
+	jira, err := os.ReadFile(filepath.Join(out, "jira-issue.json"))
+	if err != nil || !strings.Contains(string(jira), `"key": "OPS"`) {
+		t.Errorf("jira payload %s, %v", jira, err)
 	}
 }
 
