@@ -43,8 +43,8 @@ hypothesis (--fail-on any).`
 
 type investigateFlags struct {
 	store, since, until, bundle, out, failOn, services, logLevel, jira *string
-	llm, asJSON, noDetect                                        *bool
-	llmCfg                                                       agent.LLMConfig
+	llm, asJSON, noDetect                                              *bool
+	llmCfg                                                             agent.LLMConfig
 }
 
 // exitStatus carries a non-error exit code (the CI gates of --fail-on).
