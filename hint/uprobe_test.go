@@ -12,6 +12,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/debugai/debugai/internal/testenv"
+
 	"github.com/cilium/ebpf"
 	"github.com/cilium/ebpf/asm"
 	"github.com/cilium/ebpf/link"
@@ -24,24 +26,7 @@ import (
 // a uprobe PMU), or fails it when DEBUGAI_REQUIRE_EBPF=1 says they must.
 func requireUprobes(t testing.TB) {
 	t.Helper()
-	var reason string
-	switch {
-	case runtime.GOOS != "linux" || runtime.GOARCH != "amd64":
-		reason = "uprobe tests need linux/amd64"
-	case os.Geteuid() != 0:
-		reason = "not root: attaching uprobes needs CAP_BPF and CAP_PERFMON"
-	default:
-		if _, err := os.Stat("/sys/bus/event_source/devices/uprobe/type"); err != nil {
-			reason = "no uprobe PMU: " + err.Error()
-		}
-	}
-	if reason == "" {
-		return
-	}
-	if os.Getenv("DEBUGAI_REQUIRE_EBPF") == "1" {
-		t.Fatalf("DEBUGAI_REQUIRE_EBPF=1 but uprobe tests cannot run: %s", reason)
-	}
-	t.Skip(reason)
+	testenv.RequireUprobes(t)
 }
 
 // x86-64 struct pt_regs offsets.

@@ -14,6 +14,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/debugai/debugai/internal/testenv"
+
 	"github.com/debugai/debugai/evidence"
 	"github.com/debugai/debugai/ingest"
 	"github.com/debugai/debugai/privacy"
@@ -23,22 +25,7 @@ import (
 // when DEBUGAI_REQUIRE_EBPF=1 says it must.
 func requireEBPF(t testing.TB) {
 	t.Helper()
-	var reason string
-	switch {
-	case os.Geteuid() != 0:
-		reason = "not root: loading BPF programs needs CAP_BPF and CAP_PERFMON"
-	default:
-		if _, err := os.Stat("/sys/kernel/btf/vmlinux"); err != nil {
-			reason = "no kernel BTF: " + err.Error()
-		}
-	}
-	if reason == "" {
-		return
-	}
-	if os.Getenv("DEBUGAI_REQUIRE_EBPF") == "1" {
-		t.Fatalf("DEBUGAI_REQUIRE_EBPF=1 but eBPF tests cannot run: %s", reason)
-	}
-	t.Skip(reason)
+	testenv.RequireEBPF(t)
 }
 
 func testRing(t testing.TB) *privacy.KeyRing {

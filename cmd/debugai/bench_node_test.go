@@ -12,28 +12,15 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/debugai/debugai/internal/testenv"
 )
 
 // requireEBPF skips t when the machine cannot load the probes, or fails it
 // when DEBUGAI_REQUIRE_EBPF=1 says it must (as node/node_test.go does).
 func requireEBPF(t testing.TB) {
 	t.Helper()
-	var reason string
-	switch {
-	case os.Geteuid() != 0:
-		reason = "not root: loading BPF programs needs CAP_BPF and CAP_PERFMON"
-	default:
-		if _, err := os.Stat("/sys/kernel/btf/vmlinux"); err != nil {
-			reason = "no kernel BTF: " + err.Error()
-		}
-	}
-	if reason == "" {
-		return
-	}
-	if os.Getenv("DEBUGAI_REQUIRE_EBPF") == "1" {
-		t.Fatalf("DEBUGAI_REQUIRE_EBPF=1 but eBPF tests cannot run: %s", reason)
-	}
-	t.Skip(reason)
+	testenv.RequireEBPF(t)
 }
 
 // TestBenchNode runs a tiny bench node: the children are copies of this
