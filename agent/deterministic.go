@@ -111,29 +111,10 @@ func (d *Deterministic) dateTimeline(ctx context.Context, h *hypothesis.Hypothes
 	for i := range h.Timeline {
 		item, err := d.Resolver.Get(ctx, h.Timeline[i].Citation)
 		if err == nil {
-			h.Timeline[i].TimeNS = timeOf(item)
+			h.Timeline[i].TimeNS = item.TimeNS()
 		}
 	}
 	slices.SortStableFunc(h.Timeline, func(a, b hypothesis.TimelineEntry) int { return cmp.Compare(a.TimeNS, b.TimeNS) })
-}
-
-// timeOf is when an item happened (0 when it has no time).
-func timeOf(it evidence.Item) int64 {
-	switch {
-	case it.Span != nil:
-		return it.Span.StartNS
-	case it.SpanEvent != nil:
-		return it.SpanEvent.TimeNS
-	case it.KernelEvent != nil:
-		return it.KernelEvent.TimeNS
-	case it.LockEdge != nil:
-		return it.LockEdge.FirstNS
-	case it.Log != nil:
-		return it.Log.TimeNS
-	case it.Finding != nil:
-		return it.Finding.StartNS
-	}
-	return 0
 }
 
 // rank returns the findings that can lead a hypothesis, best first.

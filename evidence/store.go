@@ -32,6 +32,37 @@ type SpanFilter struct {
 	Offset        int
 	// WithEvents fills each span's Events (ordered by index).
 	WithEvents bool `json:",omitempty"`
+	// Newest orders the spans newest first (start time descending); Limit
+	// and Offset then count from the newest span, so a bounded read of a
+	// large window gets its latest spans.
+	Newest bool `json:",omitempty"`
+	// Fields chooses the fields each span carries; the zero value fills
+	// every one.
+	Fields SpanFields `json:",omitempty"`
+}
+
+// SpanFields chooses the fields a span query fills.
+type SpanFields uint8
+
+const (
+	// SpanFieldsAll fills every field.
+	SpanFieldsAll SpanFields = iota
+	// SpanFieldsCore fills what window analyses (critical paths, kernel
+	// joins, dimension slicing) use: ids and parent, service, version,
+	// host, name, kind, status code, times, thread and process, HTTP
+	// route, method and status code, peer service and database system.
+	// ResourceID, StatusMessage, the RPC fields, DBStatement, DBQueryID,
+	// ExceptionType and Attrs stay empty; reading them is most of the cost
+	// of a large read.
+	SpanFieldsCore
+)
+
+// SpanBoundsReader reports the time range of the stored spans: the
+// earliest start and the latest end (0, 0 when there are none). It is
+// cheap where Stats counts the whole store; readers implement it
+// optionally.
+type SpanBoundsReader interface {
+	SpanBounds(ctx context.Context) (minStartNS, maxEndNS int64, err error)
 }
 
 // KernelEventFilter selects kernel events. Zero fields do not filter.
@@ -84,8 +115,8 @@ type Stats struct {
 }
 
 // Reader answers the first queries later packages need. Results are
-// ordered (spans by start time, kernel events by time) and bounded by the
-// filter's Limit.
+// ordered (spans by start time, newest first with SpanFilter.Newest;
+// kernel events by time) and bounded by the filter's Limit.
 type Reader interface {
 	Spans(ctx context.Context, f SpanFilter) ([]Span, error)
 	Trace(ctx context.Context, id TraceID) ([]Span, error)
@@ -176,4 +207,26 @@ type ReportWriter interface {
 type ReportReader interface {
 	Reports(ctx context.Context, f ReportFilter) ([]StoredReport, error)
 	Report(ctx context.Context, id string) (StoredReport, error)
+}
+
+// TimeNS is when the item happened, for timelines: a span's start, a span
+// event's or log record's time, a kernel event's observation (the end of
+// its wait), a lock edge's first observation, a finding's data start; 0
+// for items without a time (resources).
+func (it *Item) TimeNS() int64 {
+	switch {
+	case it.Span != nil:
+		return it.Span.StartNS
+	case it.SpanEvent != nil:
+		return it.SpanEvent.TimeNS
+	case it.KernelEvent != nil:
+		return it.KernelEvent.TimeNS
+	case it.LockEdge != nil:
+		return it.LockEdge.FirstNS
+	case it.Log != nil:
+		return it.Log.TimeNS
+	case it.Finding != nil:
+		return it.Finding.StartNS
+	}
+	return 0
 }

@@ -44,28 +44,7 @@ func (rs *resolver) citation(ctx context.Context, id string) (Citation, error) {
 	if err != nil || it == nil {
 		return Citation{ID: id}, err
 	}
-	return Citation{ID: id, Line: it.Line, Resolved: true, Text: describe(it), TimeNS: itemTime(it)}, nil
-}
-
-// itemTime is an item's time on the timeline: a span's start, a kernel
-// event's observation (the end of its wait), a lock edge's first
-// observation, a log record's time, a finding's data start.
-func itemTime(it *evidence.Item) int64 {
-	switch {
-	case it.Span != nil:
-		return it.Span.StartNS
-	case it.SpanEvent != nil:
-		return it.SpanEvent.TimeNS
-	case it.KernelEvent != nil:
-		return it.KernelEvent.TimeNS
-	case it.LockEdge != nil:
-		return it.LockEdge.FirstNS
-	case it.Log != nil:
-		return it.Log.TimeNS
-	case it.Finding != nil:
-		return it.Finding.StartNS
-	}
-	return 0
+	return Citation{ID: id, Line: it.Line, Resolved: true, Text: describe(it), TimeNS: it.TimeNS()}, nil
 }
 
 // describe says what a stored item is, from its stored fields only.

@@ -96,18 +96,30 @@ func (t *Toolset) parseTime(ctx context.Context, s string) (int64, error) {
 }
 
 // dataEnd is the end of the stored data (latest span end + 1), cached for
-// a few seconds: Stats scans the whole store.
+// a few seconds. It asks an evidence.SpanBoundsReader when the reader is
+// one (a lookup in column statistics), else Stats, which scans the whole
+// store (seconds on ten million spans).
 func (t *Toolset) dataEnd(ctx context.Context) (int64, error) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	if t.end != 0 && t.nowFunc().Sub(t.endAt) < 10*time.Second {
 		return t.end, nil
 	}
-	st, err := t.r.Stats(ctx)
-	if err != nil {
-		return 0, fmt.Errorf("reading store stats: %w", err)
+	var end int64
+	if br, ok := t.r.(evidence.SpanBoundsReader); ok {
+		_, maxEnd, err := br.SpanBounds(ctx)
+		if err != nil {
+			return 0, fmt.Errorf("reading span bounds: %w", err)
+		}
+		end = maxEnd
+	} else {
+		st, err := t.r.Stats(ctx)
+		if err != nil {
+			return 0, fmt.Errorf("reading store stats: %w", err)
+		}
+		end = st.MaxEndNS
 	}
-	t.end, t.endAt = st.MaxEndNS+1, t.nowFunc()
+	t.end, t.endAt = end+1, t.nowFunc()
 	return t.end, nil
 }
 
@@ -172,13 +184,28 @@ func refIDs(refs []evidence.Ref, n int) []string {
 	return out
 }
 
-// scanSpans reads the spans of a window, page by page, up to
-// Config.MaxScanSpans; truncated reports that more were there.
+// scanSpans reads the spans of a window newest first, page by page, up to
+// Config.MaxScanSpans, and returns them in start order; truncated reports
+// that more were there, so the answer covers the latest spans of the
+// window, which matter most in an incident. It reads the core fields only
+// (evidence.SpanFieldsCore): no attributes, statements or messages.
 func (t *Toolset) scanSpans(ctx context.Context, f evidence.SpanFilter) (spans []evidence.Span, truncated bool, err error) {
-	return scanPaged(ctx, t.cfg.MaxScanSpans, func(limit, offset int) ([]evidence.Span, error) {
+	f.Newest, f.Fields = true, evidence.SpanFieldsCore
+	spans, truncated, err = scanPaged(ctx, t.cfg.MaxScanSpans, func(limit, offset int) ([]evidence.Span, error) {
 		f.Limit, f.Offset = limit, offset
 		return t.r.Spans(ctx, f)
 	})
+	slices.Reverse(spans)
+	return spans, truncated, err
+}
+
+// truncNote tells a summary that a window was truncated to its latest
+// spans (spans in start order, as scanSpans returns them).
+func truncNote(spans []evidence.Span, truncated bool) string {
+	if !truncated || len(spans) == 0 {
+		return ""
+	}
+	return fmt.Sprintf(", truncated to the latest %d spans (from %s): narrow the window to analyse all", len(spans), fmtNS(spans[0].StartNS))
 }
 
 // scanKernel reads the kernel events of a window up to MaxScanEvents.

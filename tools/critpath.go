@@ -52,7 +52,7 @@ type CriticalPathOutput struct {
 	DurationMS float64      `json:"duration_ms,omitempty" jsonschema:"one trace: its duration"`
 	Segments   []SegmentRow `json:"segments,omitempty"`
 	Traces     int          `json:"traces,omitempty" jsonschema:"window: traces analysed"`
-	Truncated  bool         `json:"truncated,omitempty" jsonschema:"window: more spans than the tool reads; narrow the window"`
+	Truncated  bool         `json:"truncated,omitempty" jsonschema:"window: more spans than the tool reads; the latest were analysed; narrow the window"`
 	Ops        []OpRow      `json:"ops,omitempty"`
 	NextCursor string       `json:"next_cursor,omitempty"`
 }
@@ -94,7 +94,7 @@ func (t *Toolset) CriticalPath(ctx context.Context, in CriticalPathInput) (Criti
 	}
 	out.NextCursor = pg.next(pg.offset+pg.limit < len(ops))
 	out.Summary = fmt.Sprintf("%d traces in %s .. %s (%d spans read%s); %d operations on critical paths",
-		rep.Traces, fmtNS(w.since), fmtNS(w.until), len(spans), map[bool]string{true: ", truncated: narrow the window", false: ""}[truncated], len(ops))
+		rep.Traces, fmtNS(w.since), fmtNS(w.until), len(spans), truncNote(spans, truncated), len(ops))
 	if len(ops) > 0 {
 		out.Summary += fmt.Sprintf("; largest: %s %.0f%% of critical-path time", ops[0].Subject(), 100*ops[0].Share)
 	}

@@ -40,7 +40,7 @@ type SpanOverlayRow struct {
 type KernelOverlaysOutput struct {
 	Summary    string           `json:"summary"`
 	Totals     KernelTotals     `json:"totals" jsonschema:"over every span in the window"`
-	Truncated  bool             `json:"truncated,omitempty" jsonschema:"more spans or events than the tool reads; narrow the window"`
+	Truncated  bool             `json:"truncated,omitempty" jsonschema:"more spans or events than the tool reads; the latest spans were analysed; narrow the window"`
 	Spans      []SpanOverlayRow `json:"spans"`
 	NextCursor string           `json:"next_cursor,omitempty"`
 }
@@ -72,8 +72,12 @@ func (t *Toolset) KernelOverlays(ctx context.Context, in KernelOverlaysInput) (K
 		return out, fmt.Errorf("reading spans: %w", err)
 	}
 	kf := evidence.KernelEventFilter{SinceNS: w.since, UntilNS: w.until}
-	if len(spans) > 0 && in.TraceID != "" {
+	switch {
+	case len(spans) > 0 && in.TraceID != "":
 		kf.SinceNS, kf.UntilNS = spans[0].StartNS, maxEnd(spans)+1_000_000
+	case truncS:
+		// Events before the earliest span read join none of the spans read.
+		kf.SinceNS = spans[0].StartNS
 	}
 	events, truncE, err := t.scanKernel(ctx, kf)
 	if err != nil {
@@ -89,8 +93,12 @@ func (t *Toolset) KernelOverlays(ctx context.Context, in KernelOverlaysInput) (K
 		out.Spans = rows[pg.offset:min(len(rows), pg.offset+pg.limit)]
 	}
 	out.NextCursor = pg.next(pg.offset+pg.limit < len(rows))
+	note := truncNote(spans, truncS)
+	if truncE {
+		note += fmt.Sprintf(", kernel events truncated to the first %d", len(events))
+	}
 	out.Summary = fmt.Sprintf("%d spans and %d kernel events read (%s .. %s%s); %d spans with kernel time; totals: futex %.1fms, run queue %.1fms, off-CPU %.1fms, block I/O %.1fms, %d retransmits, %d major faults; %d events joined no span",
-		len(spans), len(events), fmtNS(kf.SinceNS), fmtNS(kf.UntilNS), map[bool]string{true: ", truncated", false: ""}[out.Truncated],
+		len(spans), len(events), fmtNS(kf.SinceNS), fmtNS(kf.UntilNS), note,
 		len(rows), tot.FutexWaitMS, tot.RunqueueMS, tot.OffCPUMS, tot.BlockIOMS, tot.TCPRetransmits, tot.MajorFaults, tot.Unjoined)
 	return out, nil
 }

@@ -18,8 +18,8 @@ func (t *Toolset) register() error {
 		},
 		func() (*tool, error) {
 			return def("query_spans", "Query spans",
-				"Lists spans by service, name, version, trace, time window (default: the last 5 minutes of data), minimum duration and status, in start order.",
-				map[string][]string{"status": statusNames}, t.QuerySpans)
+				"Lists spans by service, name, version, trace, time window (default: the last 5 minutes of data), minimum duration and status, oldest or newest first.",
+				map[string][]string{"status": statusNames, "order": spanOrders}, t.QuerySpans)
 		},
 		func() (*tool, error) {
 			return def("get_trace", "Get trace timeline",

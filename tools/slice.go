@@ -41,7 +41,7 @@ type SliceDimensionsOutput struct {
 	Summary     string         `json:"summary"`
 	Spans       int            `json:"spans"`
 	ThresholdMS float64        `json:"threshold_ms" jsonschema:"slow above this duration"`
-	Truncated   bool           `json:"truncated,omitempty"`
+	Truncated   bool           `json:"truncated,omitempty" jsonschema:"more spans than the tool reads; the latest were sliced; narrow the window"`
 	Dimensions  []DimensionRow `json:"dimensions"`
 	NextCursor  string         `json:"next_cursor,omitempty"`
 }
@@ -98,8 +98,8 @@ func (t *Toolset) SliceDimensions(ctx context.Context, in SliceDimensionsInput) 
 		out.Dimensions = rows[pg.offset:min(len(rows), pg.offset+pg.limit)]
 	}
 	out.NextCursor = pg.next(pg.offset+pg.limit < len(rows))
-	out.Summary = fmt.Sprintf("%d spans, %d slow (above %.1fms, quantile %g); %d values tested, %d significantly over-represented among slow spans",
-		rep.Items, rep.Slow, out.ThresholdMS, q, len(rep.Tested), len(rep.Significant))
+	out.Summary = fmt.Sprintf("%d spans%s, %d slow (above %.1fms, quantile %g); %d values tested, %d significantly over-represented among slow spans",
+		rep.Items, truncNote(spans, trunc), rep.Slow, out.ThresholdMS, q, len(rep.Tested), len(rep.Significant))
 	if len(rep.Significant) > 0 {
 		s := rep.Significant[0]
 		out.Summary += fmt.Sprintf("; strongest: %s=%s lift %.2f", s.Dimension, s.Value, s.Lift)

@@ -13,6 +13,9 @@ import (
 // statusNames are the span statuses query_spans filters on.
 var statusNames = []string{"unset", "ok", "error"}
 
+// spanOrders are the orders query_spans lists in.
+var spanOrders = []string{"oldest", "newest"}
+
 // SpanRow is one span.
 type SpanRow struct {
 	ID         string  `json:"id" jsonschema:"span:<trace>/<span>"`
@@ -81,41 +84,31 @@ type QuerySpansInput struct {
 	Until         string  `json:"until,omitempty" jsonschema:"span start before (same forms as since)"`
 	MinDurationMS float64 `json:"min_duration_ms,omitempty" jsonschema:"keep spans at least this long"`
 	Status        string  `json:"status,omitempty" jsonschema:"unset, ok or error"`
+	Order         string  `json:"order,omitempty" jsonschema:"oldest (default: start order) or newest (newest first: the first page holds the latest spans)"`
 	Limit         int     `json:"limit,omitempty" jsonschema:"rows per page (default 20, at most 100)"`
 	Cursor        string  `json:"cursor,omitempty" jsonschema:"next_cursor of the previous page"`
 }
 
-// SpansOutput is a page of spans in start order.
+// SpansOutput is a page of spans in start order (or newest first).
 type SpansOutput struct {
 	Summary    string    `json:"summary"`
 	Spans      []SpanRow `json:"spans"`
 	NextCursor string    `json:"next_cursor,omitempty"`
 }
 
-// QuerySpans lists spans matching a filter, in start order.
+// QuerySpans lists spans matching a filter, in start order or newest
+// first.
 func (t *Toolset) QuerySpans(ctx context.Context, in QuerySpansInput) (SpansOutput, error) {
 	out := SpansOutput{Spans: []SpanRow{}}
 	pg, err := t.page(in.Limit, in.Cursor)
 	if err != nil {
 		return out, err
 	}
-	f := evidence.SpanFilter{Service: in.Service, Name: in.Name, Version: in.Version, Limit: pg.limit + 1, Offset: pg.offset}
-	if err := oneOf("status", in.Status, statusNames); err != nil {
+	f, err := spanFilter(&in)
+	if err != nil {
 		return out, err
 	}
-	if in.Status != "" {
-		st := evidence.StatusCode(slices.Index(statusNames, in.Status))
-		f.Status = &st
-	}
-	if in.MinDurationMS < 0 {
-		return out, argErrorf("min_duration_ms", "%v must not be negative", in.MinDurationMS)
-	}
-	f.MinDurationNS = int64(in.MinDurationMS * 1e6)
-	if in.TraceID != "" {
-		if f.TraceID, err = parseTraceID("trace_id", in.TraceID); err != nil {
-			return out, err
-		}
-	}
+	f.Limit, f.Offset = pg.limit+1, pg.offset
 	w, err := t.window(ctx, in.Since, in.Until, in.TraceID == "")
 	if err != nil {
 		return out, err
@@ -140,7 +133,38 @@ func (t *Toolset) QuerySpans(ctx context.Context, in QuerySpansInput) (SpansOutp
 		out.Summary = "no spans match"
 		return out, nil
 	}
-	out.Summary = fmt.Sprintf("spans %d-%d in start order (%s more); on this page: longest %.1fms, %d errors",
-		pg.offset+1, pg.offset+len(spans), map[bool]string{true: "there are", false: "no"}[more], ms(maxNS), errs)
+	order := "in start order"
+	if f.Newest {
+		order = "newest first"
+	}
+	out.Summary = fmt.Sprintf("spans %d-%d %s (%s more); on this page: longest %.1fms, %d errors",
+		pg.offset+1, pg.offset+len(spans), order, map[bool]string{true: "there are", false: "no"}[more], ms(maxNS), errs)
 	return out, nil
+}
+
+// spanFilter validates query_spans' filter arguments (all but the window
+// and the page).
+func spanFilter(in *QuerySpansInput) (evidence.SpanFilter, error) {
+	f := evidence.SpanFilter{Service: in.Service, Name: in.Name, Version: in.Version, Newest: in.Order == "newest"}
+	if err := oneOf("status", in.Status, statusNames); err != nil {
+		return f, err
+	}
+	if err := oneOf("order", in.Order, spanOrders); err != nil {
+		return f, err
+	}
+	if in.Status != "" {
+		st := evidence.StatusCode(slices.Index(statusNames, in.Status))
+		f.Status = &st
+	}
+	if in.MinDurationMS < 0 {
+		return f, argErrorf("min_duration_ms", "%v must not be negative", in.MinDurationMS)
+	}
+	f.MinDurationNS = int64(in.MinDurationMS * 1e6)
+	if in.TraceID != "" {
+		var err error
+		if f.TraceID, err = parseTraceID("trace_id", in.TraceID); err != nil {
+			return f, err
+		}
+	}
+	return f, nil
 }

@@ -37,7 +37,7 @@ type Config struct {
 	DefaultLimit, MaxLimit int
 	// MaxScanSpans and MaxScanEvents bound the spans and kernel events one
 	// window analysis (critical_path, kernel_overlays, slice_dimensions)
-	// loads; a larger window is analysed on its first spans and the answer
+	// loads; a larger window is analysed on its latest spans and the answer
 	// says it was truncated.
 	MaxScanSpans, MaxScanEvents int
 	// DefaultWindow is the window an analysis covers when a call gives no

@@ -211,49 +211,6 @@ func (w *where) page(limit, offset int) string {
 	return " LIMIT ? OFFSET ?"
 }
 
-// Spans returns the spans f selects, ordered by start time. Their Events
-// are not filled (Trace and Get fill them).
-func (s *Store) Spans(ctx context.Context, f evidence.SpanFilter) ([]evidence.Span, error) {
-	var w where
-	if f.Service != "" {
-		w.add("service = ?", f.Service)
-	}
-	if f.Name != "" {
-		w.add("name = ?", f.Name)
-	}
-	if f.Version != "" {
-		w.add("version = ?", f.Version)
-	}
-	if !f.TraceID.IsZero() {
-		w.add("trace_id = CAST(? AS UUID)", f.TraceID.String())
-	}
-	if f.SinceNS != 0 {
-		w.add("start_ns >= ?", f.SinceNS)
-	}
-	if f.UntilNS != 0 {
-		w.add("start_ns < ?", f.UntilNS)
-	}
-	if f.MinDurationNS != 0 {
-		w.add("duration_ns >= ?", f.MinDurationNS)
-	}
-	if f.Status != nil {
-		w.add("status_code = ?", int8(*f.Status))
-	}
-	q := `SELECT ` + spanColumns + ` FROM spans` + w.String() + ` ORDER BY start_ns, trace_id, span_id`
-	q += w.page(f.Limit, f.Offset)
-	spans, err := queryAll(ctx, s.db, scanSpan, q, w.args...)
-	if err != nil {
-		return nil, fmt.Errorf("querying spans: %w", err)
-	}
-	if f.WithEvents && len(spans) > 0 {
-		if err := s.fillPageEvents(ctx, spans, `SELECT trace_id, span_id FROM spans`+w.String()+
-			` ORDER BY start_ns, trace_id, span_id`+` LIMIT ? OFFSET ?`, w.args...); err != nil {
-			return nil, fmt.Errorf("querying spans: %w", err)
-		}
-	}
-	return spans, nil
-}
-
 // fillPageEvents attaches the events of the spans that sub (a query of
 // trace_id, span_id) selects: one query however many spans the page holds.
 func (s *Store) fillPageEvents(ctx context.Context, spans []evidence.Span, sub string, args ...any) error {

@@ -29,6 +29,11 @@ type traceRequest struct {
 	TraceID evidence.TraceID `json:"trace_id"`
 }
 
+type spanBounds struct {
+	MinStartNS int64 `json:"min_start_ns"`
+	MaxEndNS   int64 `json:"max_end_ns"`
+}
+
 type getRequest struct {
 	ID string `json:"id"`
 }
@@ -43,6 +48,7 @@ func Handler(r evidence.Reader, token string, logger *slog.Logger) http.Handler 
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET "+APIPrefix+"stats", h.stats)
 	mux.HandleFunc("GET "+APIPrefix+"audit", h.audit)
+	mux.HandleFunc("GET "+APIPrefix+"span-bounds", h.spanBounds)
 	mux.HandleFunc("POST "+APIPrefix+"spans", h.spans)
 	mux.HandleFunc("POST "+APIPrefix+"trace", h.trace)
 	mux.HandleFunc("POST "+APIPrefix+"kernel-events", h.kernelEvents)
@@ -75,6 +81,21 @@ func (h *handler) auth(next http.Handler) http.Handler {
 func (h *handler) stats(w http.ResponseWriter, req *http.Request) {
 	st, err := h.r.Stats(req.Context())
 	h.reply(w, st, err)
+}
+
+// spanBounds answers from the store's SpanBounds, or from Stats when it
+// has none.
+func (h *handler) spanBounds(w http.ResponseWriter, req *http.Request) {
+	var b spanBounds
+	var err error
+	if br, ok := h.r.(evidence.SpanBoundsReader); ok {
+		b.MinStartNS, b.MaxEndNS, err = br.SpanBounds(req.Context())
+	} else {
+		var st evidence.Stats
+		st, err = h.r.Stats(req.Context())
+		b.MinStartNS, b.MaxEndNS = st.MinStartNS, st.MaxEndNS
+	}
+	h.reply(w, b, err)
 }
 
 func (h *handler) audit(w http.ResponseWriter, req *http.Request) {
@@ -215,10 +236,11 @@ type Client struct {
 }
 
 var (
-	_ evidence.Reader         = (*Client)(nil)
-	_ evidence.FindingReader  = (*Client)(nil)
-	_ evidence.LockEdgeReader = (*Client)(nil)
-	_ evidence.ReportReader   = (*Client)(nil)
+	_ evidence.Reader           = (*Client)(nil)
+	_ evidence.FindingReader    = (*Client)(nil)
+	_ evidence.LockEdgeReader   = (*Client)(nil)
+	_ evidence.ReportReader     = (*Client)(nil)
+	_ evidence.SpanBoundsReader = (*Client)(nil)
 )
 
 // NewClient returns a client for the serve described by st.
@@ -285,6 +307,13 @@ func (c *Client) Trace(ctx context.Context, id evidence.TraceID) ([]evidence.Spa
 func (c *Client) KernelEvents(ctx context.Context, f evidence.KernelEventFilter) ([]evidence.KernelEvent, error) {
 	var out []evidence.KernelEvent
 	return out, c.call(ctx, http.MethodPost, "kernel-events", f, &out)
+}
+
+// SpanBounds implements evidence.SpanBoundsReader.
+func (c *Client) SpanBounds(ctx context.Context) (minStartNS, maxEndNS int64, err error) {
+	var b spanBounds
+	err = c.call(ctx, http.MethodGet, "span-bounds", nil, &b)
+	return b.MinStartNS, b.MaxEndNS, err
 }
 
 // Get implements evidence.Reader.
