@@ -140,58 +140,36 @@ func (h *handler) get(w http.ResponseWriter, req *http.Request) {
 }
 
 func (h *handler) findings(w http.ResponseWriter, req *http.Request) {
-	var f evidence.FindingFilter
-	if !decode(w, req, &f) {
-		return
-	}
-	fr, ok := h.r.(evidence.FindingReader)
-	if !ok {
-		writeError(w, http.StatusNotImplemented, "not_supported", "this serve's store does not list findings")
-		return
-	}
-	out, err := fr.Findings(req.Context(), f)
-	h.reply(w, out, err)
+	optional(h, w, req, "list findings", evidence.FindingReader.Findings)
 }
 
 func (h *handler) lockEdges(w http.ResponseWriter, req *http.Request) {
-	var f evidence.LockEdgeFilter
-	if !decode(w, req, &f) {
-		return
-	}
-	lr, ok := h.r.(evidence.LockEdgeReader)
-	if !ok {
-		writeError(w, http.StatusNotImplemented, "not_supported", "this serve's store does not list lock edges")
-		return
-	}
-	out, err := lr.LockEdges(req.Context(), f)
-	h.reply(w, out, err)
+	optional(h, w, req, "list lock edges", evidence.LockEdgeReader.LockEdges)
 }
 
 func (h *handler) reports(w http.ResponseWriter, req *http.Request) {
-	var f evidence.ReportFilter
-	if !decode(w, req, &f) {
-		return
-	}
-	rr, ok := h.r.(evidence.ReportReader)
-	if !ok {
-		writeError(w, http.StatusNotImplemented, "not_supported", "this serve's store does not list reports")
-		return
-	}
-	out, err := rr.Reports(req.Context(), f)
-	h.reply(w, out, err)
+	optional(h, w, req, "list reports", evidence.ReportReader.Reports)
 }
 
 func (h *handler) report(w http.ResponseWriter, req *http.Request) {
-	var g getRequest
-	if !decode(w, req, &g) {
+	optional(h, w, req, "read reports", func(rr evidence.ReportReader, ctx context.Context, g getRequest) (evidence.StoredReport, error) {
+		return rr.Report(ctx, g.ID)
+	})
+}
+
+// optional serves a query of type F that only stores implementing R
+// answer: others get 501 not_supported, saying what they cannot do.
+func optional[F, R, T any](h *handler, w http.ResponseWriter, req *http.Request, what string, call func(R, context.Context, F) (T, error)) {
+	var f F
+	if !decode(w, req, &f) {
 		return
 	}
-	rr, ok := h.r.(evidence.ReportReader)
+	r, ok := h.r.(R)
 	if !ok {
-		writeError(w, http.StatusNotImplemented, "not_supported", "this serve's store does not read reports")
+		writeError(w, http.StatusNotImplemented, "not_supported", "this serve's store does not "+what)
 		return
 	}
-	out, err := rr.Report(req.Context(), g.ID)
+	out, err := call(r, req.Context(), f)
 	h.reply(w, out, err)
 }
 
