@@ -189,3 +189,42 @@ func TestConfigValidate(t *testing.T) {
 		}
 	}
 }
+
+// TestTriggersSendAnomalies: drops and bursts each queue a kernel.anomaly
+// record (the tail-sampling trigger) carrying kernel.anomaly=true.
+func TestTriggersSendAnomalies(t *testing.T) {
+	c := &collector{}
+	x := testExporter(t, c, 100)
+	cfg := DefaultConfig()
+	cfg.BurstRecords = 1000
+	n := &Node{cfg: cfg, exp: x, log: slog.New(slog.DiscardHandler)}
+	now := time.Unix(1_800_000_000, 0)
+	n.triggers(10, 0, now)   // quiet second
+	n.triggers(2000, 0, now) // burst
+	n.triggers(10, 7, now)   // drops
+	if got := n.anomalies.Load(); got != 2 {
+		t.Fatalf("%d anomalies, want 2", got)
+	}
+	body, err := plogotlp.NewExportRequestFromLogs(logs(resourceAttrs("n1"), x.take())).MarshalProto()
+	if err != nil {
+		t.Fatal(err)
+	}
+	req := plogotlp.NewExportRequest()
+	if err := req.UnmarshalProto(body); err != nil {
+		t.Fatal(err)
+	}
+	lrs := req.Logs().ResourceLogs().At(0).ScopeLogs().At(0).LogRecords()
+	var reasons []string
+	for i := range lrs.Len() {
+		lr := lrs.At(i)
+		flag, ok := lr.Attributes().Get(evidence.AttrKernelAnomaly)
+		reason, _ := lr.Attributes().Get(AttrAnomalyReason)
+		if lr.EventName() != "kernel.anomaly" || !ok || !flag.Bool() {
+			t.Errorf("record %d: event %q, kernel.anomaly %v", i, lr.EventName(), flag.AsRaw())
+		}
+		reasons = append(reasons, reason.Str())
+	}
+	if strings.Join(reasons, ",") != "burst,drops" {
+		t.Errorf("reasons %v, want burst then drops", reasons)
+	}
+}
