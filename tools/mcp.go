@@ -47,7 +47,7 @@ func NewMCPServer(ts *Toolset, version string) *server.MCPServer {
 	s.AddResourceTemplate(mcp.NewResourceTemplate(ReportURIPrefix+"{id}", "debugai report",
 		mcp.WithTemplateDescription("A stored investigation report (JSON): hypothesis, verdict, cited evidence."),
 		mcp.WithTemplateMIMEType("application/json")), rs.read)
-	s.AddPrompt(investigatePrompt(), investigateHandler)
+	s.AddPrompt(investigatePrompt(), investigateHandler(ts))
 	return s
 }
 

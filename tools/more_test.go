@@ -75,7 +75,7 @@ func TestReportResourcesAndPrompt(t *testing.T) {
 	pr := mcp.GetPromptRequest{}
 	pr.Params.Name, pr.Params.Arguments = "investigate", map[string]string{"service": "customer"}
 	p, err := c.GetPrompt(ctx, pr)
-	if err != nil || len(p.Messages) != 1 || !strings.Contains(p.Messages[0].Content.(mcp.TextContent).Text, `service="customer"`) {
+	if err != nil || len(p.Messages) != 1 || !strings.Contains(p.Messages[0].Content.(mcp.TextContent).Text, `Service: "customer"`) || !strings.Contains(p.Messages[0].Content.(mcp.TextContent).Text, "- list_findings:") {
 		t.Fatalf("GetPrompt = %+v, %v", p, err)
 	}
 }
