@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/debugai/debugai/agent/hypothesis"
+	"github.com/debugai/debugai/agent/verify"
 	"github.com/debugai/debugai/evidence"
 )
 
@@ -105,23 +106,30 @@ type PatternRule struct {
 	Meaning string
 }
 
+// patternMeaning says in a few words what each pattern is.
+var patternMeaning = map[hypothesis.Pattern]string{
+	hypothesis.LockInversion:   "two code paths take the same locks in opposite orders",
+	hypothesis.LockConvoy:      "requests queue on one hot lock",
+	hypothesis.Starvation:      "runnable threads wait for a CPU",
+	hypothesis.RetransmitTail:  "TCP retransmits stretch the latency tail",
+	hypothesis.IOLatency:       "block I/O or fsync waits",
+	hypothesis.PageFaultStorm:  "major page faults stall threads",
+	hypothesis.GCOrCPU:         "CPU saturation or garbage collection",
+	hypothesis.NetworkGap:      "time lost between a client span and its server span",
+	hypothesis.NPlusOne:        "one request issues many sequential similar calls",
+	hypothesis.PoolSaturation:  "requests wait for a pooled resource",
+	hypothesis.RegressionOther: "a version or config change slowed an operation in another way",
+}
+
 // DefaultPatterns returns the rule for every hypothesis.Patterns entry, in
-// that order.
+// that order, with the lines the verifier requires (verify.RequiredLines:
+// one table for the prompt and the check).
 func DefaultPatterns() []PatternRule {
-	tr := []evidence.Line{evidence.LineTrace}
-	return []PatternRule{
-		{hypothesis.LockInversion, []evidence.Line{evidence.LineLock}, "two code paths take the same locks in opposite orders"},
-		{hypothesis.LockConvoy, []evidence.Line{evidence.LineKernelFutex}, "requests queue on one hot lock"},
-		{hypothesis.Starvation, []evidence.Line{evidence.LineKernelSched}, "runnable threads wait for a CPU"},
-		{hypothesis.RetransmitTail, []evidence.Line{evidence.LineKernelTCP}, "TCP retransmits stretch the latency tail"},
-		{hypothesis.IOLatency, []evidence.Line{evidence.LineKernelBlock}, "block I/O or fsync waits"},
-		{hypothesis.PageFaultStorm, []evidence.Line{evidence.LineKernelFault}, "major page faults stall threads"},
-		{hypothesis.GCOrCPU, []evidence.Line{evidence.LineTrace, evidence.LineKernelSched}, "CPU saturation or garbage collection"},
-		{hypothesis.NetworkGap, tr, "time lost between a client span and its server span"},
-		{hypothesis.NPlusOne, tr, "one request issues many sequential similar calls"},
-		{hypothesis.PoolSaturation, tr, "requests wait for a pooled resource"},
-		{hypothesis.RegressionOther, tr, "a version or config change slowed an operation in another way"},
+	out := make([]PatternRule, 0, len(hypothesis.Patterns))
+	for _, p := range hypothesis.Patterns {
+		out = append(out, PatternRule{Pattern: p, Lines: verify.RequiredLines[p], Meaning: patternMeaning[p]})
 	}
+	return out
 }
 
 // checkPatterns rejects an empty list and unknown patterns.
