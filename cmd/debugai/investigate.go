@@ -61,7 +61,7 @@ func addInvestigateFlags(fs *flag.FlagSet, env *cmdEnv) *investigateFlags {
 	f.since = fs.String("since", "", "start of the incident window: RFC 3339 time, or a duration before the end of the stored data (default: all)")
 	f.until = fs.String("until", "", "end of the window (exclusive), as --since (default: the end)")
 	f.bundle = fs.String("bundle", "", "investigate this incident bundle folder in a temporary store")
-	f.out = fs.String("out", "", "folder for report.md, report.json, the SVG charts and ticket payloads (default: debugai-report-<time> in the current folder)")
+	f.out = fs.String("out", "", "folder for report.md, report.json, the SVG charts and ticket payloads (default: $XDG_DATA_HOME/debugai/reports/<time>)")
 	f.failOn = fs.String("fail-on", "none", "exit non-zero for CI gates: none, accepted (3 on an accepted root cause) or any (also 4 on an unconfirmed one)")
 	f.services = fs.String("services", "", "comma-separated services the incident is about (default: all)")
 	f.llm = fs.Bool("llm", false, "drive the investigation with an LLM (OpenAI-compatible API) instead of the deterministic investigator")

@@ -22,6 +22,18 @@ type reportOutput struct {
 	jiraProject string // also write a Jira payload for this project
 }
 
+// defaultReportDir is a new folder for a report beside the default store:
+// $XDG_DATA_HOME/debugai/reports/<UTC time>.
+func defaultReportDir(env *cmdEnv) string {
+	dir := filepath.Join(filepath.Dir(defaultStore(&cmdEnv{getenv: func(k string) string {
+		if k == "DEBUGAI_STORE" {
+			return ""
+		}
+		return env.getenv(k)
+	}})), "reports")
+	return filepath.Join(dir, time.Now().UTC().Format("20060102T150405.000Z"))
+}
+
 // emitReport writes the report's files to o.dir (a new folder by default),
 // stores it when the store takes reports, and prints it.
 func emitReport(ctx context.Context, r evidence.Reader, rep *report.Report, o reportOutput, env *cmdEnv) error {
@@ -31,7 +43,7 @@ func emitReport(ctx context.Context, r evidence.Reader, rep *report.Report, o re
 		return fmt.Errorf("encoding the report: %w", err)
 	}
 	if out == "" {
-		out = "debugai-report-" + time.Now().UTC().Format("20060102T150405Z")
+		out = defaultReportDir(env)
 	}
 	if err := os.MkdirAll(out, 0o755); err != nil {
 		return fmt.Errorf("creating the report folder: %w", err)
