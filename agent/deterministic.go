@@ -88,6 +88,9 @@ func (d *Deterministic) Investigate(ctx context.Context, inc Incident) (Result, 
 		}
 		res.Steps++
 		h := d.build(lead, fs)
+		if h.Location.Service == "" {
+			h.Location.Service = d.leadService(ctx, lead, h, fs)
+		}
 		d.dateTimeline(ctx, h)
 		v, err := verify.Verify(ctx, d.Resolver, h, inc.Scope, d.Verify)
 		if err != nil {
@@ -104,6 +107,47 @@ func (d *Deterministic) Investigate(ctx context.Context, inc Incident) (Result, 
 	}
 	res.StopReason = "no candidate passed the verifier"
 	return res, nil
+}
+
+// leadService names the service of a lead whose subject names none (a
+// lock address): the service of its cited spans or kernel events, else
+// that of the spans in the same process that the hypothesis' other
+// findings cite (kernel events of a process whose spans carry no
+// stamps reach the store without a service).
+func (d *Deterministic) leadService(ctx context.Context, lead evidence.Finding, h *hypothesis.Hypothesis, all []evidence.Finding) string {
+	var pid int64
+	for _, r := range lead.Refs {
+		it, err := d.Resolver.Get(ctx, r.ID)
+		switch {
+		case err != nil:
+		case it.Span != nil && it.Span.Service != "":
+			return it.Span.Service
+		case it.KernelEvent != nil && it.KernelEvent.Service != "":
+			return it.KernelEvent.Service
+		case it.KernelEvent != nil && pid == 0:
+			pid = it.KernelEvent.PID
+		}
+	}
+	if pid == 0 {
+		return ""
+	}
+	cited := map[string]bool{}
+	for _, c := range h.Claims {
+		for _, id := range c.Citations {
+			cited[id] = id != lead.ID
+		}
+	}
+	for _, f := range all {
+		if !cited[f.ID] {
+			continue
+		}
+		for _, r := range f.Refs {
+			if it, err := d.Resolver.Get(ctx, r.ID); err == nil && it.Span != nil && it.Span.ProcessPID == pid && it.Span.Service != "" {
+				return it.Span.Service
+			}
+		}
+	}
+	return ""
 }
 
 // dateTimeline gives timeline entries the time of the evidence they cite.
@@ -225,6 +269,9 @@ func related(a, b evidence.Finding) bool {
 }
 
 func serviceOf(subject string) string {
+	if strings.HasPrefix(subject, "0x") {
+		return "" // a lock address ("0x1000@node/pid"), not a service
+	}
 	if i := strings.IndexAny(subject, "/ "); i > 0 {
 		return subject[:i]
 	}

@@ -72,6 +72,7 @@ var commands = map[string]command{
 	"detect":       {"run the detectors over a time window, store and print the findings", runDetect},
 	"investigate":  {"detect, investigate and print a verified root-cause report (deterministic, or --llm)", runInvestigate},
 	"workload":     {"serve a demo workload for benchmarks (workload mutex)", runWorkload},
+	"record":       {"record a real incident bundle of the bank workload with debugai-node (needs root)", runRecord},
 	"mcp":          {"serve the read-only investigation tools over MCP on stdio (for IDEs)", runMCP},
 }
 

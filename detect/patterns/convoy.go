@@ -3,6 +3,7 @@ package patterns
 import (
 	"cmp"
 	"fmt"
+	"maps"
 	"slices"
 	"strconv"
 	"strings"
@@ -34,11 +35,16 @@ type convoy struct {
 	totalNS  int64
 	holder   int64 // dominant waker tid
 	holderNS int64
-	waiters  int
-	holds    []interval // union of the holder's hold windows
-	blocked  []interval // holder's own blocking, clipped to holds
-	retx     int64
-	hevents  []int32 // holder events inside hold windows
+	// goMutex: a Go sync.Mutex, whose holder is a goroutine that the
+	// runtime moves between OS threads, so every releasing thread stands
+	// for it; holders lists them.
+	goMutex bool
+	holders []int64
+	waiters int
+	holds   []interval // union of the holder's hold windows
+	blocked []interval // holder's own blocking, clipped to holds
+	retx    int64
+	hevents []int32 // holder events inside hold windows
 }
 
 type interval struct{ lo, hi int64 }
@@ -62,8 +68,10 @@ func (x *index) lockConvoys() ([]evidence.Finding, error) {
 			continue
 		}
 		cands = append(cands, cv)
-		tk := threadKey{k.node, k.pid, cv.holder}
-		holders[tk] = append(holders[tk], cv)
+		for _, tid := range cv.holders {
+			tk := threadKey{k.node, k.pid, tid}
+			holders[tk] = append(holders[tk], cv)
+		}
 	}
 	if len(cands) == 0 {
 		return nil, nil
@@ -101,14 +109,22 @@ func (x *index) dominantHolder(k lockKey, waits []int32) *convoy {
 			cv.holder, cv.holderNS = tid, ns
 		}
 	}
-	delete(waiters, cv.holder)
-	cv.waiters = len(waiters)
+	cv.holders = []int64{cv.holder}
+	if cv.goMutex = isGoMutexWait(&x.events[waits[0]]); cv.goMutex {
+		cv.holders, cv.holderNS = slices.Sorted(maps.Keys(byWaker)), 0
+		for _, ns := range byWaker {
+			cv.holderNS += ns
+		}
+	} else {
+		delete(waiters, cv.holder)
+	}
+	cv.waiters = len(waiters) // for a Go mutex: the threads its waiting goroutines ran on
 	if cv.holder == 0 || cv.waiters < 2 || float64(cv.holderNS) < c.DominantShare*float64(cv.totalNS) {
 		return nil
 	}
 	for _, i := range waits {
 		ev := &x.events[i]
-		if ev.WakerTID == cv.holder {
+		if ev.WakerTID == cv.holder || cv.goMutex && ev.WakerTID > 0 && ev.WakerTID != ev.TID {
 			t := x.eventTime(ev)
 			cv.holds = append(cv.holds, interval{t - ev.DurationNS, t})
 		}
@@ -116,6 +132,16 @@ func (x *index) dominantHolder(k lockKey, waits []int32) *convoy {
 	cv.holds = union(cv.holds)
 	return cv
 }
+
+// isGoMutexWait reports a futex_wait record of a contended Go sync.Mutex
+// (debugai.lock.kind=go_mutex: the node's Go lock-wait probes).
+func isGoMutexWait(ev *evidence.KernelEvent) bool {
+	v, ok := ev.Attrs.Get(attrLockKind)
+	return ok && v.String() == "go_mutex"
+}
+
+// attrLockKind names the lock flavour of a futex_wait record.
+const attrLockKind = "debugai.lock.kind"
 
 // holderActivity finds, in one pass over the events, what each dominant
 // holder did during its hold windows.
@@ -134,8 +160,11 @@ func (x *index) holderActivity(holders map[threadKey][]*convoy) {
 					cv.retx += max(ev.Value, 1)
 					cv.hevents = append(cv.hevents, int32(i))
 				}
-			case evidence.KernelBlockIO, evidence.KernelOffCPU, evidence.KernelFutexWait:
-				if ev.Type == evidence.KernelFutexWait && ev.Addr == cv.key.addr {
+			case evidence.KernelBlockIO, evidence.KernelFsync, evidence.KernelOffCPU, evidence.KernelFutexWait:
+				// A futex wait of a Go thread is an idle M parking (Go
+				// lock waits are on the lock's own address): not the
+				// holding goroutine blocking.
+				if ev.Type == evidence.KernelFutexWait && (ev.Addr == cv.key.addr || cv.goMutex) {
 					continue
 				}
 				if n := len(cv.blocked); clip(cv.holds, interval{t - max(ev.DurationNS, 0), t}, &cv.blocked) > n {
@@ -186,8 +215,12 @@ func (x *index) convoyFinding(cv *convoy) (evidence.Finding, bool) {
 	}
 	subject := cv.key.String()
 	svc := x.events[cv.waits[0]].Service
-	summary := fmt.Sprintf("%d waits (%v) by %d threads on lock %s%s queue behind holder tid %d (%.0f%% of the wait time), which is itself blocked %.0f%% of its hold time%s",
-		len(cv.waits), roundDur(cv.totalNS), cv.waiters, subject, inService(svc), cv.holder, 100*share,
+	holder := fmt.Sprintf("holder tid %d", cv.holder)
+	if cv.goMutex {
+		holder = fmt.Sprintf("the holding goroutine (Go sync.Mutex released on %d threads)", len(cv.holders))
+	}
+	summary := fmt.Sprintf("%d waits (%v) by %d threads on lock %s%s queue behind %s (%.0f%% of the wait time), which is itself blocked %.0f%% of its hold time%s",
+		len(cv.waits), roundDur(cv.totalNS), cv.waiters, subject, inService(svc), holder, 100*share,
 		100*blockedShare, holderDetail(kinds, cv.retx))
 	attrs := map[string]float64{
 		"waits": float64(len(cv.waits)), "wait_ns": float64(cv.totalNS), "waiters": float64(cv.waiters),
@@ -208,7 +241,7 @@ func inService(svc string) string {
 
 func holderDetail(kinds map[evidence.KernelEventType]int, retx int64) string {
 	var parts []string
-	for _, k := range []evidence.KernelEventType{evidence.KernelBlockIO, evidence.KernelTCPRetransmit,
+	for _, k := range []evidence.KernelEventType{evidence.KernelBlockIO, evidence.KernelFsync, evidence.KernelTCPRetransmit,
 		evidence.KernelFutexWait, evidence.KernelOffCPU} {
 		if n := kinds[k]; n > 0 {
 			parts = append(parts, fmt.Sprintf("%d %s", n, k))

@@ -282,6 +282,10 @@ func parseKev(f []string, shift int64) (evidence.KernelEvent, error) {
 			ev.Attrs = append(ev.Attrs, evidence.Attr{Key: attrBlockOp, Value: evidence.StringValue(v)})
 			return nil
 		},
+		"lock": func(v string) error {
+			ev.Attrs = append(ev.Attrs, evidence.Attr{Key: attrLockKind, Value: evidence.StringValue(v)})
+			return nil
+		},
 		"span": func(v string) error {
 			t, s, ok := strings.Cut(v, "/")
 			if !ok {

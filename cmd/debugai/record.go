@@ -1,0 +1,298 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/debugai/debugai/bench/httpload"
+	"github.com/debugai/debugai/workload/bank"
+)
+
+const recordUsage = `record --scenario convoy|regression|none --out DIR [flags]
+
+Records a real incident bundle (ARCHITECTURE.md, "Incident bundle") of
+the bank system (package workload/bank) on this machine. As root, it
+starts an OTLP/HTTP recording receiver in-process, serves the frontend and
+the ledger from a copy of this executable ("debugai workload bank"),
+attaches debugai-node to that copy (with a random DEBUGAI_HMAC_KEY),
+waits until the node observes both services, offers a fixed-rate load of
+transfers (--rate) and balance reads (half that rate) for --baseline with
+no bug, turns the scenario's bug on (convoy: POST /admin/bug; regression:
+restarts both services as v2), offers the same load for --incident, stops
+everything cleanly and writes into --out:
+
+  baseline.otlp.jsonl.gz, incident.otlp.jsonl.gz   the spans of each phase
+  kernel.otlp.jsonl.gz                             the node's kernel events
+  truth.json, manifest.json                        ground truth and facts
+
+"none" is the control: nothing is switched on. Progress goes to stderr.
+
+Needs root (the node loads eBPF programs) and a debugai-node binary:
+  CGO_ENABLED=0 go build -o "$(dirname "$(command -v debugai)")/debugai-node" ./cmd/debugai-node`
+
+// recordConfig is what the flags of record say.
+type recordConfig struct {
+	scenario           string
+	out, nodeBin       string
+	baseline, incident time.Duration
+	rate               float64
+	nodeArgs           []string
+	targetTimeout      time.Duration
+	snapshotBytes      int
+	syncChunkBytes     int
+	regressionRounds   int
+}
+
+func parseRecordFlags(args []string, env *cmdEnv) (recordConfig, error) {
+	c := recordConfig{}
+	def := bank.DefaultConfig()
+	fs := newFlagSet("record", recordUsage, env)
+	fs.StringVar(&c.scenario, "scenario", "", "convoy, regression or none (the control)")
+	fs.StringVar(&c.out, "out", "", "bundle folder to write (created if missing; its bundle files are replaced)")
+	fs.StringVar(&c.nodeBin, "node-bin", "", "debugai-node binary (default: debugai-node next to this executable, else in PATH)")
+	fs.DurationVar(&c.baseline, "baseline", 10*time.Second, "load without the bug")
+	fs.DurationVar(&c.incident, "incident", 10*time.Second, "load with the bug")
+	fs.Float64Var(&c.rate, "rate", 250, "transfers per second (balance reads: half as many)")
+	// Lock order needs -gcflags=all=-l builds (docs/lock-order.md); this
+	// executable is a normal build, whose lock stacks would be incomplete.
+	nodeArgs := fs.String("node-args", "--go-locks=false --fsync-threshold=100us --runqueue-threshold=1ms", "extra debugai-node flags, space-separated")
+	fs.DurationVar(&c.targetTimeout, "target-timeout", 30*time.Second, "how long to wait for the node to observe the services")
+	fs.IntVar(&c.snapshotBytes, "snapshot-bytes", def.SnapshotBytes, "bytes of the ledger snapshot rewritten per transfer")
+	fs.IntVar(&c.regressionRounds, "regression-rounds", def.RegressionRounds, "extra SHA-256 rounds per balance read in v2 (regression)")
+	if err := parseFlags(fs, args); err != nil {
+		return c, err
+	}
+	c.nodeArgs = strings.Fields(*nodeArgs)
+	bc := def
+	c.syncChunkBytes = min(def.SyncChunkBytes, c.snapshotBytes)
+	bc.SnapshotBytes, bc.SyncChunkBytes, bc.RegressionRounds = c.snapshotBytes, c.syncChunkBytes, c.regressionRounds
+	lc := httpload.Config{URL: "http://127.0.0.1/", Rate: c.rate, Duration: min(c.baseline, c.incident), MaxInFlight: 512, Timeout: time.Second}
+	switch {
+	case fs.NArg() > 0:
+		return c, usagef("record takes no arguments, got %q", fs.Args())
+	case c.scenario != "convoy" && c.scenario != "regression" && c.scenario != "none":
+		return c, usagef("record: --scenario %q: want convoy, regression or none", c.scenario)
+	case c.out == "":
+		return c, usagef("record: --out DIR is required")
+	case c.targetTimeout <= 0:
+		return c, usagef("record: --target-timeout must be positive")
+	}
+	if err := lc.Validate(); err != nil {
+		return c, usagef("record: --rate, --baseline, --incident: %v", err)
+	}
+	if err := bc.Validate(); err != nil {
+		return c, usagef("record: %v", err)
+	}
+	return c, nil
+}
+
+// recording is one run of record.
+type recording struct {
+	cfg      recordConfig
+	tmp, exe string
+	rec      *otlpRecorder
+	stderr   io.Writer
+	secret   string
+
+	svcs       map[bank.Role]*child
+	urls       map[bank.Role]string
+	node       *child
+	metricsURL string
+	facts      recordFacts
+}
+
+// recordFacts are what manifest.json and truth.json report.
+type recordFacts struct {
+	baselineStart, baselineEnd, incidentStart, incidentEnd, inject time.Time
+	version                                                        string
+	loads                                                          map[string]httpload.Result
+}
+
+func runRecord(ctx context.Context, args []string, env *cmdEnv) (err error) {
+	cfg, err := parseRecordFlags(args, env)
+	if err != nil {
+		return err
+	}
+	if cfg.nodeBin, err = findNodeBinary(cfg.nodeBin); err != nil {
+		return err
+	}
+	if os.Geteuid() != 0 {
+		return errors.New("record needs root: the node collector loads eBPF programs (CAP_BPF, CAP_PERFMON); run it with sudo")
+	}
+	if err := os.MkdirAll(cfg.out, 0o755); err != nil {
+		return fmt.Errorf("creating the bundle folder: %w", err)
+	}
+	for _, name := range []string{"baseline.otlp.jsonl.gz", "incident.otlp.jsonl.gz", "kernel.otlp.jsonl.gz", "truth.json", "manifest.json"} {
+		if err := os.Remove(filepath.Join(cfg.out, name)); err != nil && !errors.Is(err, os.ErrNotExist) {
+			return fmt.Errorf("replacing the bundle: %w", err)
+		}
+	}
+	tmp, err := os.MkdirTemp("", "debugai-record-")
+	if err != nil {
+		return err
+	}
+	defer os.RemoveAll(tmp)
+	r := &recording{cfg: cfg, tmp: tmp, stderr: &syncWriter{w: env.stderr}, secret: randomSecret(),
+		svcs: map[bank.Role]*child{}, urls: map[bank.Role]string{}, facts: recordFacts{version: "v1", loads: map[string]httpload.Result{}}}
+	if r.exe, err = copyExecutable(filepath.Join(tmp, "debugai-bank")); err != nil {
+		return err
+	}
+	if r.rec, err = startRecorder(cfg.out, "baseline"); err != nil {
+		return err
+	}
+	err = r.run(ctx)
+	err = errors.Join(err, r.stopServices(), r.stopNode(), r.rec.close())
+	if err != nil {
+		return fmt.Errorf("recording %s: %w", cfg.scenario, err)
+	}
+	return r.writeBundleFiles()
+}
+
+func (r *recording) progress(format string, args ...any) {
+	fmt.Fprintf(r.stderr, "record: "+format+"\n", args...)
+}
+
+// run starts the services and the node, offers the baseline load,
+// switches the bug on and offers the incident load.
+func (r *recording) run(ctx context.Context) error {
+	r.progress("scenario %s: starting the frontend and the ledger (v1) from %s", r.cfg.scenario, r.exe)
+	if err := r.startServices(ctx, "v1"); err != nil {
+		return err
+	}
+	r.progress("starting the node collector %s", r.cfg.nodeBin)
+	if err := r.startNode(ctx); err != nil {
+		return err
+	}
+	if err := r.waitTargets(ctx, func(n float64) bool { return n >= 2 }); err != nil {
+		return err
+	}
+	r.facts.baselineStart = time.Now()
+	if err := r.offer(ctx, "baseline", r.cfg.baseline); err != nil {
+		return err
+	}
+	r.facts.baselineEnd = time.Now()
+	if err := r.inject(ctx); err != nil {
+		return err
+	}
+	r.facts.incidentStart = time.Now()
+	if err := r.offer(ctx, "incident", r.cfg.incident); err != nil {
+		return err
+	}
+	r.facts.incidentEnd = time.Now()
+	return nil
+}
+
+// inject ends the baseline phase (its spans exported) and turns the
+// scenario's bug on.
+func (r *recording) inject(ctx context.Context) error {
+	if r.cfg.scenario == "regression" {
+		r.progress("deploying v2: restarting the services with the regression")
+		if err := r.stopServices(); err != nil {
+			return err
+		}
+		if err := r.waitTargets(ctx, func(n float64) bool { return n == 0 }); err != nil {
+			return err
+		}
+		r.rec.setPhase("incident")
+		r.facts.version, r.facts.inject = "v2", time.Now()
+		if err := r.startServices(ctx, "v2"); err != nil {
+			return err
+		}
+		return r.waitTargets(ctx, func(n float64) bool { return n >= 2 })
+	}
+	for _, role := range []bank.Role{bank.RoleFrontend, bank.RoleLedger} {
+		if err := r.admin(ctx, role, "/admin/flush"); err != nil {
+			return err
+		}
+	}
+	r.rec.setPhase("incident")
+	r.facts.inject = time.Now()
+	if r.cfg.scenario == "none" {
+		r.progress("control: no bug switched on")
+		return nil
+	}
+	r.progress("switching the %s bug on", r.cfg.scenario)
+	for _, role := range []bank.Role{bank.RoleFrontend, bank.RoleLedger} {
+		if err := r.admin(ctx, role, "/admin/bug?bug="+r.cfg.scenario); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// admin POSTs to a service's admin path.
+func (r *recording) admin(ctx context.Context, role bank.Role, path string) error {
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, r.urls[role]+path, nil)
+	if err != nil {
+		return err
+	}
+	resp, err := metricsClient.Do(req)
+	if err != nil {
+		return fmt.Errorf("%s %s: %w", role, path, err)
+	}
+	body, _ := io.ReadAll(io.LimitReader(resp.Body, 1024))
+	resp.Body.Close()
+	if resp.StatusCode/100 != 2 {
+		return fmt.Errorf("%s %s: %s %s", role, path, resp.Status, strings.TrimSpace(string(body)))
+	}
+	return nil
+}
+
+// offer runs the phase's load: transfers (POST) at --rate and balance
+// reads at half of it, concurrently.
+func (r *recording) offer(ctx context.Context, phase string, d time.Duration) error {
+	r.progress("%s: %.0f transfers/s and %.0f balance reads/s for %v", phase, r.cfg.rate, r.cfg.rate/2, d)
+	tr := http.DefaultTransport.(*http.Transport).Clone()
+	tr.MaxIdleConnsPerHost = 512
+	defer tr.CloseIdleConnections()
+	loads := []struct {
+		name, path string
+		rate       float64
+		rt         http.RoundTripper
+	}{
+		{"transfers", "/transfer?from=1&to=2&amount=1", r.cfg.rate, postTransport{tr}},
+		{"balances", "/balance?account=2", r.cfg.rate / 2, tr},
+	}
+	var wg sync.WaitGroup
+	errs := make([]error, len(loads))
+	res := make([]httpload.Result, len(loads))
+	for i, l := range loads {
+		wg.Go(func() {
+			lc := httpload.DefaultConfig()
+			lc.URL, lc.Rate, lc.Duration = r.urls[bank.RoleFrontend]+l.path, l.rate, d
+			lc.Client = &http.Client{Transport: l.rt, Timeout: lc.Timeout}
+			res[i], errs[i] = httpload.Run(ctx, lc)
+		})
+	}
+	wg.Wait()
+	for i, l := range loads {
+		if errs[i] != nil {
+			return fmt.Errorf("%s load (%s): %w", phase, l.name, errs[i])
+		}
+		x := res[i]
+		r.facts.loads[phase+"_"+l.name] = x
+		r.progress("%s %s: %d ok, %d errors, %d shed; p50 %v, p99 %v", phase, l.name, x.OK, x.Errors, x.Shed,
+			x.P50.Round(time.Microsecond), x.P99.Round(time.Microsecond))
+		if x.OK == 0 {
+			return fmt.Errorf("%s load (%s): no request succeeded (first error: %v)", phase, l.name, x.FirstError)
+		}
+	}
+	return nil
+}
+
+// postTransport sends every request as a POST (httpload sends GETs).
+type postTransport struct{ base http.RoundTripper }
+
+func (p postTransport) RoundTrip(req *http.Request) (*http.Response, error) {
+	req = req.Clone(req.Context())
+	req.Method = http.MethodPost
+	return p.base.RoundTrip(req)
+}

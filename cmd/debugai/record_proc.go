@@ -1,0 +1,212 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"runtime"
+	"runtime/debug"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/debugai/debugai/workload/bank"
+)
+
+// startServices serves the ledger, then the frontend calling it, at
+// version (v2 carries the regression bug when that is the scenario).
+func (r *recording) startServices(ctx context.Context, version string) error {
+	bug := "none"
+	if version == "v2" {
+		bug = "regression"
+	}
+	for _, role := range []bank.Role{bank.RoleLedger, bank.RoleFrontend} {
+		args := []string{"workload", "bank", "--role", string(role), "--listen", "127.0.0.1:0", "--otlp", r.rec.url,
+			"--version", version, "--bug", bug, "--data-dir", r.tmp,
+			"--snapshot-bytes", strconv.Itoa(r.cfg.snapshotBytes), "--sync-chunk-bytes", strconv.Itoa(r.cfg.syncChunkBytes),
+			"--regression-rounds", strconv.Itoa(r.cfg.regressionRounds)}
+		if role == bank.RoleFrontend {
+			args = append(args, "--ledger", r.urls[bank.RoleLedger])
+		}
+		c, line, err := startChild(ctx, r.stderr, nil, 30*time.Second, r.exe, args...)
+		if err != nil {
+			return fmt.Errorf("%s: %w", role, err)
+		}
+		url, ok := strings.CutPrefix(line, "listening on ")
+		if !ok || !strings.HasPrefix(url, "http://") {
+			return errors.Join(fmt.Errorf("%s: unexpected first line %q", role, line), c.stop(string(role)))
+		}
+		r.svcs[role], r.urls[role] = c, url
+		r.progress("%s %s listening on %s (pid %d)", role, version, url, c.cmd.Process.Pid)
+	}
+	return nil
+}
+
+// stopServices stops the frontend, then the ledger; each exports its
+// remaining spans before it exits.
+func (r *recording) stopServices() error {
+	var err error
+	for _, role := range []bank.Role{bank.RoleFrontend, bank.RoleLedger} {
+		if c := r.svcs[role]; c != nil {
+			err = errors.Join(err, c.stop(string(role)))
+			delete(r.svcs, role)
+		}
+	}
+	return err
+}
+
+// startNode starts the node collector on the services' executable.
+func (r *recording) startNode(ctx context.Context) error {
+	args := append([]string{"--exe", r.exe, "--metrics-listen", "127.0.0.1:0", "--endpoint", r.rec.url + "/v1/logs",
+		"--key-file", filepath.Join(r.tmp, "hmac.key"), "--log-level", "warn"}, r.cfg.nodeArgs...)
+	c, line, err := startChild(ctx, r.stderr, []string{"DEBUGAI_HMAC_KEY=" + r.secret}, time.Minute, r.cfg.nodeBin, args...)
+	if err != nil {
+		return fmt.Errorf("node collector: %w", err)
+	}
+	_, url, ok := strings.Cut(line, "metrics ")
+	if !ok || !strings.HasPrefix(url, "http://") {
+		return errors.Join(fmt.Errorf("node collector: no metrics URL in %q", line), c.stop("node collector"))
+	}
+	r.node, r.metricsURL = c, strings.TrimSpace(url)
+	return nil
+}
+
+// stopNode stops the node collector, which exports what it read.
+func (r *recording) stopNode() error {
+	if r.node == nil {
+		return nil
+	}
+	err := r.node.stop("node collector")
+	r.node = nil
+	return err
+}
+
+// waitTargets polls the node's /metrics until its target count satisfies ok.
+func (r *recording) waitTargets(ctx context.Context, ok func(float64) bool) error {
+	deadline := time.Now().Add(r.cfg.targetTimeout)
+	tick := time.NewTicker(100 * time.Millisecond)
+	defer tick.Stop()
+	for {
+		m, err := scrapeMetrics(r.metricsURL)
+		if err == nil && ok(m["debugai_node_targets"]) {
+			r.progress("the node observes %.0f target processes", m["debugai_node_targets"])
+			return nil
+		}
+		if time.Now().After(deadline) {
+			if err == nil {
+				err = fmt.Errorf("debugai_node_targets is %.0f", m["debugai_node_targets"])
+			}
+			return fmt.Errorf("waiting %v for the node's targets: %w", r.cfg.targetTimeout, err)
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-tick.C:
+		}
+	}
+}
+
+// bundleTruth is truth.json (ARCHITECTURE.md, "Incident bundle").
+type bundleTruth struct {
+	RootCauseService   string `json:"root_cause_service"`
+	RootCauseOperation string `json:"root_cause_operation,omitempty"`
+	Pattern            string `json:"pattern"`
+	Version            string `json:"version,omitempty"`
+	InjectTimeUTC      string `json:"inject_time_utc"`
+	Source             string `json:"source"`
+	Notes              string `json:"notes,omitempty"`
+}
+
+// scenarioTruth is each scenario's ground truth, but the times.
+var scenarioTruth = map[string]bundleTruth{
+	"convoy": {RootCauseService: "ledger", RootCauseOperation: "POST /entries", Pattern: "lock_convoy", Version: "v1",
+		Notes: "the ledger rewrites and fdatasyncs its balance snapshot while holding its process-wide sync.Mutex; transfers queue behind the holder's disk wait"},
+	"regression": {RootCauseService: "ledger", RootCauseOperation: "GET /balance", Pattern: "regression_other", Version: "v2",
+		Notes: "v2 of the ledger re-hashes an account's history on every balance read (extra CPU work); v1 does not"},
+	"none": {RootCauseService: "none", Pattern: "none", Version: "v1",
+		Notes: "control: no bug was switched on; a correct investigation accepts no root cause (root_cause_service \"none\")"},
+}
+
+func (r *recording) writeBundleFiles() error {
+	t := scenarioTruth[r.cfg.scenario]
+	t.InjectTimeUTC = r.facts.inject.UTC().Format(time.RFC3339Nano)
+	t.Source = "recorded on this machine by debugai record --scenario " + r.cfg.scenario + " (workload/bank, debugai-node)"
+	if err := writeJSONFile(filepath.Join(r.cfg.out, "truth.json"), t); err != nil {
+		return err
+	}
+	return writeJSONFile(filepath.Join(r.cfg.out, "manifest.json"), r.manifest())
+}
+
+func (r *recording) manifest() map[string]any {
+	ts := func(t time.Time) string { return t.UTC().Format(time.RFC3339Nano) }
+	spans, logs := r.rec.counts()
+	files := map[string]int64{}
+	for _, name := range []string{"baseline.otlp.jsonl.gz", "incident.otlp.jsonl.gz", "kernel.otlp.jsonl.gz"} {
+		if fi, err := os.Stat(filepath.Join(r.cfg.out, name)); err == nil {
+			files[name] = fi.Size()
+		}
+	}
+	loads := map[string]any{}
+	for k, x := range r.facts.loads {
+		loads[k] = map[string]any{"offered_per_s": x.OfferedPerSecond, "ok": x.OK, "errors": x.Errors, "shed": x.Shed,
+			"p50_ms": float64(x.P50) / 1e6, "p99_ms": float64(x.P99) / 1e6}
+	}
+	kernel, _ := os.ReadFile("/proc/sys/kernel/osrelease")
+	return map[string]any{
+		"name":        filepath.Base(filepath.Clean(r.cfg.out)),
+		"description": recordDescription[r.cfg.scenario],
+		"command": fmt.Sprintf("debugai record --scenario %s --out %s --baseline %v --incident %v --rate %g --snapshot-bytes %d --regression-rounds %d --node-args %q",
+			r.cfg.scenario, filepath.Base(filepath.Clean(r.cfg.out)), r.cfg.baseline, r.cfg.incident, r.cfg.rate,
+			r.cfg.snapshotBytes, r.cfg.regressionRounds, strings.Join(r.cfg.nodeArgs, " ")),
+		"versions": map[string]string{"debugai": buildRevision(), "go": runtime.Version(), "baseline": "v1", "incident": r.facts.version},
+		"window": map[string]string{"baseline_start": ts(r.facts.baselineStart), "baseline_end": ts(r.facts.baselineEnd),
+			"incident_start": ts(r.facts.incidentStart), "incident_end": ts(r.facts.incidentEnd), "inject": ts(r.facts.inject)},
+		"node":   map[string]any{"kernel": strings.TrimSpace(string(kernel)), "cpus": runtime.NumCPU(), "cpu_model": cpuModel(), "arch": runtime.GOARCH},
+		"load":   loads,
+		"counts": map[string]any{"spans": spans, "kernel_records": logs},
+		"files":  files,
+	}
+}
+
+var recordDescription = map[string]string{
+	"convoy":     "bank (frontend -> ledger over HTTP); the ledger's convoy bug switched on at inject: a sync.Mutex held across fdatasync",
+	"regression": "bank (frontend -> ledger over HTTP); v1 in the baseline, v2 (extra CPU work in the ledger's GET /balance) deployed at inject",
+	"none":       "bank (frontend -> ledger over HTTP); control recording: the same load in both phases, no bug",
+}
+
+func buildRevision() string {
+	bi, ok := debug.ReadBuildInfo()
+	if !ok {
+		return "unknown"
+	}
+	rev, dirty := "", false
+	for _, s := range bi.Settings {
+		switch s.Key {
+		case "vcs.revision":
+			rev = s.Value
+		case "vcs.modified":
+			dirty = s.Value == "true"
+		}
+	}
+	if rev == "" {
+		return bi.Main.Version
+	}
+	if dirty {
+		rev += "+dirty"
+	}
+	return rev
+}
+
+func writeJSONFile(path string, v any) error {
+	b, err := json.MarshalIndent(v, "", "  ")
+	if err != nil {
+		return err
+	}
+	if err := os.WriteFile(path, append(b, '\n'), 0o644); err != nil {
+		return fmt.Errorf("writing %s: %w", filepath.Base(path), err)
+	}
+	return nil
+}

@@ -1,0 +1,220 @@
+package main
+
+import (
+	"bytes"
+	"compress/gzip"
+	"encoding/json"
+	"io"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+
+	"github.com/debugai/debugai/evidence"
+	"github.com/debugai/debugai/report"
+)
+
+// investigateBundle runs investigate --bundle --json on a recorded bundle
+// of eval/incidents and returns the report (nil when none was formed).
+func investigateBundle(t *testing.T, name string) *report.Report {
+	t.Helper()
+	dir := filepath.Join("..", "..", "eval", "incidents", name)
+	stdout, stderr, err := runCLI(t, "investigate", "--bundle", dir, "--json", "--out", t.TempDir())
+	if err != nil {
+		t.Fatalf("investigate --bundle %s: %v\n%s", dir, err, stderr)
+	}
+	if strings.HasPrefix(stdout, "No hypothesis") {
+		return nil
+	}
+	rep, err := report.Parse([]byte(stdout))
+	if err != nil {
+		t.Fatalf("report: %v\n%s", err, stdout)
+	}
+	return &rep
+}
+
+// TestInvestigateRecordedConvoy: the convoy bundle recorded on a real
+// kernel by debugai record is explained as a lock convoy in the ledger,
+// accepted on kernel futex (Go lock-wait) and trace evidence.
+func TestInvestigateRecordedConvoy(t *testing.T) {
+	rep := investigateBundle(t, "convoy")
+	if rep == nil || rep.Status != report.StatusAccepted {
+		t.Fatalf("report %+v: want an accepted root cause", rep)
+	}
+	h := rep.Hypothesis
+	if h.Pattern != "lock_convoy" || h.Location.Service != "ledger" {
+		t.Errorf("pattern %q at service %q, want lock_convoy at ledger", h.Pattern, h.Location.Service)
+	}
+	for _, l := range []evidence.Line{evidence.LineKernelFutex, evidence.LineTrace} {
+		if !slices.Contains(rep.Verdict.Lines, l) {
+			t.Errorf("verdict lines %v lack %s", rep.Verdict.Lines, l)
+		}
+	}
+}
+
+// TestInvestigateRecordedControl: the control bundle (same load, no bug)
+// yields no accepted root cause.
+func TestInvestigateRecordedControl(t *testing.T) {
+	if rep := investigateBundle(t, "none"); rep != nil && rep.Status == report.StatusAccepted {
+		t.Fatalf("control accepted %q at %q: %s", rep.Hypothesis.Pattern, rep.Hypothesis.Location.Service, rep.Hypothesis.Summary)
+	}
+}
+
+func TestRecordFlags(t *testing.T) {
+	for _, tc := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"--out", "x"}, `--scenario ""`},
+		{[]string{"--scenario", "deadlock", "--out", "x"}, `--scenario "deadlock"`},
+		{[]string{"--scenario", "convoy"}, "--out DIR is required"},
+		{[]string{"--scenario", "convoy", "--out", "x", "--rate", "0"}, "--rate"},
+		{[]string{"--scenario", "convoy", "--out", "x", "--snapshot-bytes", "0"}, "snapshot bytes 0"},
+		{[]string{"--scenario", "convoy", "--out", "x", "extra"}, "takes no arguments"},
+		{[]string{"--scenario", "convoy", "--out", "x", "--node-bin", "/nonexistent/debugai-node"}, "CGO_ENABLED=0 go build -o /nonexistent/debugai-node ./cmd/debugai-node"},
+	} {
+		_, _, err := runCLI(t, append([]string{"record"}, tc.args...)...)
+		if err == nil || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("record %q: %v, want an error containing %q", tc.args, err, tc.want)
+		}
+	}
+}
+
+func TestRecordNeedsRoot(t *testing.T) {
+	if os.Geteuid() == 0 {
+		t.Skip("running as root")
+	}
+	_, _, err := runCLI(t, "record", "--scenario", "none", "--out", t.TempDir(), "--node-bin", os.Args[0])
+	if err == nil || !strings.Contains(err.Error(), "needs root") {
+		t.Fatalf("record as non-root: %v, want a needs-root error", err)
+	}
+}
+
+// TestRecordBank records a tiny convoy bundle with the real node
+// collector: the children are copies of this test binary, re-executed as
+// debugai (DEBUGAI_TEST_MAIN=1).
+func TestRecordBank(t *testing.T) {
+	requireEBPF(t)
+	if testing.Short() {
+		t.Skip("builds debugai-node and runs the collector: not in -short")
+	}
+	nodeBin := filepath.Join(t.TempDir(), "debugai-node")
+	build := exec.Command("go", "build", "-o", nodeBin, "../debugai-node")
+	build.Env = append(os.Environ(), "CGO_ENABLED=0")
+	if out, err := build.CombinedOutput(); err != nil {
+		t.Fatalf("building debugai-node: %v\n%s", err, out)
+	}
+	t.Setenv("DEBUGAI_TEST_MAIN", "1")
+	out := filepath.Join(t.TempDir(), "bundle")
+	_, stderr, err := runCLI(t, "record", "--scenario", "convoy", "--out", out, "--node-bin", nodeBin,
+		"--baseline", "1s", "--incident", "1s", "--rate", "100")
+	if err != nil {
+		t.Fatalf("record: %v\n%s", err, stderr)
+	}
+	for _, want := range []string{"the node observes 2 target processes", "switching the convoy bug on", "incident transfers: 100 ok"} {
+		if !strings.Contains(stderr, want) {
+			t.Errorf("progress lacks %q:\n%s", want, stderr)
+		}
+	}
+	var truth bundleTruth
+	readJSON(t, filepath.Join(out, "truth.json"), &truth)
+	if truth.RootCauseService != "ledger" || truth.Pattern != "lock_convoy" || truth.InjectTimeUTC == "" {
+		t.Errorf("truth.json: %+v", truth)
+	}
+	var manifest struct {
+		Node   map[string]any `json:"node"`
+		Window map[string]string
+	}
+	readJSON(t, filepath.Join(out, "manifest.json"), &manifest)
+	if manifest.Node["kernel"] == "" || manifest.Window["incident_end"] == "" {
+		t.Errorf("manifest.json: %+v", manifest)
+	}
+	for file, key := range map[string]string{"baseline.otlp.jsonl.gz": `"resourceSpans"`,
+		"incident.otlp.jsonl.gz": `"ledger.commit"`, "kernel.otlp.jsonl.gz": `"kernel.fsync"`} {
+		if b := gunzip(t, filepath.Join(out, file)); !bytes.Contains(b, []byte(key)) {
+			t.Errorf("%s has no %s", file, key)
+		}
+	}
+}
+
+func readJSON(t *testing.T, path string, v any) {
+	t.Helper()
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := json.Unmarshal(b, v); err != nil {
+		t.Fatalf("%s: %v", path, err)
+	}
+}
+
+func gunzip(t *testing.T, path string) []byte {
+	t.Helper()
+	f, err := os.Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	zr, err := gzip.NewReader(f)
+	if err != nil {
+		t.Fatalf("%s: %v", path, err)
+	}
+	b, err := io.ReadAll(zr)
+	if err != nil {
+		t.Fatalf("%s: %v", path, err)
+	}
+	return b
+}
+
+// TestRecorderAcceptsJSONAndProtobuf: the recording receiver writes
+// OTLP/JSON lines for protobuf (gzip) and JSON requests, by phase.
+func TestRecorderAcceptsJSONAndProtobuf(t *testing.T) {
+	dir := t.TempDir()
+	rec, err := startRecorder(dir, "baseline")
+	if err != nil {
+		t.Fatal(err)
+	}
+	post := func(path, ctype string, body []byte, gz bool) {
+		t.Helper()
+		if gz {
+			var buf bytes.Buffer
+			zw := gzip.NewWriter(&buf)
+			zw.Write(body)
+			zw.Close()
+			body = buf.Bytes()
+		}
+		req, _ := http.NewRequest(http.MethodPost, rec.url+path, bytes.NewReader(body))
+		req.Header.Set("Content-Type", ctype)
+		if gz {
+			req.Header.Set("Content-Encoding", "gzip")
+		}
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusOK {
+			t.Fatalf("POST %s: %s", path, resp.Status)
+		}
+	}
+	span := `{"resourceSpans":[{"scopeSpans":[{"spans":[{"traceId":"0102030405060708090a0b0c0d0e0f10","spanId":"0102030405060708","name":"s"}]}]}]}`
+	post("/v1/traces", "application/json", []byte(span), false)
+	rec.setPhase("incident")
+	post("/v1/traces", "application/json", []byte(span), true)
+	post("/v1/logs", "application/x-protobuf", nil, true) // an empty protobuf request
+	if err := rec.close(); err != nil {
+		t.Fatal(err)
+	}
+	spans, _ := rec.counts()
+	if spans["baseline"] != 1 || spans["incident"] != 1 {
+		t.Errorf("spans per phase %v", spans)
+	}
+	for _, f := range []string{"baseline.otlp.jsonl.gz", "incident.otlp.jsonl.gz", "kernel.otlp.jsonl.gz"} {
+		if lines := bytes.Count(gunzip(t, filepath.Join(dir, f)), []byte("\n")); lines != 1 {
+			t.Errorf("%s: %d lines, want 1", f, lines)
+		}
+	}
+}

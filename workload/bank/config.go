@@ -1,0 +1,135 @@
+// Package bank is debugai's two-service demo system with real, switchable
+// bugs: a frontend (POST /transfer, GET /balance) that calls a ledger
+// (POST /entries, GET /balance) over HTTP. Both are instrumented with the
+// OpenTelemetry Go SDK (otelhttp, W3C trace context) and register the hint
+// span processor (hint/otelhint), so that the node collector stamps the
+// kernel events it observes with the active span.
+//
+// The bugs, switchable by flag and at run time (POST /admin/bug?bug=NAME):
+//
+//   - convoy: the ledger holds its process-wide sync.Mutex while it
+//     rewrites and fdatasyncs its balance snapshot, so transfers queue
+//     behind the holder's disk I/O (Go lock waits that debugai-node
+//     reports as kernel.futex_wait records with debugai.lock.kind=go_mutex);
+//   - regression: version v2 of the ledger recomputes a balance by
+//     re-hashing its history on every GET /balance (extra CPU work);
+//     version v1 is unaffected;
+//   - none: the ledger applies entries under the mutex and leaves the
+//     snapshot to the page cache.
+//
+// "debugai workload bank" serves one role; "debugai record" runs both with
+// the node collector and records incident bundles.
+package bank
+
+import (
+	"errors"
+	"fmt"
+	"net/url"
+	"os"
+)
+
+// Role is which service a process serves.
+type Role string
+
+// Roles.
+const (
+	RoleFrontend Role = "frontend"
+	RoleLedger   Role = "ledger"
+)
+
+// Bug is a switchable defect.
+type Bug string
+
+// Bugs.
+const (
+	BugNone       Bug = "none"
+	BugConvoy     Bug = "convoy"
+	BugRegression Bug = "regression"
+)
+
+// ErrInvalidConfig is wrapped by every Validate error.
+var ErrInvalidConfig = errors.New("invalid bank configuration")
+
+// ParseBug returns the bug named s.
+func ParseBug(s string) (Bug, error) {
+	switch b := Bug(s); b {
+	case BugNone, BugConvoy, BugRegression:
+		return b, nil
+	}
+	return "", fmt.Errorf("%w: bug %q: want none, convoy or regression", ErrInvalidConfig, s)
+}
+
+// Config configures one service. Start from DefaultConfig.
+type Config struct {
+	// Role is frontend or ledger.
+	Role Role
+	// Version is the deployed version, v1 or v2 (resource attribute
+	// service.version); the regression bug only affects v2.
+	Version string
+	// Bug is the defect active at start.
+	Bug Bug
+	// LedgerURL is the ledger's base URL (frontend only).
+	LedgerURL string
+	// DataDir holds the ledger's snapshot file ("" : the system's
+	// temporary directory). It should be on a real disk: the convoy's
+	// holder waits for fdatasync.
+	DataDir string
+	// SnapshotBytes is the size of the balance snapshot the ledger
+	// rewrites per entry when the convoy bug is on.
+	SnapshotBytes int
+	// SyncChunkBytes is how much of the snapshot the ledger writes at a
+	// time; under the convoy bug it fdatasyncs after each chunk.
+	SyncChunkBytes int
+	// RegressionRounds is the SHA-256 rounds over 4 KiB that v2's
+	// GET /balance adds when the regression bug is on.
+	RegressionRounds int
+	// Accounts is the number of accounts the ledger holds.
+	Accounts int
+}
+
+// DefaultConfig is a v1 ledger without bugs: 256 KiB snapshots written
+// in 32 KiB chunks (8 fdatasyncs per entry under the convoy bug), 600
+// regression rounds (a few milliseconds of CPU), 100 accounts.
+func DefaultConfig() Config {
+	return Config{Role: RoleLedger, Version: "v1", Bug: BugNone, SnapshotBytes: 256 << 10, SyncChunkBytes: 32 << 10, RegressionRounds: 600, Accounts: 100}
+}
+
+// Validate reports the first problem with c.
+func (c *Config) Validate() error {
+	bad := func(format string, args ...any) error {
+		return fmt.Errorf("%w: "+format, append([]any{ErrInvalidConfig}, args...)...)
+	}
+	switch {
+	case c.Role != RoleFrontend && c.Role != RoleLedger:
+		return bad("role %q: want frontend or ledger", c.Role)
+	case c.Version != "v1" && c.Version != "v2":
+		return bad("version %q: want v1 or v2", c.Version)
+	case c.SnapshotBytes < 1 || c.SnapshotBytes > 64<<20:
+		return bad("snapshot bytes %d: want 1 to 64 MiB", c.SnapshotBytes)
+	case c.SyncChunkBytes < 1 || c.SyncChunkBytes > c.SnapshotBytes:
+		return bad("sync chunk bytes %d: want 1 to the snapshot size %d", c.SyncChunkBytes, c.SnapshotBytes)
+	case c.RegressionRounds < 0 || c.RegressionRounds > 1_000_000:
+		return bad("regression rounds %d: want 0 to 1000000", c.RegressionRounds)
+	case c.Accounts < 2 || c.Accounts > 1_000_000:
+		return bad("accounts %d: want 2 to 1000000", c.Accounts)
+	}
+	if _, err := ParseBug(string(c.Bug)); err != nil {
+		return err
+	}
+	if c.Role == RoleFrontend {
+		u, err := url.Parse(c.LedgerURL)
+		if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+			return bad("ledger URL %q: want http://host:port", c.LedgerURL)
+		}
+	}
+	if c.Role == RoleLedger && c.DataDir != "" {
+		fi, err := os.Stat(c.DataDir)
+		if err != nil {
+			return bad("data directory: %v", err)
+		}
+		if !fi.IsDir() {
+			return bad("data directory %s: not a directory", c.DataDir)
+		}
+	}
+	return nil
+}

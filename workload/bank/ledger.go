@@ -1,0 +1,159 @@
+package bank
+
+import (
+	"crypto/sha256"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"net/http"
+	"os"
+	"strconv"
+	"sync"
+
+	"golang.org/x/sys/unix"
+)
+
+// ledger is the ledger's state: balances behind one process-wide mutex
+// and a snapshot file rewritten on every entry.
+type ledger struct {
+	mu       sync.Mutex // guards balances, snap's content and buf
+	balances []int64
+	buf      []byte // the snapshot image
+	snap     *os.File
+	fd       int
+	rounds   int
+	chunk    int      // bytes written (and synced) at a time
+	sink     [32]byte // keeps the regression's hashing live
+}
+
+func openLedger(cfg *Config) (*ledger, error) {
+	f, err := os.CreateTemp(cfg.DataDir, "bank-ledger-*.snap")
+	if err != nil {
+		return nil, fmt.Errorf("creating the ledger snapshot: %w", err)
+	}
+	l := &ledger{balances: make([]int64, cfg.Accounts), buf: make([]byte, cfg.SnapshotBytes), snap: f,
+		fd: int(f.Fd()), rounds: cfg.RegressionRounds, chunk: cfg.SyncChunkBytes}
+	for i := range l.balances {
+		l.balances[i] = 1 << 40 // enough for any recording
+	}
+	if err := l.write(true); err != nil {
+		return nil, errors.Join(err, l.close())
+	}
+	return l, nil
+}
+
+// close closes and removes the snapshot file.
+func (l *ledger) close() error {
+	return errors.Join(l.snap.Close(), os.Remove(l.snap.Name()))
+}
+
+// commit moves amount from one account to another and rewrites the
+// snapshot, all under the mutex. With durable (the convoy bug) it also
+// waits for fdatasync while still holding the mutex, so every other
+// entry queues behind the disk.
+func (l *ledger) commit(from, to int, amount int64, durable bool) error {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.balances[from] < amount {
+		return errInsufficient
+	}
+	l.balances[from] -= amount
+	l.balances[to] += amount
+	return l.write(durable)
+}
+
+var errInsufficient = errors.New("insufficient funds")
+
+// write encodes the balances into the snapshot image and writes it at
+// offset 0 in chunks of SyncChunkBytes; when durable it fdatasyncs each
+// chunk before writing the next (a naive crash-safe write). The caller
+// holds mu (or owns l).
+func (l *ledger) write(durable bool) error {
+	n := min(len(l.balances), len(l.buf)/8)
+	for i := range n {
+		binary.LittleEndian.PutUint64(l.buf[8*i:], uint64(l.balances[i]))
+	}
+	for off := 0; off < len(l.buf); off += l.chunk {
+		if _, err := l.snap.WriteAt(l.buf[off:min(off+l.chunk, len(l.buf))], int64(off)); err != nil {
+			return fmt.Errorf("writing the snapshot: %w", err)
+		}
+		if durable {
+			if err := unix.Fdatasync(l.fd); err != nil {
+				return fmt.Errorf("syncing the snapshot: %w", err)
+			}
+		}
+	}
+	return nil
+}
+
+// balance returns an account's balance. With recompute (v2's
+// regression) it first re-hashes the account's history: CPU work outside
+// the mutex.
+func (l *ledger) balance(acct int, recompute bool) int64 {
+	if recompute {
+		var block [4096]byte
+		binary.LittleEndian.PutUint64(block[:], uint64(acct))
+		sum := sha256.Sum256(block[:])
+		for range l.rounds {
+			copy(block[:32], sum[:])
+			sum = sha256.Sum256(block[:])
+		}
+		l.mu.Lock()
+		l.sink = sum
+		l.mu.Unlock()
+	}
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.balances[acct]
+}
+
+// entries serves POST /entries?from=I&to=J&amount=N.
+func (s *Service) entries(w http.ResponseWriter, r *http.Request) {
+	from, err1 := s.account(r, "from", 0)
+	to, err2 := s.account(r, "to", 1)
+	amount, err3 := strconv.ParseInt(formOr(r, "amount", "1"), 10, 64)
+	if err := errors.Join(err1, err2, err3); err != nil || amount < 0 || from == to {
+		http.Error(w, fmt.Sprintf("bad entry: %v (amount >= 0, from != to)", err), http.StatusBadRequest)
+		return
+	}
+	_, span := s.tracer.Start(r.Context(), "ledger.commit")
+	err := s.ledger.commit(from, to, amount, s.Bug() == BugConvoy)
+	span.End()
+	switch {
+	case errors.Is(err, errInsufficient):
+		http.Error(w, err.Error(), http.StatusConflict)
+	case err != nil:
+		http.Error(w, err.Error(), http.StatusInternalServerError)
+	default:
+		w.Write([]byte("ok\n"))
+	}
+}
+
+// ledgerBalance serves GET /balance?account=I.
+func (s *Service) ledgerBalance(w http.ResponseWriter, r *http.Request) {
+	acct, err := s.account(r, "account", 0)
+	if err != nil {
+		http.Error(w, err.Error(), http.StatusBadRequest)
+		return
+	}
+	recompute := s.cfg.Version == "v2" && s.Bug() == BugRegression
+	b := s.ledger.balance(acct, recompute)
+	w.Write(strconv.AppendInt([]byte("balance "), b, 10))
+}
+
+// account reads an account number from the form value key.
+func (s *Service) account(r *http.Request, key string, def int) (int, error) {
+	v := formOr(r, key, strconv.Itoa(def))
+	n, err := strconv.Atoi(v)
+	if err != nil || n < 0 || n >= s.cfg.Accounts {
+		return 0, fmt.Errorf("%s %q: want an account number below %d", key, v, s.cfg.Accounts)
+	}
+	return n, nil
+}
+
+func formOr(r *http.Request, key, def string) string {
+	if v := r.FormValue(key); v != "" {
+		return v
+	}
+	return def
+}
