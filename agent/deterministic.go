@@ -45,7 +45,7 @@ var kindRank = map[string]int{
 	"lock_inversion": 0, "lock_convoy": 1, "retransmit_tail": 2, "io_latency": 3, "page_fault_storm": 4,
 	"starvation": 5, "critical_path_component": 6, "network_gap": 7, "pool_saturation": 8,
 	"n_plus_one": 9, "latency_changepoint": 10, "critical_path_changepoint": 11, "latency_ks": 12,
-	"critical_path_dominant": 13, "latency_trend_break": 14,
+	"critical_path_dominant": 14, "latency_trend_break": 15,
 }
 
 // Deterministic builds hypotheses from ranked findings and submits them to
@@ -161,6 +161,17 @@ func (d *Deterministic) dateTimeline(ctx context.Context, h *hypothesis.Hypothes
 	slices.SortStableFunc(h.Timeline, func(a, b hypothesis.TimelineEntry) int { return cmp.Compare(a.TimeNS, b.TimeNS) })
 }
 
+// leadRank is a finding's place among lead candidates: its kind's rank,
+// except that a critical-path component other than lock waiting (self,
+// network, I/O time) describes where time goes rather than what changed,
+// so it comes after the change-point and KS findings.
+func leadRank(f evidence.Finding) int {
+	if f.Kind == "critical_path_component" && !strings.HasSuffix(f.Subject, " lock") {
+		return kindRank["latency_ks"] + 1
+	}
+	return kindRank[f.Kind]
+}
+
 // rank returns the findings that can lead a hypothesis, best first.
 func rank(fs []evidence.Finding) []evidence.Finding {
 	var out []evidence.Finding
@@ -170,7 +181,7 @@ func rank(fs []evidence.Finding) []evidence.Finding {
 		}
 	}
 	slices.SortStableFunc(out, func(a, b evidence.Finding) int {
-		if c := cmp.Compare(kindRank[a.Kind], kindRank[b.Kind]); c != 0 {
+		if c := cmp.Compare(leadRank(a), leadRank(b)); c != 0 {
 			return c
 		}
 		if c := cmp.Compare(b.Confidence*b.Score, a.Confidence*a.Score); c != 0 {
@@ -286,6 +297,12 @@ func locationOf(f evidence.Finding) hypothesis.Location {
 	default:
 		if i := strings.IndexAny(f.Subject, "/ "); i > 0 {
 			loc.Endpoint = strings.TrimSpace(f.Subject[i+1:])
+		}
+		for _, stat := range []string{" p50", " p95", " p99", " p50 slope", " p95 slope"} {
+			if ep, ok := strings.CutSuffix(loc.Endpoint, stat); ok {
+				loc.Endpoint = ep // a latency series of the endpoint
+				break
+			}
 		}
 		if f.Kind == "critical_path_component" {
 			if ep, ok := strings.CutSuffix(loc.Endpoint, " lock"); ok {

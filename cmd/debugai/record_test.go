@@ -63,6 +63,20 @@ func TestInvestigateRecordedControl(t *testing.T) {
 	}
 }
 
+// TestInvestigateRecordedRegression: v2's extra work in ledger GET
+// /balance is found as a change point on that endpoint and accepted on
+// trace and deploy (the versions' resources) evidence.
+func TestInvestigateRecordedRegression(t *testing.T) {
+	rep := investigateBundle(t, "regression")
+	if rep == nil || rep.Status != report.StatusAccepted {
+		t.Fatalf("report %+v: want an accepted root cause", rep)
+	}
+	loc := rep.Hypothesis.Location
+	if loc.Service != "ledger" || loc.Endpoint != "GET /balance" {
+		t.Errorf("root cause at %q %q, want ledger GET /balance", loc.Service, loc.Endpoint)
+	}
+}
+
 func TestRecordFlags(t *testing.T) {
 	for _, tc := range []struct {
 		args []string
