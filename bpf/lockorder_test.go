@@ -356,3 +356,17 @@ func misses(t *testing.T, c *Collector) uint64 {
 	}
 	return n
 }
+
+// TestLockOrderRefusesPartlyInlined: a normal build that keeps an
+// out-of-line sync.(*Mutex).Lock (called through sync.Locker) but inlines
+// other lock calls is refused, because the probes would miss releases and
+// report orders that do not exist.
+func TestLockOrderRefusesPartlyInlined(t *testing.T) {
+	requireEBPF(t)
+	bin := buildGo(t, "halfinlined")
+	c := lockTest(t, uint32(os.Getpid()))
+	_, err := c.AttachGoLocks(bin)
+	if !errors.Is(err, ErrLocksInlined) {
+		t.Fatalf("AttachGoLocks on a partly inlined build: %v, want ErrLocksInlined", err)
+	}
+}

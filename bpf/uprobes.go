@@ -171,6 +171,16 @@ func (c *Collector) AttachGoLocks(path string) (Probed, error) {
 	if _, ok := offs["sync.(*Mutex).Lock"]; !ok || acquires == 0 || releases == 0 {
 		return p, fmt.Errorf("%s: sync.(*Mutex).Lock is inlined (build with -gcflags=all=-l for lock order) or this is not a Go binary: %w", path, ErrNoSymbols)
 	}
+	// An out-of-line Lock is not enough: a normal build keeps one for
+	// calls through interfaces while inlining the rest, and a held lock
+	// whose Unlock was inlined never leaves the held stack.
+	n, err := inlinedLockCalls(path)
+	if err != nil {
+		return p, err
+	}
+	if n > 0 {
+		return p, fmt.Errorf("%s: %d inlined lock or unlock calls (build with -gcflags=all=-l for lock order): %w", path, n, ErrLocksInlined)
+	}
 	return p, c.attachSet("go-locks", path, 0, probes)
 }
 
