@@ -332,6 +332,7 @@ const (
 	collectorMapFsyncStarts              = "fsync_starts"
 	collectorMapFutexStarts              = "futex_starts"
 	collectorMapGoProcs                  = "go_procs"
+	collectorMapGoTlsOffsets             = "go_tls_offsets"
 	collectorMapGoroutineLocks           = "goroutine_locks"
 	collectorMapGoroutineSpans           = "goroutine_spans"
 	collectorMapGoroutineWaits           = "goroutine_waits"
@@ -473,6 +474,7 @@ type collectorMapSpecs struct {
 	FsyncStarts    *ebpf.MapSpec `ebpf:"fsync_starts"`
 	FutexStarts    *ebpf.MapSpec `ebpf:"futex_starts"`
 	GoProcs        *ebpf.MapSpec `ebpf:"go_procs"`
+	GoTlsOffsets   *ebpf.MapSpec `ebpf:"go_tls_offsets"`
 	GoroutineLocks *ebpf.MapSpec `ebpf:"goroutine_locks"`
 	GoroutineSpans *ebpf.MapSpec `ebpf:"goroutine_spans"`
 	GoroutineWaits *ebpf.MapSpec `ebpf:"goroutine_waits"`
@@ -532,6 +534,7 @@ type collectorMaps struct {
 	FsyncStarts    *ebpf.Map `ebpf:"fsync_starts"`
 	FutexStarts    *ebpf.Map `ebpf:"futex_starts"`
 	GoProcs        *ebpf.Map `ebpf:"go_procs"`
+	GoTlsOffsets   *ebpf.Map `ebpf:"go_tls_offsets"`
 	GoroutineLocks *ebpf.Map `ebpf:"goroutine_locks"`
 	GoroutineSpans *ebpf.Map `ebpf:"goroutine_spans"`
 	GoroutineWaits *ebpf.Map `ebpf:"goroutine_waits"`
@@ -554,6 +557,7 @@ func (m *collectorMaps) Close() error {
 		m.FsyncStarts,
 		m.FutexStarts,
 		m.GoProcs,
+		m.GoTlsOffsets,
 		m.GoroutineLocks,
 		m.GoroutineSpans,
 		m.GoroutineWaits,

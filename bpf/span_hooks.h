@@ -146,11 +146,26 @@ static __always_inline struct span_stack *goroutine_stack(__u32 tgid, __u64 g, b
 	return st;
 }
 
+// Offset of g from fsbase per executable (by inode), for binaries where it
+// is not GO_TLS_G_OFFSET: externally linked (cgo) ones put C thread-locals
+// in the same TLS block. Filled by user space (Collector.AttachSpanHooks).
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 1024);
+	__type(key, __u64);   // inode of the executable
+	__type(value, __s64); // TLS offset of g
+} go_tls_offsets SEC(".maps");
+
 static __always_inline void go_proc_seen(__u32 tgid)
 {
 	if (bpf_map_lookup_elem(&go_procs, &tgid))
 		return;
+	struct task_struct *t = bpf_get_current_task_btf();
+	__u64 ino = t->mm->exe_file->f_inode->i_ino;
 	__s64 off = GO_TLS_G_OFFSET;
+	__s64 *known = bpf_map_lookup_elem(&go_tls_offsets, &ino);
+	if (known)
+		off = *known;
 	bpf_map_update_elem(&go_procs, &tgid, &off, BPF_ANY);
 }
 

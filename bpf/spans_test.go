@@ -18,7 +18,13 @@ import (
 // (the hooks key spans by goroutine, not thread) and those outside none.
 func TestSpanHooksGoroutines(t *testing.T) {
 	requireEBPF(t)
-	bin := buildGo(t, "spanfsync")
+	t.Run("static", func(t *testing.T) { spanHooksGoroutines(t, buildGo(t, "spanfsync")) })
+	// C thread-locals in the TLS block move g (as in debugai itself, which
+	// links DuckDB): the probes must read it where this binary keeps it.
+	t.Run("cgo-tls", func(t *testing.T) { spanHooksGoroutines(t, buildGo(t, "spanfsync", "-tags", "cgotls")) })
+}
+
+func spanHooksGoroutines(t *testing.T, bin string) {
 	cmd := exec.Command(bin, t.TempDir())
 	cmd.Env = append(cmd.Environ(), "GOMAXPROCS=1")
 	w := startCmd(t, cmd)

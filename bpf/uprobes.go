@@ -102,6 +102,8 @@ func (c *Collector) AttachSpanHooks(path string) (Probed, error) {
 	enter, exit := c.objs.SpanEnterGo, c.objs.SpanExitGo
 	if m.ABI == hintelf.ABISysV {
 		enter, exit = c.objs.SpanEnterC, c.objs.SpanExitC
+	} else if err := c.setGOffset(path); err != nil {
+		return Probed{}, err
 	}
 	p := Probed{Path: path, Symbols: map[string]uint64{m.Enter.Symbol: m.Enter.Offset, m.Exit.Symbol: m.Exit.Offset}}
 	err = c.attachSet("spans", path, 0, []uprobeAt{{m.Enter.Offset, enter}, {m.Exit.Offset, exit}})
@@ -352,4 +354,23 @@ func fileOffset(f *elf.File, addr uint64) (uint64, bool) {
 		}
 	}
 	return 0, false
+}
+
+// setGOffset tells the probes where the Go executable at path keeps the
+// current g (externally linked binaries differ from the default).
+func (c *Collector) setGOffset(path string) error {
+	f, err := elf.Open(path)
+	if err != nil {
+		return fmt.Errorf("opening %s: %w", path, err)
+	}
+	off := goelf.GOffset(f)
+	f.Close()
+	_, ino, err := fileID(path)
+	if err != nil {
+		return fmt.Errorf("attaching span hooks: %w", err)
+	}
+	if err := c.objs.GoTlsOffsets.Put(ino, off); err != nil {
+		return fmt.Errorf("recording the g offset of %s: %w", path, err)
+	}
+	return nil
 }

@@ -74,3 +74,37 @@ func headerTextStart(hdr []byte) (uint64, bool) {
 	start := binary.LittleEndian.Uint64(hdr[8+2*8:])
 	return start, start != 0
 }
+
+// DefaultGOffset is where a statically linked Go binary on linux/amd64
+// keeps the current g: 8 bytes below the thread pointer (fsbase).
+const DefaultGOffset = -8
+
+// GOffset is the offset of the current g from the thread pointer (fsbase)
+// in the Go executable f on linux/amd64. Externally linked (cgo) binaries
+// share the executable's TLS block with C thread-locals: g sits at
+// runtime.tlsg within the block, which ends at the thread pointer
+// (x86-64 TLS variant II). Without a TLS segment or runtime.tlsg it is
+// DefaultGOffset.
+func GOffset(f *elf.File) int64 {
+	var tls *elf.Prog
+	for _, p := range f.Progs {
+		if p.Type == elf.PT_TLS {
+			tls = p
+		}
+	}
+	if tls == nil {
+		return DefaultGOffset
+	}
+	syms, err := f.Symbols()
+	if err != nil {
+		return DefaultGOffset
+	}
+	for _, s := range syms {
+		if s.Name == "runtime.tlsg" && elf.ST_TYPE(s.Info) == elf.STT_TLS {
+			align := max(tls.Align, 1)
+			size := (tls.Memsz + align - 1) / align * align
+			return int64(s.Value) - int64(size)
+		}
+	}
+	return DefaultGOffset
+}
