@@ -88,6 +88,11 @@ type StarvationConfig struct {
 	MinEvents int
 	// MinSpans is the fewest spans with run-queue delay in the cgroup.
 	MinSpans int
+	// MinSpanFraction, in [0, 1], is the least share of all the window's
+	// spans that must be affected: a busy CPU that delays a handful of
+	// requests among thousands is scheduling noise, not an incident's
+	// cause (a CPU-heavy regression shows such delays as a symptom).
+	MinSpanFraction float64
 	// MinShare, in (0, 1], is the run-queue share of those spans' time.
 	MinShare float64
 	// MinP90DelayNS is the smallest p90 of single run-queue delays: short
@@ -193,7 +198,7 @@ func DefaultConfig() Config {
 		MaxRefs:          5,
 		Convoy: ConvoyConfig{MinWaitNS: 1_000_000, MinWaits: 5, DominantShare: 0.5,
 			MinHolderBlockedShare: 0.3},
-		Starvation: StarvationConfig{MinEvents: 20, MinSpans: 5, MinShare: 0.1, MinP90DelayNS: 1_000_000},
+		Starvation: StarvationConfig{MinEvents: 20, MinSpans: 5, MinSpanFraction: 0.01, MinShare: 0.1, MinP90DelayNS: 1_000_000},
 		Retransmit: RetransmitConfig{MinSlowWithRetransmit: 3, MinRateRatio: 2},
 		IO:         IOConfig{MinSlowWithIO: 3, MinShare: 0.3, MinExplained: 0.5},
 		Faults:     FaultConfig{WindowNS: 1_000_000_000, MinFaults: 20, BurstFactor: 4, MinSlowSpans: 3},
@@ -228,6 +233,7 @@ func (c Config) validate() error {
 		{"convoy dominant share", c.Convoy.DominantShare, 0, 1, false, true},
 		{"convoy holder blocked share", c.Convoy.MinHolderBlockedShare, 0, 1, false, true},
 		{"starvation share", c.Starvation.MinShare, 0, 1, false, true},
+		{"starvation span fraction", c.Starvation.MinSpanFraction, 0, 1, true, true},
 		{"retransmit rate ratio", c.Retransmit.MinRateRatio, 1, math.MaxFloat64, true, true},
 		{"io share", c.IO.MinShare, 0, 1, false, true},
 		{"io explained", c.IO.MinExplained, 0, 1, false, true},

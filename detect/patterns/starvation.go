@@ -83,7 +83,8 @@ func (x *index) starvation() ([]evidence.Finding, error) {
 
 func (x *index) starvationFinding(g *rqGroup, spanRQ []int64) (evidence.Finding, bool) {
 	c := &x.cfg.Starvation
-	if len(g.events) < c.MinEvents || len(g.spans) < c.MinSpans {
+	if len(g.events) < c.MinEvents || len(g.spans) < c.MinSpans ||
+		float64(len(g.spans)) < c.MinSpanFraction*float64(len(x.spans)) {
 		return evidence.Finding{}, false
 	}
 	delays := make([]int64, len(g.events))
