@@ -72,12 +72,11 @@ func (d *Deterministic) Investigate(ctx context.Context, inc Incident) (Result, 
 	start := time.Now()
 	res := Result{Status: hypothesis.Unconfirmed}
 	defer func() { res.Elapsed = time.Since(start) }()
-	fs, err := d.Findings.Findings(ctx, evidence.FindingFilter{SinceNS: inc.Scope.SinceNS, UntilNS: inc.Scope.UntilNS, Limit: 500})
+	fs, leads, err := d.leads(ctx, inc)
 	if err != nil {
-		return res, fmt.Errorf("listing findings: %w", err)
+		return res, err
 	}
 	res.ToolCalls++
-	leads := rank(fs)
 	if len(leads) == 0 {
 		res.StopReason = "no candidate: no findings in the window"
 		return res, nil
@@ -87,10 +86,7 @@ func (d *Deterministic) Investigate(ctx context.Context, inc Incident) (Result, 
 			break
 		}
 		res.Steps++
-		h := d.build(lead, fs)
-		if h.Location.Service == "" {
-			h.Location.Service = d.leadService(ctx, lead, h, fs)
-		}
+		h := d.hypothesisOf(ctx, lead, fs)
 		d.dateTimeline(ctx, h)
 		v, err := verify.Verify(ctx, d.Resolver, h, inc.Scope, d.Verify)
 		if err != nil {
@@ -107,6 +103,52 @@ func (d *Deterministic) Investigate(ctx context.Context, inc Incident) (Result, 
 	}
 	res.StopReason = "no candidate passed the verifier"
 	return res, nil
+}
+
+// Candidate is one hypothesis the deterministic investigator can lead
+// with, before verification.
+type Candidate struct {
+	// Lead is the ID of the finding that leads it.
+	Lead     string
+	Pattern  hypothesis.Pattern
+	Location hypothesis.Location
+}
+
+// Candidates returns the hypotheses Investigate would try for inc, best
+// first, unverified: every lead finding of the window, not only the
+// MaxCandidates that Investigate tries. Evaluation scores its ranking
+// (the rank of the true root cause among them).
+func (d *Deterministic) Candidates(ctx context.Context, inc Incident) ([]Candidate, error) {
+	fs, leads, err := d.leads(ctx, inc)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]Candidate, 0, len(leads))
+	for _, lead := range leads {
+		h := d.hypothesisOf(ctx, lead, fs)
+		out = append(out, Candidate{Lead: lead.ID, Pattern: h.Pattern, Location: h.Location})
+	}
+	return out, nil
+}
+
+// leads lists the findings of the incident's window and the ones that can
+// lead a hypothesis, best first.
+func (d *Deterministic) leads(ctx context.Context, inc Incident) (all, leads []evidence.Finding, err error) {
+	all, err = d.Findings.Findings(ctx, evidence.FindingFilter{SinceNS: inc.Scope.SinceNS, UntilNS: inc.Scope.UntilNS, Limit: 500})
+	if err != nil {
+		return nil, nil, fmt.Errorf("listing findings: %w", err)
+	}
+	return all, rank(all), nil
+}
+
+// hypothesisOf builds the hypothesis led by lead and names its service
+// when the lead's subject does not.
+func (d *Deterministic) hypothesisOf(ctx context.Context, lead evidence.Finding, all []evidence.Finding) *hypothesis.Hypothesis {
+	h := d.build(lead, all)
+	if h.Location.Service == "" {
+		h.Location.Service = d.leadService(ctx, lead, h, all)
+	}
+	return h
 }
 
 // leadService names the service of a lead whose subject names none (a

@@ -14,6 +14,7 @@ import (
 
 	"github.com/debugai/debugai/agent"
 	"github.com/debugai/debugai/agent/hypothesis"
+	"github.com/debugai/debugai/eval"
 	"github.com/debugai/debugai/evidence"
 	"github.com/debugai/debugai/evidence/duckdb"
 	"github.com/debugai/debugai/report"
@@ -64,17 +65,23 @@ func addInvestigateFlags(fs *flag.FlagSet, env *cmdEnv) *investigateFlags {
 	f.out = fs.String("out", "", "folder for report.md, report.json, the SVG charts and ticket payloads (default: $XDG_DATA_HOME/debugai/reports/<time>)")
 	f.failOn = fs.String("fail-on", "none", "exit non-zero for CI gates: none, accepted (3 on an accepted root cause) or any (also 4 on an unconfirmed one)")
 	f.services = fs.String("services", "", "comma-separated services the incident is about (default: all)")
-	f.llm = fs.Bool("llm", false, "drive the investigation with an LLM (OpenAI-compatible API) instead of the deterministic investigator")
 	f.asJSON = fs.Bool("json", false, "print the report as JSON instead of Markdown")
 	f.noDetect = fs.Bool("no-detect", false, "use the findings already stored instead of running the detectors first")
 	f.logLevel = fs.String("log-level", "warn", "log level: debug, info, warn, error")
 	f.jira = fs.String("jira-project", "", "also write jira-issue.json, a Jira Cloud create-issue payload for this project key")
+	addLLMFlags(fs, f)
+	return f
+}
+
+// addLLMFlags registers --llm and the --llm-* flags that configure the
+// LLM investigator (investigate and eval share them).
+func addLLMFlags(fs *flag.FlagSet, f *investigateFlags) {
+	f.llm = fs.Bool("llm", false, "drive the investigation with an LLM (OpenAI-compatible API) instead of the deterministic investigator")
 	fs.StringVar(&f.llmCfg.BaseURL, "llm-base-url", f.llmCfg.BaseURL, "OpenAI-compatible API base URL; env DEBUGAI_LLM_BASE_URL")
 	fs.StringVar(&f.llmCfg.Model, "llm-model", f.llmCfg.Model, "model name; env DEBUGAI_LLM_MODEL")
 	fs.IntVar(&f.llmCfg.MaxSteps, "llm-max-steps", f.llmCfg.MaxSteps, "model calls at most")
 	fs.DurationVar(&f.llmCfg.MaxWall, "llm-max-time", f.llmCfg.MaxWall, "wall time at most")
 	fs.BoolVar(&f.llmCfg.Stream, "llm-stream", false, "stream model responses")
-	return f
 }
 
 func runInvestigate(ctx context.Context, args []string, env *cmdEnv) (err error) {
@@ -135,22 +142,12 @@ func runInvestigate(ctx context.Context, args []string, env *cmdEnv) (err error)
 
 // importBundle imports every OTLP file of a bundle folder into store.
 func importBundle(ctx context.Context, dir, store string, env *cmdEnv) error {
-	var files []string
-	for _, pat := range []string{"*.otlp.jsonl.gz", "*.otlp.jsonl", "*.otlp.pb.gz", "*.otlp.pb"} {
-		m, err := filepath.Glob(filepath.Join(dir, pat))
-		if err != nil {
-			return usagef("--bundle %s: %v", dir, err)
-		}
-		files = append(files, m...)
-	}
-	if len(files) == 0 {
-		if _, err := os.Stat(dir); err != nil {
-			return usagef("--bundle: %v", err)
-		}
-		return usagef("--bundle %s: no *.otlp.jsonl(.gz) or *.otlp.pb(.gz) files: not an incident bundle", dir)
+	b, err := eval.OpenBundle(dir)
+	if err != nil {
+		return usagef("--bundle %v", err)
 	}
 	quiet := &cmdEnv{stdin: env.stdin, stdout: io.Discard, stderr: env.stderr, getenv: env.getenv}
-	if err := runImport(ctx, append([]string{"--store", store}, files...), quiet); err != nil {
+	if err := runImport(ctx, append([]string{"--store", store}, b.Files()...), quiet); err != nil {
 		return fmt.Errorf("importing bundle %s: %w", dir, err)
 	}
 	return nil

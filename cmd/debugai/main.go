@@ -71,6 +71,7 @@ var commands = map[string]command{
 	"changepoints": {"print the change points of a latency series (pelt, binseg, bocpd)", runChangepoints},
 	"detect":       {"run the detectors over a time window, store and print the findings", runDetect},
 	"investigate":  {"detect, investigate and print a verified root-cause report (deterministic, or --llm)", runInvestigate},
+	"eval":         {"evaluate the investigator on incident bundles against their truth.json (AC@k, false root causes)", runEval},
 	"workload":     {"serve a demo workload for benchmarks (workload mutex)", runWorkload},
 	"record":       {"record a real incident bundle of the bank workload with debugai-node (needs root)", runRecord},
 	"mcp":          {"serve the read-only investigation tools over MCP on stdio (for IDEs)", runMCP},
