@@ -70,6 +70,7 @@ var commands = map[string]command{
 	"token":        {"print the privacy tokens of an identifier (current and previous epochs)", runToken},
 	"changepoints": {"print the change points of a latency series (pelt, binseg, bocpd)", runChangepoints},
 	"detect":       {"run the detectors over a time window, store and print the findings", runDetect},
+	"demo":         {"replay a recorded incident and print its verified root-cause report (no root, network or model)", runDemo},
 	"investigate":  {"detect, investigate and print a verified root-cause report (deterministic, or --llm)", runInvestigate},
 	"eval":         {"evaluate the investigator on incident bundles against their truth.json (AC@k, false root causes)", runEval},
 	"workload":     {"serve a demo workload for benchmarks (workload mutex)", runWorkload},

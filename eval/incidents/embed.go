@@ -1,0 +1,15 @@
+// Package incidents holds incident bundles recorded on a real kernel with
+// debugai record (ARCHITECTURE.md, "Incident bundle"): each folder is one
+// bundle with its truth.json. The convoy bundle is embedded for debugai
+// demo, which replays it without root, network or a model.
+package incidents
+
+import "embed"
+
+// Demo is the bundle debugai demo replays, under the folder DemoName.
+//
+//go:embed convoy
+var Demo embed.FS
+
+// DemoName is Demo's folder.
+const DemoName = "convoy"
