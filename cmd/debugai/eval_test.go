@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -55,7 +56,8 @@ func resultOf(t *testing.T, doc evalOutput, name string) eval.Result {
 // root cause at rank 1 and accepted on convoy and regression, nothing
 // accepted on the control, every citation resolving.
 func TestEvalIncidents(t *testing.T) {
-	dirs, err := filepath.Glob(filepath.Join("..", "..", "eval", "incidents", "*"))
+	all, err := filepath.Glob(filepath.Join("..", "..", "eval", "incidents", "*"))
+	dirs := slices.DeleteFunc(all, func(p string) bool { fi, err := os.Stat(p); return err != nil || !fi.IsDir() }) // not embed.go
 	if err != nil || len(dirs) < 3 {
 		t.Fatalf("bundles %v, %v", dirs, err)
 	}

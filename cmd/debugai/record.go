@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -16,7 +17,7 @@ import (
 	"github.com/debugai/debugai/workload/bank"
 )
 
-const recordUsage = `record --scenario convoy|regression|none --out DIR [flags]
+const recordUsage = `record --scenario convoy|regression|iostorm|faultstorm|cpuquota|none --out DIR [flags]
 
 Records a real incident bundle (ARCHITECTURE.md, "Incident bundle") of
 the bank system (package workload/bank) on this machine. As root, it
@@ -25,15 +26,19 @@ the ledger from a copy of this executable ("debugai workload bank"),
 attaches debugai-node to that copy (with a random DEBUGAI_HMAC_KEY),
 waits until the node observes both services, offers a fixed-rate load of
 transfers (--rate) and balance reads (half that rate) for --baseline with
-no bug, turns the scenario's bug on (convoy: POST /admin/bug; regression:
-restarts both services as v2), offers the same load for --incident, stops
-everything cleanly and writes into --out:
+no bug, turns the scenario's bug on (convoy, iostorm, faultstorm,
+cpuquota: POST /admin/bug; regression: restarts both services as v2),
+offers the same load for --incident, stops everything cleanly and writes
+into --out:
 
   baseline.otlp.jsonl.gz, incident.otlp.jsonl.gz   the spans of each phase
   kernel.otlp.jsonl.gz                             the node's kernel events
   truth.json, manifest.json                        ground truth and facts
 
-"none" is the control: nothing is switched on. Progress goes to stderr.
+"none" is the control: nothing is switched on. For cpuquota, record
+creates a cgroup limited to --cpu-quota CPUs per --cpu-period (v1 cpu
+controller, plus a v2 cgroup on a hybrid host; or v2 cpu.max), which the
+ledger joins at inject, and removes it at the end. Progress goes to stderr.
 
 Needs root (the node loads eBPF programs) and a debugai-node binary:
   CGO_ENABLED=0 go build -o "$(dirname "$(command -v debugai)")/debugai-node" ./cmd/debugai-node`
@@ -49,13 +54,19 @@ type recordConfig struct {
 	snapshotBytes      int
 	syncChunkBytes     int
 	regressionRounds   int
+	faultPages         int
+	cpuQuota           float64
+	cpuPeriod          time.Duration
 }
+
+// recordScenarios are the scenarios record knows.
+var recordScenarios = []string{"convoy", "regression", "iostorm", "faultstorm", "cpuquota", "none"}
 
 func parseRecordFlags(args []string, env *cmdEnv) (recordConfig, error) {
 	c := recordConfig{}
 	def := bank.DefaultConfig()
 	fs := newFlagSet("record", recordUsage, env)
-	fs.StringVar(&c.scenario, "scenario", "", "convoy, regression or none (the control)")
+	fs.StringVar(&c.scenario, "scenario", "", "convoy, regression, iostorm, faultstorm, cpuquota or none (the control)")
 	fs.StringVar(&c.out, "out", "", "bundle folder to write (created if missing; its bundle files are replaced)")
 	fs.StringVar(&c.nodeBin, "node-bin", "", "debugai-node binary (default: debugai-node next to this executable, else in PATH)")
 	fs.DurationVar(&c.baseline, "baseline", 10*time.Second, "load without the bug")
@@ -67,6 +78,9 @@ func parseRecordFlags(args []string, env *cmdEnv) (recordConfig, error) {
 	fs.DurationVar(&c.targetTimeout, "target-timeout", 30*time.Second, "how long to wait for the node to observe the services")
 	fs.IntVar(&c.snapshotBytes, "snapshot-bytes", def.SnapshotBytes, "bytes of the ledger snapshot rewritten per transfer")
 	fs.IntVar(&c.regressionRounds, "regression-rounds", def.RegressionRounds, "extra SHA-256 rounds per balance read in v2 (regression)")
+	fs.IntVar(&c.faultPages, "fault-pages", def.FaultPages, "evicted archive pages read per balance (faultstorm)")
+	fs.Float64Var(&c.cpuQuota, "cpu-quota", 0.1, "CPUs per period the ledger's cgroup may use (cpuquota)")
+	fs.DurationVar(&c.cpuPeriod, "cpu-period", 100*time.Millisecond, "the cgroup's CPU quota period (cpuquota)")
 	if err := parseFlags(fs, args); err != nil {
 		return c, err
 	}
@@ -74,16 +88,21 @@ func parseRecordFlags(args []string, env *cmdEnv) (recordConfig, error) {
 	bc := def
 	c.syncChunkBytes = min(def.SyncChunkBytes, c.snapshotBytes)
 	bc.SnapshotBytes, bc.SyncChunkBytes, bc.RegressionRounds = c.snapshotBytes, c.syncChunkBytes, c.regressionRounds
+	bc.FaultPages = c.faultPages
 	lc := httpload.Config{URL: "http://127.0.0.1/", Rate: c.rate, Duration: min(c.baseline, c.incident), MaxInFlight: 512, Timeout: time.Second}
 	switch {
 	case fs.NArg() > 0:
 		return c, usagef("record takes no arguments, got %q", fs.Args())
-	case c.scenario != "convoy" && c.scenario != "regression" && c.scenario != "none":
-		return c, usagef("record: --scenario %q: want convoy, regression or none", c.scenario)
+	case !slices.Contains(recordScenarios, c.scenario):
+		return c, usagef("record: --scenario %q: want %s", c.scenario, strings.Join(recordScenarios, ", "))
 	case c.out == "":
 		return c, usagef("record: --out DIR is required")
 	case c.targetTimeout <= 0:
 		return c, usagef("record: --target-timeout must be positive")
+	case c.cpuQuota <= 0 || c.cpuQuota > 64:
+		return c, usagef("record: --cpu-quota %g: want a positive number of CPUs", c.cpuQuota)
+	case c.cpuPeriod < time.Millisecond || c.cpuPeriod > time.Second:
+		return c, usagef("record: --cpu-period %v: want 1ms to 1s", c.cpuPeriod)
 	}
 	if err := lc.Validate(); err != nil {
 		return c, usagef("record: --rate, --baseline, --incident: %v", err)
@@ -103,6 +122,7 @@ type recording struct {
 	secret   string
 
 	svcs       map[bank.Role]*child
+	cgroups    *cpuCgroups // cpuquota: the ledger's CPU-limited cgroups
 	urls       map[bank.Role]string
 	node       *child
 	metricsURL string
@@ -145,11 +165,16 @@ func runRecord(ctx context.Context, args []string, env *cmdEnv) (err error) {
 	if r.exe, err = copyExecutable(filepath.Join(tmp, "debugai-bank")); err != nil {
 		return err
 	}
+	if cfg.scenario == "cpuquota" {
+		if r.cgroups, err = newCPUCgroups(filepath.Base(tmp), cfg.cpuQuota, cfg.cpuPeriod); err != nil {
+			return err
+		}
+	}
 	if r.rec, err = startRecorder(cfg.out, "baseline"); err != nil {
-		return err
+		return errors.Join(err, r.cgroups.remove())
 	}
 	err = r.run(ctx)
-	err = errors.Join(err, r.stopServices(), r.stopNode(), r.rec.close())
+	err = errors.Join(err, r.stopServices(), r.cgroups.remove(), r.stopNode(), r.rec.close())
 	if err != nil {
 		return fmt.Errorf("recording %s: %w", cfg.scenario, err)
 	}

@@ -27,9 +27,12 @@ func (r *recording) startServices(ctx context.Context, version string) error {
 		args := []string{"workload", "bank", "--role", string(role), "--listen", "127.0.0.1:0", "--otlp", r.rec.url,
 			"--version", version, "--bug", bug, "--data-dir", r.tmp,
 			"--snapshot-bytes", strconv.Itoa(r.cfg.snapshotBytes), "--sync-chunk-bytes", strconv.Itoa(r.cfg.syncChunkBytes),
-			"--regression-rounds", strconv.Itoa(r.cfg.regressionRounds)}
+			"--regression-rounds", strconv.Itoa(r.cfg.regressionRounds), "--fault-pages", strconv.Itoa(r.cfg.faultPages)}
 		if role == bank.RoleFrontend {
 			args = append(args, "--ledger", r.urls[bank.RoleLedger])
+		}
+		if role == bank.RoleLedger && r.cgroups != nil {
+			args = append(args, "--cpu-cgroups", strings.Join(r.cgroups.dirs, ","))
 		}
 		c, line, err := startChild(ctx, r.stderr, nil, 30*time.Second, r.exe, args...)
 		if err != nil {
@@ -126,6 +129,12 @@ var scenarioTruth = map[string]bundleTruth{
 		Notes: "the ledger rewrites and fdatasyncs its balance snapshot while holding its process-wide sync.Mutex; transfers queue behind the holder's disk wait"},
 	"regression": {RootCauseService: "ledger", RootCauseOperation: "GET /balance", Pattern: "regression_other", Version: "v2",
 		Notes: "v2 of the ledger re-hashes an account's history on every balance read (extra CPU work); v1 does not"},
+	"iostorm": {RootCauseService: "ledger", RootCauseOperation: "POST /entries", Pattern: "io_latency", Version: "v1",
+		Notes: "the ledger journals every entry on the request path, outside its mutex: a 256 KiB record written in 32 KiB chunks, each fdatasynced; transfers wait for the disk"},
+	"faultstorm": {RootCauseService: "ledger", RootCauseOperation: "GET /balance", Pattern: "page_fault_storm", Version: "v1",
+		Notes: "every ledger balance read touches pages of an mmapped archive that it evicted after their last use (MADV_DONTNEED + POSIX_FADV_DONTNEED, MADV_RANDOM): each touch is a major page fault waiting for a disk read"},
+	"cpuquota": {RootCauseService: "ledger", Pattern: "starvation", Version: "v1",
+		Notes: "at inject the ledger joins a cgroup with a CPU quota (cpu.cfs_quota_us) below what the offered load needs: its threads are throttled and wait runnable for a CPU"},
 	"none": {RootCauseService: "none", Pattern: "none", Version: "v1",
 		Notes: "control: no bug was switched on; a correct investigation accepts no root cause (root_cause_service \"none\")"},
 }
@@ -158,10 +167,8 @@ func (r *recording) manifest() map[string]any {
 	return map[string]any{
 		"name":        filepath.Base(filepath.Clean(r.cfg.out)),
 		"description": recordDescription[r.cfg.scenario],
-		"command": fmt.Sprintf("debugai record --scenario %s --out %s --baseline %v --incident %v --rate %g --snapshot-bytes %d --regression-rounds %d --node-args %q",
-			r.cfg.scenario, filepath.Base(filepath.Clean(r.cfg.out)), r.cfg.baseline, r.cfg.incident, r.cfg.rate,
-			r.cfg.snapshotBytes, r.cfg.regressionRounds, strings.Join(r.cfg.nodeArgs, " ")),
-		"versions": map[string]string{"debugai": buildRevision(), "go": runtime.Version(), "baseline": "v1", "incident": r.facts.version},
+		"command":     r.command(),
+		"versions":    map[string]string{"debugai": buildRevision(), "go": runtime.Version(), "baseline": "v1", "incident": r.facts.version},
 		"window": map[string]string{"baseline_start": ts(r.facts.baselineStart), "baseline_end": ts(r.facts.baselineEnd),
 			"incident_start": ts(r.facts.incidentStart), "incident_end": ts(r.facts.incidentEnd), "inject": ts(r.facts.inject)},
 		"node":   map[string]any{"kernel": strings.TrimSpace(string(kernel)), "cpus": runtime.NumCPU(), "cpu_model": cpuModel(), "arch": runtime.GOARCH},
@@ -174,6 +181,9 @@ func (r *recording) manifest() map[string]any {
 var recordDescription = map[string]string{
 	"convoy":     "bank (frontend -> ledger over HTTP); the ledger's convoy bug switched on at inject: a sync.Mutex held across fdatasync",
 	"regression": "bank (frontend -> ledger over HTTP); v1 in the baseline, v2 (extra CPU work in the ledger's GET /balance) deployed at inject",
+	"iostorm":    "bank (frontend -> ledger over HTTP); the ledger's iostorm bug switched on at inject: synchronous chunked writes + fdatasync per entry on the request path, outside any lock",
+	"faultstorm": "bank (frontend -> ledger over HTTP); the ledger's faultstorm bug switched on at inject: each balance read touches evicted pages of an mmapped archive (major faults)",
+	"cpuquota":   "bank (frontend -> ledger over HTTP); the ledger joins a CPU-quota cgroup at inject (cpuquota) and is throttled under the same load",
 	"none":       "bank (frontend -> ledger over HTTP); control recording: the same load in both phases, no bug",
 }
 
@@ -209,4 +219,18 @@ func writeJSONFile(path string, v any) error {
 		return fmt.Errorf("writing %s: %w", filepath.Base(path), err)
 	}
 	return nil
+}
+
+// command is the record command line that reproduces the bundle.
+func (r *recording) command() string {
+	c := &r.cfg
+	cmd := fmt.Sprintf("debugai record --scenario %s --out %s --baseline %v --incident %v --rate %g --snapshot-bytes %d --regression-rounds %d",
+		c.scenario, filepath.Base(filepath.Clean(c.out)), c.baseline, c.incident, c.rate, c.snapshotBytes, c.regressionRounds)
+	switch c.scenario {
+	case "faultstorm":
+		cmd += fmt.Sprintf(" --fault-pages %d", c.faultPages)
+	case "cpuquota":
+		cmd += fmt.Sprintf(" --cpu-quota %g --cpu-period %v", c.cpuQuota, c.cpuPeriod)
+	}
+	return cmd + fmt.Sprintf(" --node-args %q", strings.Join(c.nodeArgs, " "))
 }

@@ -55,6 +55,37 @@ func TestInvestigateRecordedConvoy(t *testing.T) {
 	}
 }
 
+// TestInvestigateRecordedStorms: the iostorm bundle (fdatasync on the
+// ledger's request path, outside its lock) is accepted as io_latency on
+// kernel.block (fsync waits) and trace evidence, and the faultstorm
+// bundle (balance reads of an evicted mmapped archive) as a
+// page_fault_storm on kernel.fault and trace evidence, both in the ledger.
+func TestInvestigateRecordedStorms(t *testing.T) {
+	for _, tc := range []struct {
+		bundle, pattern string
+		line            evidence.Line
+	}{
+		{"iostorm", "io_latency", evidence.LineKernelBlock},
+		{"faultstorm", "page_fault_storm", evidence.LineKernelFault},
+	} {
+		t.Run(tc.bundle, func(t *testing.T) {
+			rep := investigateBundle(t, tc.bundle)
+			if rep == nil || rep.Status != report.StatusAccepted {
+				t.Fatalf("report %+v: want an accepted root cause", rep)
+			}
+			h := rep.Hypothesis
+			if string(h.Pattern) != tc.pattern || h.Location.Service != "ledger" {
+				t.Errorf("pattern %q at service %q, want %s at ledger", h.Pattern, h.Location.Service, tc.pattern)
+			}
+			for _, l := range []evidence.Line{tc.line, evidence.LineTrace} {
+				if !slices.Contains(rep.Verdict.Lines, l) {
+					t.Errorf("verdict lines %v lack %s", rep.Verdict.Lines, l)
+				}
+			}
+		})
+	}
+}
+
 // TestInvestigateRecordedControl: the control bundle (same load, no bug)
 // yields no accepted root cause.
 func TestInvestigateRecordedControl(t *testing.T) {
@@ -88,6 +119,9 @@ func TestRecordFlags(t *testing.T) {
 		{[]string{"--scenario", "convoy", "--out", "x", "--rate", "0"}, "--rate"},
 		{[]string{"--scenario", "convoy", "--out", "x", "--snapshot-bytes", "0"}, "snapshot bytes 0"},
 		{[]string{"--scenario", "convoy", "--out", "x", "extra"}, "takes no arguments"},
+		{[]string{"--scenario", "cpuquota", "--out", "x", "--cpu-quota", "0"}, "--cpu-quota 0"},
+		{[]string{"--scenario", "cpuquota", "--out", "x", "--cpu-period", "10s"}, "--cpu-period 10s"},
+		{[]string{"--scenario", "faultstorm", "--out", "x", "--fault-pages", "0"}, "fault pages 0"},
 		{[]string{"--scenario", "convoy", "--out", "x", "--node-bin", "/nonexistent/debugai-node"}, "CGO_ENABLED=0 go build -o /nonexistent/debugai-node ./cmd/debugai-node"},
 	} {
 		_, _, err := runCLI(t, append([]string{"record"}, tc.args...)...)

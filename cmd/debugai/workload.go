@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"net"
 	"net/http"
+	"strings"
 	"time"
 
 	"github.com/debugai/debugai/workload/bank"
@@ -94,7 +95,11 @@ Serves one role of the bank system (package workload/bank): the frontend
 /balance). Spans go to --otlp (OTLP/HTTP) with the hint span processor
 registered, so debugai-node stamps kernel events with them. --bug turns on
 a real defect: convoy (the ledger fdatasyncs its snapshot while holding
-its mutex), regression (v2's GET /balance does extra CPU work) or none;
+its mutex), regression (v2's GET /balance does extra CPU work), iostorm
+(POST /entries journals each entry with fdatasync, outside the mutex),
+faultstorm (GET /balance reads evicted pages of an mmapped archive: major
+faults), cpuquota (the ledger joins the --cpu-cgroups, which the caller
+gives a CPU quota) or none;
 POST /admin/bug?bug=NAME switches it at run time and POST /admin/flush
 exports the spans ended so far.`
 
@@ -106,13 +111,19 @@ func runWorkloadBank(ctx context.Context, args []string, env *cmdEnv) (err error
 	fs.StringVar(&cfg.LedgerURL, "ledger", "", "the ledger's base URL (frontend)")
 	otlp := fs.String("otlp", "", "OTLP/HTTP traces endpoint, e.g. http://127.0.0.1:4318 (default: no export)")
 	fs.StringVar(&cfg.Version, "version", cfg.Version, "deployed version: v1 or v2")
-	bug := fs.String("bug", string(cfg.Bug), "active bug: none, convoy or regression")
+	bug := fs.String("bug", string(cfg.Bug), "active bug: none, convoy, regression, iostorm, faultstorm or cpuquota")
 	fs.StringVar(&cfg.DataDir, "data-dir", "", "directory of the ledger's snapshot file (default: the temporary directory)")
 	fs.IntVar(&cfg.SnapshotBytes, "snapshot-bytes", cfg.SnapshotBytes, "bytes of the snapshot the ledger rewrites per entry")
 	fs.IntVar(&cfg.SyncChunkBytes, "sync-chunk-bytes", cfg.SyncChunkBytes, "bytes of the snapshot written (and, under the convoy bug, fdatasynced) at a time")
 	fs.IntVar(&cfg.RegressionRounds, "regression-rounds", cfg.RegressionRounds, "SHA-256 rounds over 4 KiB that v2 adds per balance read under the regression bug")
+	fs.IntVar(&cfg.FaultFileBytes, "fault-file-bytes", cfg.FaultFileBytes, "size of the archive the ledger maps (faultstorm bug)")
+	fs.IntVar(&cfg.FaultPages, "fault-pages", cfg.FaultPages, "archive pages read per balance under the faultstorm bug")
+	cgroups := fs.String("cpu-cgroups", "", "comma-separated cgroup directories the ledger joins under the cpuquota bug")
 	if err := parseFlags(fs, args); err != nil {
 		return err
+	}
+	if *cgroups != "" {
+		cfg.CPUCgroups = strings.Split(*cgroups, ",")
 	}
 	if fs.NArg() > 0 {
 		return usagef("workload bank takes no arguments, got %q", fs.Args())

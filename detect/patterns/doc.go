@@ -72,21 +72,25 @@
 //
 // # io_latency
 //
-// Per endpoint, each labelled span's block_io time (capped at its
-// duration) is compared between slow and fast spans with a one-sided KS
-// test. A finding needs MinSlowWithIO slow spans with I/O, block I/O at
+// Per endpoint, each labelled span's I/O time — the union of its block_io
+// and fsync waits (fsync, fdatasync, sync_file_range: the write-back a
+// caller waits for, attributable where block requests issued by kernel
+// threads are not), capped at its duration — is compared between slow and
+// fast spans with a one-sided KS test. A finding needs MinSlowWithIO slow spans with I/O, block I/O at
 // least MinShare of slow spans' time, and the slow-minus-fast mean I/O at
 // least MinExplained of the slow-minus-fast mean duration: I/O explains the
 // tail, not merely every request. Flushes ("debugai.block.op" = "flush",
-// what fsync issues) are summed separately (attr flush_ns). Score: share ×
+// what fsync issues) are summed separately (attr flush_ns), and so are
+// fsync waits (attr fsync_ns). Score: share ×
 // explained; Confidence: share × (1 − adjusted p).
 //
 // # page_fault_storm
 //
 // Major faults are counted per process in windows of FaultConfig.WindowNS.
 // A storm window holds at least MinFaults faults and BurstFactor times the
-// process's median per window (windows without faults between its first
-// and last fault count as zero). The process's labelled spans overlapping
+// process's median per window (windows without faults between the
+// process's first and last fault or span count as zero: a process that
+// starts faulting at the incident is compared with its quiet baseline). The process's labelled spans overlapping
 // a storm window (or owning a fault inside one) are tested slow against
 // fast with Fisher's exact test; at least MinSlowSpans slow overlapping
 // spans and a BH rejection make a finding. Subject "<service> pid

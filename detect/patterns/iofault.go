@@ -18,22 +18,27 @@ const attrBlockOp = "debugai.block.op"
 
 // ioStats sums one endpoint's block I/O.
 type ioStats struct {
-	slowN, fastN, slowWith  int
-	slowDur, fastDur        int64
-	slowIO, fastIO, flushIO int64
-	slowVals, fastVals      []float64
-	p                       float64
+	slowN, fastN, slowWith          int
+	slowDur, fastDur                int64
+	slowIO, fastIO, flushIO, syncIO int64
+	slowVals, fastVals              []float64
+	p                               float64
 }
 
 // ioLatency implements io_latency (see the package doc).
 func (x *index) ioLatency() ([]evidence.Finding, error) {
-	if !x.hasType(evidence.KernelBlockIO) {
+	if !x.hasType(evidence.KernelBlockIO) && !x.hasType(evidence.KernelFsync) {
 		return nil, nil
 	}
-	io, err := x.typedSpanEvents(evidence.KernelBlockIO, false)
+	blk, err := x.typedSpanEvents(evidence.KernelBlockIO, false)
 	if err != nil {
 		return nil, err
 	}
+	syncs, err := x.typedSpanEvents(evidence.KernelFsync, false)
+	if err != nil {
+		return nil, err
+	}
+	io := mergeSpanLists(blk, syncs)
 	c := &x.cfg.IO
 	var eps []int
 	var sts []*ioStats
@@ -74,16 +79,23 @@ func (x *index) ioLatency() ([]evidence.Finding, error) {
 
 func (x *index) endpointIO(e int, io *spanLists) *ioStats {
 	st := &ioStats{}
+	var ivs [][2]int64
 	for _, s := range x.epSpans[x.epOff[e]:x.epOff[e+1]] {
-		var ns int64
+		ivs = ivs[:0]
 		for _, ev := range io.of(s) {
-			d := max(x.events[ev].DurationNS, 0)
-			ns += d
-			if v, ok := x.events[ev].Attrs.Get(attrBlockOp); ok && v.Str == "flush" && x.label[s] == labelSlow {
+			k := &x.events[ev]
+			d := max(k.DurationNS, 0)
+			ivs = append(ivs, [2]int64{k.TimeNS - d, k.TimeNS})
+			if x.label[s] != labelSlow {
+				continue
+			}
+			if k.Type == evidence.KernelFsync {
+				st.syncIO += d
+			} else if v, ok := k.Attrs.Get(attrBlockOp); ok && v.Str == "flush" {
 				st.flushIO += d
 			}
 		}
-		ns = min(ns, x.spans[s].DurationNS())
+		ns := min(unionNS(ivs), x.spans[s].DurationNS())
 		if x.label[s] == labelSlow {
 			st.slowN++
 			st.slowDur += x.spans[s].DurationNS()
@@ -121,13 +133,44 @@ func (x *index) ioFinding(e int, st *ioStats, share, explained, padj float64, io
 	if st.flushIO > 0 {
 		summary += fmt.Sprintf("; cache flushes (fsync) %v", roundDur(st.flushIO))
 	}
+	if st.syncIO > 0 {
+		summary += fmt.Sprintf("; waits in fsync/fdatasync %v", roundDur(st.syncIO))
+	}
 	attrs := map[string]float64{
 		"share": share, "explained": explained, "slow_spans": float64(st.slowN), "slow_with_io": float64(st.slowWith),
 		"slow_io_ns": float64(st.slowIO), "fast_io_ns": float64(st.fastIO), "slow_mean_io_ns": float64(slowMean),
-		"fast_mean_io_ns": float64(fastMean), "flush_ns": float64(st.flushIO), "p_value": st.p, "p_adjusted": padj,
+		"fast_mean_io_ns": float64(fastMean), "flush_ns": float64(st.flushIO), "fsync_ns": float64(st.syncIO), "p_value": st.p, "p_adjusted": padj,
 		"slow_threshold_ns": float64(x.slowNS[e]),
 	}
 	return newFinding(KindIOLatency, subject, summary, share*explained, share*(1-padj), refs.refs, attrs)
+}
+
+// mergeSpanLists returns, per span, the events of a then those of b.
+func mergeSpanLists(a, b *spanLists) *spanLists {
+	l := &spanLists{off: make([]int32, len(a.off)), ev: make([]int32, 0, len(a.ev)+len(b.ev))}
+	for s := 0; s+1 < len(a.off); s++ {
+		l.ev = append(append(l.ev, a.of(int32(s))...), b.of(int32(s))...)
+		l.off[s+1] = int32(len(l.ev))
+	}
+	return l
+}
+
+// unionNS is the total length of the union of the intervals [lo, hi]
+// (a span's block requests overlap each other and the fsync that waits
+// for them); it sorts ivs.
+func unionNS(ivs [][2]int64) int64 {
+	slices.SortFunc(ivs, func(a, b [2]int64) int { return cmp.Compare(a[0], b[0]) })
+	var total, end int64
+	for i, iv := range ivs {
+		if i == 0 || iv[0] > end {
+			total += iv[1] - iv[0]
+			end = iv[1]
+		} else if iv[1] > end {
+			total += iv[1] - end
+			end = iv[1]
+		}
+	}
+	return total
 }
 
 // faultProc is one process's major faults and storm windows.
@@ -187,6 +230,14 @@ func (x *index) stormsOf(k procKey, evs []timed) *faultProc {
 		counts[floorDiv(e.t, c.WindowNS)] += max(x.events[e.ev].Value, 1)
 	}
 	first, last := floorDiv(evs[0].t, c.WindowNS), floorDiv(evs[len(evs)-1].t, c.WindowNS)
+	// The process was observed from its first span or fault to its last:
+	// windows of that time without faults count as zero, so that faults
+	// that start with the incident stand out against a quiet baseline.
+	for _, s := range x.spansOfProc()[k] {
+		sp := &x.spans[s]
+		first = min(first, floorDiv(sp.StartNS, c.WindowNS))
+		last = max(last, floorDiv(max(sp.EndNS, sp.StartNS), c.WindowNS))
+	}
 	vals := make([]int64, 0, len(counts))
 	for _, n := range counts {
 		vals = append(vals, n)
@@ -196,6 +247,9 @@ func (x *index) stormsOf(k procKey, evs []timed) *faultProc {
 	med := medianWithZeros(vals, zeros)
 	fp := &faultProc{key: k, events: evs, storms: map[int64]int64{}, median: med,
 		service: x.events[evs[0].ev].Service}
+	if fp.service == "" { // fault records often carry no service; the process's spans do
+		fp.service = x.procService(k)
+	}
 	for w, n := range counts {
 		if n >= c.MinFaults && float64(n) >= c.BurstFactor*max(med, 1) {
 			fp.storms[w] = n
@@ -279,6 +333,16 @@ func (x *index) stormOverlap(fp *faultProc) (table, []int32) {
 		return cmp.Or(cmp.Compare(x.spans[b].DurationNS(), x.spans[a].DurationNS()), cmp.Compare(a, b))
 	})
 	return t, slow
+}
+
+// procService is the service most of the process's spans name ("" when
+// none does).
+func (x *index) procService(k procKey) string {
+	counts := map[string]int{}
+	for _, s := range x.spansOfProc()[k] {
+		counts[x.spans[s].Service]++
+	}
+	return dominant(counts)
 }
 
 // spansOfProc groups spans by process (spans without one are left out).

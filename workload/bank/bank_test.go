@@ -79,6 +79,7 @@ func newSystem(t *testing.T, version string, bug Bug) *system {
 	s := &system{}
 	lc := DefaultConfig()
 	lc.Version, lc.Bug, lc.DataDir, lc.SnapshotBytes, lc.SyncChunkBytes, lc.RegressionRounds = version, bug, t.TempDir(), 4096, 1024, 50
+	lc.FaultFileBytes, lc.FaultPages = 1<<20, 4
 	s.ledgTP, s.ledgSpans = newTracer(t, &lc)
 	var err error
 	if s.ledger, err = New(lc, s.ledgTP); err != nil {

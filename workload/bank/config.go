@@ -14,6 +14,20 @@
 //   - regression: version v2 of the ledger recomputes a balance by
 //     re-hashing its history on every GET /balance (extra CPU work);
 //     version v1 is unaffected;
+//   - iostorm: the ledger journals every entry durably on the request
+//     path, outside the mutex: it writes a snapshot-sized record in
+//     SyncChunkBytes chunks and fdatasyncs each chunk, so POST /entries
+//     waits for the disk (kernel.fsync and kernel.block_io records);
+//   - faultstorm: every GET /balance reads FaultPages pages of a large
+//     archive file through a read-only mmap whose pages it evicted after
+//     their last use (madvise MADV_DONTNEED, posix_fadvise
+//     POSIX_FADV_DONTNEED), so each touch is a major page fault that
+//     waits for a disk read (kernel.page_fault_major records);
+//   - cpuquota: the ledger joins the cgroups of Config.CPUCgroups (one of
+//     them with a CPU quota that "debugai record" sets), so its threads
+//     are throttled under load and wait runnable for a CPU
+//     (kernel.runqueue_delay records); switching it off moves the ledger
+//     back to each cgroup's parent;
 //   - none: the ledger applies entries under the mutex and leaves the
 //     snapshot to the page cache.
 //
@@ -45,6 +59,9 @@ const (
 	BugNone       Bug = "none"
 	BugConvoy     Bug = "convoy"
 	BugRegression Bug = "regression"
+	BugIOStorm    Bug = "iostorm"
+	BugFaultStorm Bug = "faultstorm"
+	BugCPUQuota   Bug = "cpuquota"
 )
 
 // ErrInvalidConfig is wrapped by every Validate error.
@@ -53,10 +70,10 @@ var ErrInvalidConfig = errors.New("invalid bank configuration")
 // ParseBug returns the bug named s.
 func ParseBug(s string) (Bug, error) {
 	switch b := Bug(s); b {
-	case BugNone, BugConvoy, BugRegression:
+	case BugNone, BugConvoy, BugRegression, BugIOStorm, BugFaultStorm, BugCPUQuota:
 		return b, nil
 	}
-	return "", fmt.Errorf("%w: bug %q: want none, convoy or regression", ErrInvalidConfig, s)
+	return "", fmt.Errorf("%w: bug %q: want none, convoy, regression, iostorm, faultstorm or cpuquota", ErrInvalidConfig, s)
 }
 
 // Config configures one service. Start from DefaultConfig.
@@ -85,13 +102,24 @@ type Config struct {
 	RegressionRounds int
 	// Accounts is the number of accounts the ledger holds.
 	Accounts int
+	// FaultFileBytes is the size of the archive file the ledger maps at
+	// start (in DataDir) and reads under the faultstorm bug.
+	FaultFileBytes int
+	// FaultPages is how many 4 KiB pages of the archive one GET /balance
+	// reads under the faultstorm bug.
+	FaultPages int
+	// CPUCgroups are cgroup directories (v1 cpu or v2) the ledger joins
+	// under the cpuquota bug; the caller creates them and sets the quota.
+	CPUCgroups []string
 }
 
 // DefaultConfig is a v1 ledger without bugs: 256 KiB snapshots written
 // in 32 KiB chunks (8 fdatasyncs per entry under the convoy bug), 600
-// regression rounds (a few milliseconds of CPU), 100 accounts.
+// regression rounds (a few milliseconds of CPU), 100 accounts, a 32 MiB
+// archive read 32 pages per balance under the faultstorm bug.
 func DefaultConfig() Config {
-	return Config{Role: RoleLedger, Version: "v1", Bug: BugNone, SnapshotBytes: 256 << 10, SyncChunkBytes: 32 << 10, RegressionRounds: 600, Accounts: 100}
+	return Config{Role: RoleLedger, Version: "v1", Bug: BugNone, SnapshotBytes: 256 << 10, SyncChunkBytes: 32 << 10,
+		RegressionRounds: 600, Accounts: 100, FaultFileBytes: 32 << 20, FaultPages: 32}
 }
 
 // Validate reports the first problem with c.
@@ -112,6 +140,12 @@ func (c *Config) Validate() error {
 		return bad("regression rounds %d: want 0 to 1000000", c.RegressionRounds)
 	case c.Accounts < 2 || c.Accounts > 1_000_000:
 		return bad("accounts %d: want 2 to 1000000", c.Accounts)
+	case c.FaultPages < 1 || c.FaultPages > 4096:
+		return bad("fault pages %d: want 1 to 4096", c.FaultPages)
+	case c.FaultFileBytes < c.FaultPages*pageSize || c.FaultFileBytes > 1<<30:
+		return bad("fault file bytes %d: want %d (fault pages x 4 KiB) to 1 GiB", c.FaultFileBytes, c.FaultPages*pageSize)
+	case c.Bug == BugCPUQuota && len(c.CPUCgroups) == 0:
+		return bad("the cpuquota bug needs CPU cgroups to join")
 	}
 	if _, err := ParseBug(string(c.Bug)); err != nil {
 		return err

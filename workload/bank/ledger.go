@@ -24,6 +24,8 @@ type ledger struct {
 	rounds   int
 	chunk    int      // bytes written (and synced) at a time
 	sink     [32]byte // keeps the regression's hashing live
+	journal  *journal // iostorm: durable entry records
+	archive  *archive // faultstorm: the mapped history
 }
 
 func openLedger(cfg *Config) (*ledger, error) {
@@ -36,15 +38,29 @@ func openLedger(cfg *Config) (*ledger, error) {
 	for i := range l.balances {
 		l.balances[i] = 1 << 40 // enough for any recording
 	}
-	if err := l.write(true); err != nil {
+	err = l.write(true)
+	if err == nil {
+		l.journal, err = openJournal(cfg)
+	}
+	if err == nil {
+		l.archive, err = openArchive(cfg)
+	}
+	if err != nil {
 		return nil, errors.Join(err, l.close())
 	}
 	return l, nil
 }
 
-// close closes and removes the snapshot file.
+// close closes and removes the snapshot, journal and archive files.
 func (l *ledger) close() error {
-	return errors.Join(l.snap.Close(), os.Remove(l.snap.Name()))
+	err := errors.Join(l.snap.Close(), os.Remove(l.snap.Name()))
+	if l.journal != nil {
+		err = errors.Join(err, l.journal.close())
+	}
+	if l.archive != nil {
+		err = errors.Join(err, l.archive.close())
+	}
+	return err
 }
 
 // commit moves amount from one account to another and rewrites the
@@ -119,6 +135,10 @@ func (s *Service) entries(w http.ResponseWriter, r *http.Request) {
 	_, span := s.tracer.Start(r.Context(), "ledger.commit")
 	err := s.ledger.commit(from, to, amount, s.Bug() == BugConvoy)
 	span.End()
+	if err == nil && s.Bug() == BugIOStorm {
+		// in the request's span, outside the mutex
+		err = s.ledger.journal.append(from, to, amount)
+	}
 	switch {
 	case errors.Is(err, errInsufficient):
 		http.Error(w, err.Error(), http.StatusConflict)
@@ -137,6 +157,9 @@ func (s *Service) ledgerBalance(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	recompute := s.cfg.Version == "v2" && s.Bug() == BugRegression
+	if s.Bug() == BugFaultStorm {
+		s.ledger.archive.read() // in the request's span
+	}
 	b := s.ledger.balance(acct, recompute)
 	w.Write(strconv.AppendInt([]byte("balance "), b, 10))
 }

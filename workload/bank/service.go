@@ -2,10 +2,12 @@ package bank
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"net/http"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -23,6 +25,7 @@ const instrumentation = "github.com/debugai/debugai/workload/bank"
 type Service struct {
 	cfg    Config
 	bug    atomic.Pointer[Bug]
+	bugMu  sync.Mutex // serializes SetBug
 	tp     *sdktrace.TracerProvider
 	tracer trace.Tracer
 	client *http.Client // frontend: calls the ledger
@@ -40,11 +43,13 @@ func New(cfg Config, tp *sdktrace.TracerProvider) (*Service, error) {
 		return nil, fmt.Errorf("%w: no tracer provider", ErrInvalidConfig)
 	}
 	s := &Service{cfg: cfg, tp: tp, tracer: tp.Tracer(instrumentation)}
-	s.SetBug(cfg.Bug)
+	none := BugNone
+	s.bug.Store(&none)
 	prop := propagation.TraceContext{}
 	spanName := func(_ string, r *http.Request) string { return r.Method + " " + r.URL.Path }
 	mux := http.NewServeMux()
 	if cfg.Role == RoleFrontend {
+		s.bug.Store(&cfg.Bug)
 		tr := http.DefaultTransport.(*http.Transport).Clone()
 		tr.MaxIdleConnsPerHost = 256
 		s.client = &http.Client{Timeout: 10 * time.Second, Transport: otelhttp.NewTransport(tr,
@@ -57,6 +62,9 @@ func New(cfg Config, tp *sdktrace.TracerProvider) (*Service, error) {
 			return nil, err
 		}
 		s.ledger = l
+		if err := s.SetBug(cfg.Bug); err != nil {
+			return nil, errors.Join(err, l.close())
+		}
 		mux.HandleFunc("POST /entries", s.entries)
 		mux.HandleFunc("GET /balance", s.ledgerBalance)
 	}
@@ -87,8 +95,23 @@ func (s *Service) Config() Config { return s.cfg }
 // Bug returns the active bug.
 func (s *Service) Bug() Bug { return *s.bug.Load() }
 
-// SetBug switches the active bug.
-func (s *Service) SetBug(b Bug) { s.bug.Store(&b) }
+// SetBug switches the active bug. The ledger joins Config.CPUCgroups
+// when cpuquota comes on and leaves them when it goes off.
+func (s *Service) SetBug(b Bug) error {
+	s.bugMu.Lock()
+	defer s.bugMu.Unlock()
+	was := s.Bug()
+	if s.cfg.Role == RoleLedger && (b == BugCPUQuota) != (was == BugCPUQuota) {
+		if len(s.cfg.CPUCgroups) == 0 {
+			return fmt.Errorf("%w: the cpuquota bug needs CPU cgroups to join", ErrInvalidConfig)
+		}
+		if err := joinCgroups(s.cfg.CPUCgroups, b != BugCPUQuota); err != nil {
+			return err
+		}
+	}
+	s.bug.Store(&b)
+	return nil
+}
 
 // Close releases the ledger's snapshot file; the tracer provider is the
 // caller's to shut down.
@@ -108,7 +131,10 @@ func (s *Service) adminBug(w http.ResponseWriter, r *http.Request) {
 		http.Error(w, err.Error(), http.StatusBadRequest)
 		return
 	}
-	s.SetBug(b)
+	if err := s.SetBug(b); err != nil {
+		http.Error(w, err.Error(), http.StatusConflict)
+		return
+	}
 	w.WriteHeader(http.StatusNoContent)
 }
 
