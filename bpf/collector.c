@@ -411,6 +411,28 @@ static __always_inline bool task_allowed(const struct config *cfg, struct task_s
 }
 
 #include "span_hooks.h"
+
+// fill_futex fills a futex_event for current (id) from the wait's state:
+// shared by futex syscalls and Go mutex waits (lock_order.h).
+static __always_inline void fill_futex(struct futex_event *e, __u64 id, const struct futex_start *st,
+				       __u64 dur, __u64 now, __s64 ret)
+{
+	e->kind = EVENT_FUTEX_WAIT;
+	e->tid = (__u32)id;
+	e->pid = id >> 32;
+	e->waker_tid = st->waker_tid;
+	e->waker_pid = st->waker_pid;
+	e->op = st->op;
+	e->cgroup_id = bpf_get_current_cgroup_id();
+	e->uaddr = st->uaddr;
+	e->duration_ns = dur;
+	e->end_ns = now;
+	e->ret = ret;
+	e->syscall = st->syscall;
+	e->_pad = 0;
+	stamp_current(&e->span);
+}
+
 #include "lock_order.h"
 
 /* ---- futex waits ---- */
@@ -478,7 +500,6 @@ int futex_exit(struct trace_event_raw_sys_exit *ctx)
 	if (!st || !st->ts)
 		return 0;
 	__u64 id = bpf_get_current_pid_tgid();
-	__u32 tid = (__u32)id;
 	__u64 now = bpf_ktime_get_ns();
 	__u64 dur = now - st->ts;
 	struct config *cfg = get_config();
@@ -492,20 +513,7 @@ int futex_exit(struct trace_event_raw_sys_exit *ctx)
 		st->ts = 0;
 		return 0;
 	}
-	e->kind = EVENT_FUTEX_WAIT;
-	e->tid = tid;
-	e->pid = id >> 32;
-	e->waker_tid = st->waker_tid;
-	e->waker_pid = st->waker_pid;
-	e->op = st->op;
-	e->cgroup_id = bpf_get_current_cgroup_id();
-	e->uaddr = st->uaddr;
-	e->duration_ns = dur;
-	e->end_ns = now;
-	e->ret = ctx->ret;
-	e->syscall = st->syscall;
-	e->_pad = 0;
-	stamp_current(&e->span);
+	fill_futex(e, id, st, dur, now, ctx->ret);
 	if (st->syscall == SYSCALL_FUTEX_WAITV) {
 		// The return value is the index of the futex that woke us.
 		__u64 idx = ctx->ret >= 0 && (__u64)ctx->ret < st->nr ? ctx->ret : 0;

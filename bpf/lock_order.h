@@ -385,20 +385,12 @@ int go_sema_acquired(struct pt_regs *ctx)
 	}
 	struct sema_key sk = {.tgid = id >> 32, .sema = sema};
 	struct sema_release *r = bpf_map_lookup_elem(&sema_releases, &sk);
-	e->kind = EVENT_FUTEX_WAIT;
-	e->tid = (__u32)id;
-	e->pid = id >> 32;
-	e->waker_tid = r ? r->tid : 0;
-	e->waker_pid = r ? r->pid : 0;
-	e->op = 0;
-	e->cgroup_id = bpf_get_current_cgroup_id();
-	e->uaddr = sema;
-	e->duration_ns = dur;
-	e->end_ns = now;
-	e->ret = 0;
-	e->syscall = SYSCALL_GO_SEMA;
-	e->_pad = 0;
-	stamp_current(&e->span);
+	struct futex_start st = {.uaddr = sema, .syscall = SYSCALL_GO_SEMA};
+	if (r) {
+		st.waker_tid = r->tid;
+		st.waker_pid = r->pid;
+	}
+	fill_futex(e, id, &st, dur, now, 0);
 	bpf_ringbuf_submit(e, submit_flags(cfg));
 	count(COUNTER_FUTEX_EVENTS);
 	return 0;
