@@ -1,7 +1,10 @@
 // Command spanfsync runs goroutines that each open a file, fsync it once
 // outside any span, then enter a span (hint.Enter) and fsync it several
-// times while a CPU-bound goroutine competes for the single P, so that the
-// goroutines move between OS threads inside their spans. It prints
+// times while a CPU-bound goroutine competes for the single P. Halfway
+// through its span each goroutine sleeps in a blocking system call until it
+// comes back on another OS thread (the P is handed to another thread while
+// it sleeps and stays busy there), so every goroutine changes threads
+// inside its span whatever the file system's fsync costs. It prints
 // "file <fd> span <span id hex>" per goroutine, "done" at the end, and
 // exits at the next line on stdin.
 //
@@ -17,6 +20,8 @@ import (
 	"runtime"
 	"sync"
 	"sync/atomic"
+	"syscall"
+	"time"
 
 	"github.com/debugai/debugai/hint"
 )
@@ -70,6 +75,9 @@ func main() {
 			mustSync(f, buf) // outside the span
 			hint.Enter(trace, span)
 			for k := 0; k < syncs; k++ {
+				if k == syncs/2 {
+					moveThread()
+				}
 				mustSync(f, buf)
 			}
 			hint.Exit(trace, span)
@@ -80,6 +88,22 @@ func main() {
 	<-spun
 	fmt.Println("done")
 	in.Scan()
+}
+
+// moveThread returns on a different OS thread from the one it was called
+// on: a 30 ms system call outlasts sysmon's longest poll (10 ms), so the P
+// is retaken and, kept busy by the spinner, is not free when the call
+// returns; the goroutine is queued and resumes on the thread holding the P.
+func moveThread() {
+	for range 50 {
+		before := syscall.Gettid()
+		ts := syscall.NsecToTimespec(int64(30 * time.Millisecond))
+		_ = syscall.Nanosleep(&ts, nil)
+		if syscall.Gettid() != before {
+			return
+		}
+	}
+	panic("spanfsync: 50 blocking sleeps never moved the goroutine to another thread")
 }
 
 func mustSync(f *os.File, buf []byte) {
