@@ -29,6 +29,8 @@ var patternOf = map[string]hypothesis.Pattern{
 	"io_latency":                hypothesis.IOLatency,
 	"page_fault_storm":          hypothesis.PageFaultStorm,
 	"network_gap":               hypothesis.NetworkGap,
+	"service_network_delay":     hypothesis.NetworkGap,
+	"service_stall":             hypothesis.GCOrCPU,
 	"n_plus_one":                hypothesis.NPlusOne,
 	"pool_saturation":           hypothesis.PoolSaturation,
 	"latency_ks":                hypothesis.RegressionOther,
@@ -43,9 +45,11 @@ var patternOf = map[string]hypothesis.Pattern{
 // structural trace patterns, then statistical regressions.
 var kindRank = map[string]int{
 	"lock_inversion": 0, "lock_convoy": 1, "retransmit_tail": 2, "io_latency": 3, "page_fault_storm": 4,
-	"starvation": 5, "critical_path_component": 6, "network_gap": 7, "pool_saturation": 8,
-	"n_plus_one": 9, "latency_changepoint": 10, "critical_path_changepoint": 11, "latency_ks": 12,
-	"critical_path_dominant": 14, "latency_trend_break": 15,
+	"starvation": 5, "critical_path_component": 6,
+	// The service that every grown gap shares explains the single edges.
+	"service_network_delay": 7, "service_stall": 7, "network_gap": 8, "pool_saturation": 9,
+	"n_plus_one": 10, "latency_changepoint": 11, "critical_path_changepoint": 12, "latency_ks": 13,
+	"critical_path_dominant": 15, "latency_trend_break": 16,
 }
 
 // Deterministic builds hypotheses from ranked findings and submits them to
@@ -362,6 +366,7 @@ var remediation = map[hypothesis.Pattern]string{
 	hypothesis.RetransmitTail:  "Check the network path and NIC for loss; set timeouts and retries on the client.",
 	hypothesis.IOLatency:       "Reduce synchronous writes on the request path or move them to faster storage.",
 	hypothesis.PageFaultStorm:  "Warm or lock the mapped data in memory; check memory pressure.",
+	hypothesis.GCOrCPU:         "Check the service's CPU (quota throttling, co-located load, GC pauses) while its calls are in flight.",
 	hypothesis.NetworkGap:      "Look at the network between caller and callee (latency injection, DNS, proxies).",
 	hypothesis.NPlusOne:        "Batch the repeated calls into one request.",
 	hypothesis.PoolSaturation:  "Size the pool to the offered concurrency or shed load earlier.",

@@ -67,3 +67,26 @@ func (b Bundle) Files() []string {
 
 // Name is the bundle's folder name.
 func (b Bundle) Name() string { return filepath.Base(filepath.Clean(b.Dir)) }
+
+// BaselineUntilNS is where the bundle's baseline ends for the detectors'
+// baseline/current comparison (`debugai detect --baseline-until`): the
+// earliest span start in its incident files, so that every span of the
+// baseline files, and nothing of the incident files, falls before it. It
+// is 0 when the bundle has no baseline files or its incident files no
+// spans.
+func (b Bundle) BaselineUntilNS() (int64, error) {
+	if len(b.Baseline) == 0 {
+		return 0, nil
+	}
+	spans, err := readSpans(b.Incident)
+	if err != nil {
+		return 0, err
+	}
+	var first int64
+	for _, s := range spans {
+		if s.start > 0 && (first == 0 || s.start < first) {
+			first = s.start
+		}
+	}
+	return first, nil
+}

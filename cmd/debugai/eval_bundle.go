@@ -26,10 +26,11 @@ func evalBundle(ctx context.Context, in evalInput, f *investigateFlags, logger *
 	}
 	defer func() { err = errors.Join(err, os.RemoveAll(tmp)) }()
 	store := filepath.Join(tmp, "bundle.duckdb")
-	if err := importBundle(ctx, in.bundle.Dir, store, env); err != nil {
+	baselineUntil, err := importBundle(ctx, in.bundle.Dir, store, env)
+	if err != nil {
 		return res, err
 	}
-	if err := detectQuietly(ctx, store, "", "", env); err != nil {
+	if err := detectQuietly(ctx, store, "", "", baselineUntil, env); err != nil {
 		return res, err
 	}
 	out, err := investigateForEval(ctx, store, f, logger, env, &res)

@@ -193,6 +193,32 @@ func TestEvalNezha(t *testing.T) {
 	}
 }
 
+// TestEvalNezhaDay evaluates all 17 TrainTicket faults of 2023-01-30
+// (the shared development bundles, used in place): 14 network delays and 3
+// CPU contentions over 9 services, from traces alone. The target
+// is service AC@1 >= 0.90 (Nezha itself: 0.867 with traces, logs and
+// metrics); the CPU contentions must be blamed on the stalled caller,
+// not on the callees its slow client spans point at.
+func TestEvalNezhaDay(t *testing.T) {
+	dirs, err := filepath.Glob(filepath.Join(sharedTestdata(t, "nezha"), "tt-2023-01-30", "[0-9][0-9]_*"))
+	if err != nil || len(dirs) != 17 {
+		t.Fatalf("want the 17 bundles of the day, got %d (%v)", len(dirs), err)
+	}
+	doc := runEvalJSON(t, dirs...)
+	s := doc.Summary
+	if s.Scored != 17 || s.Service.At1 < 0.90 || s.CitationsOK != 1 {
+		t.Errorf("summary %+v: want 17 scored, service AC@1 >= 0.90, every citation resolving", s)
+	}
+	for _, r := range doc.Results {
+		if r.Score == nil || r.Score.ServiceRank != 1 {
+			t.Logf("%s: truth %s, candidates %+v", r.Name, r.Truth.RootCauseService, r.Candidates)
+		}
+		if strings.Contains(r.Name, "cpu_contention") && (r.Answer == nil || r.Answer.Pattern != "gc_or_cpu") {
+			t.Errorf("%s: answer %+v, want the gc_or_cpu pattern (a stalled service)", r.Name, r.Answer)
+		}
+	}
+}
+
 // nezhaTruth derives a truth.json from Nezha's fault list: the fault
 // injected at hhmm into a pod of the service, whose name is the pod's
 // without its two generated suffixes.

@@ -107,6 +107,7 @@ func runInvestigate(ctx context.Context, args []string, env *cmdEnv) (err error)
 		return err
 	}
 	store := *f.store
+	var baselineUntil string // a bundle's baseline files end here
 	if *f.bundle != "" {
 		tmp, err := os.MkdirTemp("", "debugai-bundle-")
 		if err != nil {
@@ -114,12 +115,12 @@ func runInvestigate(ctx context.Context, args []string, env *cmdEnv) (err error)
 		}
 		defer os.RemoveAll(tmp)
 		store = filepath.Join(tmp, "bundle.duckdb")
-		if err := importBundle(ctx, *f.bundle, store, env); err != nil {
+		if baselineUntil, err = importBundle(ctx, *f.bundle, store, env); err != nil {
 			return err
 		}
 	}
 	if !*f.noDetect {
-		if err := detectQuietly(ctx, store, *f.since, *f.until, env); err != nil {
+		if err := detectQuietly(ctx, store, *f.since, *f.until, baselineUntil, env); err != nil {
 			return err
 		}
 	}
@@ -140,27 +141,37 @@ func runInvestigate(ctx context.Context, args []string, env *cmdEnv) (err error)
 	return nil
 }
 
-// importBundle imports every OTLP file of a bundle folder into store.
-func importBundle(ctx context.Context, dir, store string, env *cmdEnv) error {
+// importBundle imports every OTLP file of a bundle folder into store and
+// returns where its baseline ends (RFC 3339, for --baseline-until), or ""
+// when it has no baseline files.
+func importBundle(ctx context.Context, dir, store string, env *cmdEnv) (baselineUntil string, err error) {
 	b, err := eval.OpenBundle(dir)
 	if err != nil {
-		return usagef("--bundle %v", err)
+		return "", usagef("--bundle %v", err)
 	}
 	quiet := &cmdEnv{stdin: env.stdin, stdout: io.Discard, stderr: env.stderr, getenv: env.getenv}
 	if err := runImport(ctx, append([]string{"--store", store}, b.Files()...), quiet); err != nil {
-		return fmt.Errorf("importing bundle %s: %w", dir, err)
+		return "", fmt.Errorf("importing bundle %s: %w", dir, err)
 	}
-	return nil
+	ns, err := b.BaselineUntilNS()
+	if err != nil || ns == 0 {
+		return "", err
+	}
+	return fmtNS(ns), nil
 }
 
-// detectQuietly runs `debugai detect` over the window, storing findings.
-func detectQuietly(ctx context.Context, store, since, until string, env *cmdEnv) error {
+// detectQuietly runs `debugai detect` over the window, storing findings;
+// a non-empty baselineUntil compares the spans before it with the rest.
+func detectQuietly(ctx context.Context, store, since, until, baselineUntil string, env *cmdEnv) error {
 	args := []string{"--store", store}
 	if since != "" {
 		args = append(args, "--since", since)
 	}
 	if until != "" {
 		args = append(args, "--until", until)
+	}
+	if baselineUntil != "" {
+		args = append(args, "--baseline-until", baselineUntil)
 	}
 	quiet := &cmdEnv{stdin: env.stdin, stdout: io.Discard, stderr: env.stderr, getenv: env.getenv}
 	if err := runDetect(ctx, args, quiet); err != nil {

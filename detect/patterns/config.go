@@ -24,12 +24,17 @@ const (
 	KindNetworkGap     = "network_gap"
 	KindNPlusOne       = "n_plus_one"
 	KindPoolSaturation = "pool_saturation"
+	// KindServiceNetworkDelay and KindServiceStall name the one service
+	// that the grown network gaps share (the callee side or the caller
+	// side); one detector produces both.
+	KindServiceNetworkDelay = "service_network_delay"
+	KindServiceStall        = "service_stall"
 )
 
 // AllKinds lists every kind in the order [Analyze] runs the detectors.
 var AllKinds = []string{
 	KindLockConvoy, KindStarvation, KindRetransmitTail, KindIOLatency,
-	KindPageFaultStorm, KindNetworkGap, KindNPlusOne, KindPoolSaturation,
+	KindPageFaultStorm, KindNetworkGap, KindServiceNetworkDelay, KindServiceStall, KindNPlusOne, KindPoolSaturation,
 }
 
 // MaxRefsLimit bounds Config.MaxRefs.
@@ -147,6 +152,10 @@ type GapConfig struct {
 	// MinIncreaseNS is the smallest increase of the median gap over the
 	// baseline (when a baseline is given).
 	MinIncreaseNS int64
+	// MinPairCalls is the fewest calls from one caller service to one
+	// callee service (all their operations) for the pair to count in
+	// service_network_delay and service_stall.
+	MinPairCalls int
 	// CrossServiceRPC treats a parent and child of different services as a
 	// client/server pair when both lack span kinds (data such as Nezha's
 	// carries none).
@@ -202,7 +211,7 @@ func DefaultConfig() Config {
 		Retransmit: RetransmitConfig{MinSlowWithRetransmit: 3, MinRateRatio: 2},
 		IO:         IOConfig{MinSlowWithIO: 3, MinShare: 0.3, MinExplained: 0.5},
 		Faults:     FaultConfig{WindowNS: 1_000_000_000, MinFaults: 20, BurstFactor: 4, MinSlowSpans: 3},
-		Gap: GapConfig{MinCalls: 5, MinGapNS: 100_000_000, MinShare: 0.5, MinIncreaseNS: 20_000_000,
+		Gap: GapConfig{MinCalls: 5, MinPairCalls: 2, MinGapNS: 100_000_000, MinShare: 0.5, MinIncreaseNS: 20_000_000,
 			CrossServiceRPC: true},
 		NPlusOne: NPlusOneConfig{MinCalls: 5, MinSequential: 0.9, MinParents: 3, MinShare: 0.3},
 		Pool: PoolConfig{MinQueued: 5, MinWaitNS: 1_000_000, HandoffNS: 2_000_000, MinHandoffShare: 0.5,
@@ -261,6 +270,7 @@ func (c Config) validate() error {
 		{"fault min faults", c.Faults.MinFaults, 1, math.MaxInt64},
 		{"fault min slow spans", int64(c.Faults.MinSlowSpans), 1, math.MaxInt64},
 		{"gap min calls", int64(c.Gap.MinCalls), 1, math.MaxInt64},
+		{"gap min pair calls", int64(c.Gap.MinPairCalls), 1, math.MaxInt64},
 		{"gap min ns", c.Gap.MinGapNS, 0, math.MaxInt64},
 		{"gap min increase ns", c.Gap.MinIncreaseNS, 0, math.MaxInt64},
 		{"n+1 min calls", int64(c.NPlusOne.MinCalls), 2, math.MaxInt64},

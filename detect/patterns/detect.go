@@ -20,9 +20,16 @@ type Input struct {
 	// Edges are the lock-order edges; lock_convoy cites the edges that name
 	// its lock.
 	Edges []evidence.LockEdge
-	// Baseline holds fault-free spans, used by network_gap to compare
-	// gaps against; nil compares against Config.Gap.MinGapNS instead.
+	// Baseline holds fault-free spans, used by network_gap,
+	// service_network_delay and service_stall to compare gaps against; nil
+	// (and no BaselineUntilNS) compares against Config.Gap.MinGapNS
+	// instead, and finds no service hotspot.
 	Baseline []evidence.Span
+	// BaselineUntilNS, when Baseline is nil, splits Spans for the gap
+	// detectors: calls whose server span starts before it are the
+	// baseline. The other detectors look at every span, so that kernel
+	// detectors keep the quiet time before the incident as context.
+	BaselineUntilNS int64
 }
 
 // Stats counts what Analyze looked at.
@@ -47,6 +54,13 @@ func Analyze(in Input, cfg Config) ([]evidence.Finding, Stats, error) {
 	x := newIndex(&in, &cfg)
 	st := Stats{Spans: len(in.Spans), Events: len(in.Events), Edges: len(in.Edges),
 		BaselineSpans: len(in.Baseline), Findings: map[string]int{}}
+	if in.Baseline == nil && in.BaselineUntilNS != 0 {
+		for i := range in.Spans {
+			if in.Spans[i].StartNS < in.BaselineUntilNS {
+				st.BaselineSpans++
+			}
+		}
+	}
 	for _, l := range x.label {
 		switch l {
 		case labelSlow:
@@ -64,21 +78,30 @@ func Analyze(in Input, cfg Config) ([]evidence.Finding, Stats, error) {
 		{KindRetransmitTail, x.retransmitTail},
 		{KindIOLatency, x.ioLatency},
 		{KindPageFaultStorm, x.faultStorms},
-		{KindNetworkGap, func() ([]evidence.Finding, error) { return x.networkGaps(in.Baseline) }},
+		{KindNetworkGap, func() ([]evidence.Finding, error) { return x.networkGaps(x.gapEdges(&in)) }},
+		{KindServiceNetworkDelay, func() ([]evidence.Finding, error) { return x.gapHotspot(x.gapEdges(&in)) }},
 		{KindNPlusOne, x.nPlusOne},
 		{KindPoolSaturation, x.poolSaturation},
 	}
 	var out []evidence.Finding
 	for _, d := range detectors {
-		if !cfg.enabled(d.kind) {
+		if !cfg.enabled(d.kind) && (d.kind != KindServiceNetworkDelay || !cfg.enabled(KindServiceStall)) {
 			continue
 		}
 		fs, err := d.run()
 		if err != nil {
 			return nil, st, err
 		}
+		fs = slices.DeleteFunc(fs, func(f evidence.Finding) bool { return !cfg.enabled(f.Kind) })
 		sortFindings(fs)
-		st.Findings[d.kind] += len(fs)
+		for _, k := range []string{d.kind, KindServiceStall} {
+			if cfg.enabled(k) && (k == d.kind || d.kind == KindServiceNetworkDelay) {
+				st.Findings[k] += 0 // ran, even with nothing found
+			}
+		}
+		for _, f := range fs {
+			st.Findings[f.Kind]++
+		}
 		out = append(out, fs...)
 	}
 	st.Join = x.stats

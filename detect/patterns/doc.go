@@ -1,10 +1,10 @@
 // Package patterns detects contention and tail-latency patterns in spans
 // and kernel events and reports each as an [evidence.Finding] whose Kind
 // names the hypothesis pattern: lock_convoy, starvation, retransmit_tail,
-// io_latency, page_fault_storm, network_gap, n_plus_one and
-// pool_saturation. [Analyze] runs the detectors that Config.Kinds selects
-// over an [Input] (spans, kernel events, lock-order edges and optional
-// baseline spans).
+// io_latency, page_fault_storm, network_gap, service_network_delay,
+// service_stall, n_plus_one and pool_saturation. [Analyze] runs the
+// detectors that Config.Kinds selects over an [Input] (spans, kernel
+// events, lock-order edges and optional baseline spans).
 //
 // Shared definitions:
 //
@@ -116,7 +116,35 @@
 // path from the caller's; callee edges from several callers with findings
 // point at the callee. Score: the median gap increase in seconds (the
 // median gap without a baseline); Confidence: median share × (1 −
-// adjusted p).
+// adjusted p). The baseline is Input.Baseline, or the calls whose server
+// span starts before Input.BaselineUntilNS.
+//
+// # service_network_delay and service_stall
+//
+// One detector names the single service that the grown gaps share; it
+// needs a baseline. Calls are pooled per service pair (caller service,
+// callee service, over all their span names): a pair's gaps grew when it
+// has at least GapConfig.MinPairCalls calls and a baseline call, its
+// median gap rose by at least MinIncreaseNS and by more than the callee's
+// own median duration, and its median gap share is at least MinShare. No
+// per-pair test is made, so that a few calls on each of several paths
+// still count. The hotspot is the service in the most such pairs; on ties,
+// the one that is the callee in more of them (a lone slow path is blamed
+// on its callee, as network_gap does), then the larger summed increase.
+// When the hotspot is the caller in more pairs than the callee, its
+// outgoing calls are pooled and the finding is service_stall: the caller
+// itself stalls while its calls are in flight (CPU starvation or
+// contention, GC, its own network stack), as a CPU-starved service's
+// client spans outlast the callees' server spans on every path out of it.
+// Otherwise its incoming calls are pooled and the finding is
+// service_network_delay. Either needs a one-sided KS rejection at
+// Config.Alpha of "the pooled gaps did not grow" (one test on the chosen
+// service, whose choice used the same calls: a screen, not a calibrated
+// test) and a pooled median increase of at least MinIncreaseNS. Subject:
+// "service/name" with the span name of most of its gapped calls (the
+// server name, or the client name for a stall). Score: the pooled median
+// increase in seconds; Confidence: (1 − p) × the share of the gapped
+// pairs that involve the service.
 //
 // # n_plus_one
 //

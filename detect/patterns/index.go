@@ -24,6 +24,7 @@ type index struct {
 	spans  []evidence.Span
 	events []evidence.KernelEvent
 	edges  []evidence.LockEdge
+	gaps   *gapCalls // gapEdges, memoized
 
 	ep      []int32  // endpoint of each span
 	epName  []string // "service/name" of each endpoint

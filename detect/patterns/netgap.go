@@ -28,8 +28,9 @@ type edgeCalls struct {
 }
 
 // rpcEdges pairs every client span with its server child (see
-// GapConfig.CrossServiceRPC for data without span kinds).
-func rpcEdges(spans []evidence.Span, cross bool) map[edgeKey]*edgeCalls {
+// GapConfig.CrossServiceRPC for data without span kinds), keeping the
+// calls whose server span's index keep accepts (all when keep is nil).
+func rpcEdges(spans []evidence.Span, cross bool, keep func(i int) bool) map[edgeKey]*edgeCalls {
 	byID := make(map[spanKey]int32, len(spans))
 	for i := range spans {
 		k := spanKey{spans[i].TraceID, spans[i].SpanID}
@@ -40,7 +41,7 @@ func rpcEdges(spans []evidence.Span, cross bool) map[edgeKey]*edgeCalls {
 	out := map[edgeKey]*edgeCalls{}
 	for i := range spans {
 		srv := &spans[i]
-		if srv.ParentSpanID.IsZero() || srv.ParentSpanID == srv.SpanID {
+		if srv.ParentSpanID.IsZero() || srv.ParentSpanID == srv.SpanID || (keep != nil && !keep(i)) {
 			continue
 		}
 		p, ok := byID[spanKey{srv.TraceID, srv.ParentSpanID}]
@@ -82,11 +83,42 @@ type gapTest struct {
 	p         float64
 }
 
+// gapCalls are the current and baseline calls of the gap detectors.
+type gapCalls struct {
+	cur, base map[edgeKey]*edgeCalls
+	// hasBase: a baseline was given (it may hold no calls).
+	hasBase bool
+}
+
+// gapEdges splits the calls into current and baseline (Input.Baseline, else
+// Input.BaselineUntilNS), once.
+func (x *index) gapEdges(in *Input) gapCalls {
+	if x.gaps != nil {
+		return *x.gaps
+	}
+	cross := x.cfg.Gap.CrossServiceRPC
+	var g gapCalls
+	switch {
+	case in.Baseline != nil:
+		g = gapCalls{cur: rpcEdges(x.spans, cross, nil), base: rpcEdges(in.Baseline, cross, nil), hasBase: true}
+	case in.BaselineUntilNS != 0:
+		until := in.BaselineUntilNS
+		g = gapCalls{
+			cur:     rpcEdges(x.spans, cross, func(i int) bool { return x.spans[i].StartNS >= until }),
+			base:    rpcEdges(x.spans, cross, func(i int) bool { return x.spans[i].StartNS < until }),
+			hasBase: true,
+		}
+	default:
+		g = gapCalls{cur: rpcEdges(x.spans, cross, nil)}
+	}
+	x.gaps = &g
+	return g
+}
+
 // networkGaps implements network_gap (see the package doc).
-func (x *index) networkGaps(baseline []evidence.Span) ([]evidence.Finding, error) {
+func (x *index) networkGaps(g gapCalls) ([]evidence.Finding, error) {
 	c := &x.cfg.Gap
-	cur := rpcEdges(x.spans, c.CrossServiceRPC)
-	base := rpcEdges(baseline, c.CrossServiceRPC)
+	cur, base := g.cur, g.base
 	keys := make([]edgeKey, 0, len(cur))
 	for k, e := range cur {
 		if len(e.gaps) >= c.MinCalls {
