@@ -17,7 +17,7 @@ import (
 	"github.com/debugai/debugai/workload/bank"
 )
 
-const recordUsage = `record --scenario convoy|regression|iostorm|faultstorm|cpuquota|none --out DIR [flags]
+const recordUsage = `record --scenario convoy|regression|iostorm|faultstorm|cpuquota|none|bump --out DIR [flags]
 
 Records a real incident bundle (ARCHITECTURE.md, "Incident bundle") of
 the bank system (package workload/bank) on this machine. As root, it
@@ -35,7 +35,8 @@ into --out:
   kernel.otlp.jsonl.gz                             the node's kernel events
   truth.json, manifest.json                        ground truth and facts
 
-"none" is the control: nothing is switched on. For cpuquota, record
+"none" and "bump" are the controls: nothing is switched on, or both
+services are redeployed as v2 without any bug (a benign version bump). For cpuquota, record
 creates a cgroup limited to --cpu-quota CPUs per --cpu-period (v1 cpu
 controller, plus a v2 cgroup on a hybrid host; or v2 cpu.max), which the
 ledger joins at inject, and removes it at the end. Progress goes to stderr.
@@ -60,13 +61,13 @@ type recordConfig struct {
 }
 
 // recordScenarios are the scenarios record knows.
-var recordScenarios = []string{"convoy", "regression", "iostorm", "faultstorm", "cpuquota", "none"}
+var recordScenarios = []string{"convoy", "regression", "iostorm", "faultstorm", "cpuquota", "none", "bump"}
 
 func parseRecordFlags(args []string, env *cmdEnv) (recordConfig, error) {
 	c := recordConfig{}
 	def := bank.DefaultConfig()
 	fs := newFlagSet("record", recordUsage, env)
-	fs.StringVar(&c.scenario, "scenario", "", "convoy, regression, iostorm, faultstorm, cpuquota or none (the control)")
+	fs.StringVar(&c.scenario, "scenario", "", "convoy, regression, iostorm, faultstorm, cpuquota, none or bump (the controls)")
 	fs.StringVar(&c.out, "out", "", "bundle folder to write (created if missing; its bundle files are replaced)")
 	fs.StringVar(&c.nodeBin, "node-bin", "", "debugai-node binary (default: debugai-node next to this executable, else in PATH)")
 	fs.DurationVar(&c.baseline, "baseline", 10*time.Second, "load without the bug")
@@ -218,8 +219,8 @@ func (r *recording) run(ctx context.Context) error {
 // inject ends the baseline phase (its spans exported) and turns the
 // scenario's bug on.
 func (r *recording) inject(ctx context.Context) error {
-	if r.cfg.scenario == "regression" {
-		r.progress("deploying v2: restarting the services with the regression")
+	if r.cfg.scenario == "regression" || r.cfg.scenario == "bump" {
+		r.progress("deploying v2: restarting the services (%s)", map[bool]string{true: "with the regression", false: "a benign version bump"}[r.cfg.scenario == "regression"])
 		if err := r.stopServices(); err != nil {
 			return err
 		}

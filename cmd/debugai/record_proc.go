@@ -20,8 +20,8 @@ import (
 // version (v2 carries the regression bug when that is the scenario).
 func (r *recording) startServices(ctx context.Context, version string) error {
 	bug := "none"
-	if version == "v2" {
-		bug = "regression"
+	if version == "v2" && r.cfg.scenario == "regression" {
+		bug = "regression" // "bump" deploys v2 without it: a benign release
 	}
 	for _, role := range []bank.Role{bank.RoleLedger, bank.RoleFrontend} {
 		args := []string{"workload", "bank", "--role", string(role), "--listen", "127.0.0.1:0", "--otlp", r.rec.url,
@@ -137,6 +137,8 @@ var scenarioTruth = map[string]bundleTruth{
 		Notes: "at inject the ledger joins a cgroup with a CPU quota (cpu.cfs_quota_us) below what the offered load needs: its threads are throttled and wait runnable for a CPU"},
 	"none": {RootCauseService: "none", Pattern: "none", Version: "v1",
 		Notes: "control: no bug was switched on; a correct investigation accepts no root cause (root_cause_service \"none\")"},
+	"bump": {RootCauseService: "none", Pattern: "none", Version: "v2",
+		Notes: "control: both services are redeployed as v2 with no bug (a benign version bump, restarts included); a correct investigation accepts no root cause"},
 }
 
 func (r *recording) writeBundleFiles() error {
@@ -185,6 +187,7 @@ var recordDescription = map[string]string{
 	"faultstorm": "bank (frontend -> ledger over HTTP); the ledger's faultstorm bug switched on at inject: each balance read touches evicted pages of an mmapped archive (major faults)",
 	"cpuquota":   "bank (frontend -> ledger over HTTP); the ledger joins a CPU-quota cgroup at inject (cpuquota) and is throttled under the same load",
 	"none":       "bank (frontend -> ledger over HTTP); control recording: the same load in both phases, no bug",
+	"bump":       "bank (frontend -> ledger over HTTP); control recording: v1 in the baseline, both services restarted as v2 at inject with no bug (a benign version bump)",
 }
 
 func buildRevision() string {

@@ -266,3 +266,18 @@ func TestRecorderAcceptsJSONAndProtobuf(t *testing.T) {
 		}
 	}
 }
+
+// TestRecordScenariosDescribed: every scenario record accepts has its
+// ground truth and its manifest description; the controls name no root
+// cause.
+func TestRecordScenariosDescribed(t *testing.T) {
+	for _, s := range recordScenarios {
+		truth, ok := scenarioTruth[s]
+		if !ok || truth.Pattern == "" || truth.Notes == "" || recordDescription[s] == "" {
+			t.Errorf("scenario %s: truth %+v (known %v), description %q", s, truth, ok, recordDescription[s])
+		}
+		if control := s == "none" || s == "bump"; control != (truth.RootCauseService == "none") {
+			t.Errorf("scenario %s: root cause %q", s, truth.RootCauseService)
+		}
+	}
+}
