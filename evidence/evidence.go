@@ -254,6 +254,9 @@ const (
 	KernelFsync         KernelEventType = "fsync" // fsync, fdatasync, sync_file_range waits
 	KernelPageFaultMaj  KernelEventType = "page_fault_major"
 	KernelAnomaly       KernelEventType = "anomaly"
+	// KernelCPUThrottle: the process's cgroup was throttled by its CPU
+	// quota during an interval (read from cpu.stat, not a probe).
+	KernelCPUThrottle KernelEventType = "cpu_throttle"
 )
 
 // Line returns the evidence line an event type belongs to.
@@ -261,7 +264,7 @@ func (t KernelEventType) Line() Line {
 	switch t {
 	case KernelFutexWait:
 		return LineKernelFutex
-	case KernelRunqueueDelay, KernelOffCPU:
+	case KernelRunqueueDelay, KernelOffCPU, KernelCPUThrottle:
 		return LineKernelSched
 	case KernelTCPRetransmit:
 		return LineKernelTCP

@@ -45,6 +45,12 @@ type Config struct {
 	GoLockWaits bool
 	// RescanInterval is how often target processes are looked for.
 	RescanInterval time.Duration
+	// ThrottlePoll is how often the cpu.stat files of the targets'
+	// cgroups are read for CPU-quota throttling (kernel.cpu_throttle
+	// records); 0 turns it off.
+	ThrottlePoll time.Duration
+	// CgroupRoot is where the cgroup file systems are mounted.
+	CgroupRoot string
 	// Export batching and retries.
 	BatchRecords  int
 	QueueRecords  int
@@ -76,6 +82,8 @@ func DefaultConfig() Config {
 		GoLocks:        true,
 		GoLockWaits:    true,
 		RescanInterval: 2 * time.Second,
+		ThrottlePoll:   200 * time.Millisecond,
+		CgroupRoot:     "/sys/fs/cgroup",
 		BatchRecords:   1024,
 		QueueRecords:   1 << 16,
 		FlushInterval:  time.Second,
@@ -106,6 +114,10 @@ func (c *Config) Validate() error {
 		return errors.New("no privacy key ring: addresses could not be tokenized")
 	case c.RescanInterval <= 0, c.FlushInterval <= 0, c.ExportTimeout <= 0, c.ClockResample <= 0:
 		return errors.New("rescan, flush, export timeout and clock intervals must be positive")
+	case c.ThrottlePoll < 0:
+		return fmt.Errorf("throttle poll interval %v is negative (0 turns it off)", c.ThrottlePoll)
+	case c.ThrottlePoll > 0 && c.ThrottlePoll < 10*time.Millisecond:
+		return fmt.Errorf("throttle poll interval %v: want at least 10ms", c.ThrottlePoll)
 	case c.RetryMax < 0:
 		return fmt.Errorf("retry budget %v is negative", c.RetryMax)
 	case c.BatchRecords < 1 || c.QueueRecords < c.BatchRecords:

@@ -171,12 +171,16 @@ func (n *Node) Run(ctx context.Context) error {
 
 // read is the ring-buffer loop; it also runs the once-a-second upkeep.
 func (n *Node) read(ctx context.Context) error {
-	upkeepDone := make(chan struct{})
+	upkeepDone, throttleDone := make(chan struct{}), make(chan struct{})
 	go func() {
 		defer close(upkeepDone)
 		n.upkeep(ctx)
 	}()
-	defer func() { <-upkeepDone }()
+	go func() {
+		defer close(throttleDone)
+		n.watchThrottling(ctx)
+	}()
+	defer func() { <-upkeepDone; <-throttleDone }()
 	for {
 		ev, err := n.coll.Read(ctx)
 		switch {
@@ -199,6 +203,33 @@ func (n *Node) add(ev bpf.Event) {
 	if ok {
 		n.records.Add(1)
 		n.exp.add(rec)
+	}
+}
+
+// watchThrottling reads the targets' cpu.stat files every
+// Config.ThrottlePoll and exports kernel.cpu_throttle records.
+func (n *Node) watchThrottling(ctx context.Context) {
+	if n.cfg.ThrottlePoll <= 0 {
+		return
+	}
+	w := newThrottleWatch(n.cfg.CgroupRoot)
+	tick := time.NewTicker(n.cfg.ThrottlePoll)
+	defer tick.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-n.detached:
+			return
+		case now := <-tick.C:
+			for _, kev := range w.poll(n.tgt.pids(), now) {
+				n.clockMu.Lock()
+				rec := n.enc.kernel(kev)
+				n.clockMu.Unlock()
+				n.records.Add(1)
+				n.exp.add(rec)
+			}
+		}
 	}
 }
 

@@ -153,6 +153,7 @@ func addFlags(fs *flag.FlagSet, cfg *node.Config) *flags {
 	f.ringBytes = fs.Int("ring-bytes", p.RingBytes, "ring buffer size in bytes (a power of two)")
 	fs.Var(&f.disable, "disable", "probes to leave off: futex, runqueue, tcp, block, fault, fsync (comma-separated)")
 	fs.StringVar(&cfg.MetricsListen, "metrics-listen", cfg.MetricsListen, "address for /metrics and POST /detach (empty: none)")
+	fs.DurationVar(&cfg.ThrottlePoll, "throttle-poll", cfg.ThrottlePoll, "read the targets' cgroup cpu.stat this often for CPU-quota throttling (kernel.cpu_throttle records; 0: off)")
 	fs.DurationVar(&cfg.FlushInterval, "flush-interval", cfg.FlushInterval, "export at least this often")
 	fs.IntVar(&cfg.BurstRecords, "burst-records", cfg.BurstRecords, "send a kernel.anomaly record when more records than this arrive in one second")
 	f.keyFile = fs.String("key-file", "", "HMAC master secret file shared with debugai serve, so that tokens match (default: $XDG_CONFIG_HOME/debugai/hmac.key); env DEBUGAI_HMAC_KEY overrides with the secret itself")

@@ -103,6 +103,16 @@ type StarvationConfig struct {
 	// MinP90DelayNS is the smallest p90 of single run-queue delays: short
 	// delays are normal scheduling, not a busy CPU.
 	MinP90DelayNS int64
+	// MinThrottleRecords and MinThrottledNS are the fewest cpu_throttle
+	// records, and the least throttled time, of a process;
+	// MinThrottledSlowSpans the fewest of its slow spans that ran while it
+	// was throttled.
+	MinThrottleRecords    int
+	MinThrottledNS        int64
+	MinThrottledSlowSpans int
+	// ThrottleIntervalNS is the interval a cpu_throttle record covers when
+	// it does not say.
+	ThrottleIntervalNS int64
 }
 
 // RetransmitConfig configures retransmit_tail.
@@ -207,7 +217,8 @@ func DefaultConfig() Config {
 		MaxRefs:          5,
 		Convoy: ConvoyConfig{MinWaitNS: 1_000_000, MinWaits: 5, DominantShare: 0.5,
 			MinHolderBlockedShare: 0.3},
-		Starvation: StarvationConfig{MinEvents: 20, MinSpans: 5, MinSpanFraction: 0.01, MinShare: 0.1, MinP90DelayNS: 1_000_000},
+		Starvation: StarvationConfig{MinEvents: 20, MinSpans: 5, MinSpanFraction: 0.01, MinShare: 0.1, MinP90DelayNS: 1_000_000,
+			MinThrottleRecords: 2, MinThrottledNS: 10_000_000, MinThrottledSlowSpans: 3, ThrottleIntervalNS: 200_000_000},
 		Retransmit: RetransmitConfig{MinSlowWithRetransmit: 3, MinRateRatio: 2},
 		IO:         IOConfig{MinSlowWithIO: 3, MinShare: 0.3, MinExplained: 0.5},
 		Faults:     FaultConfig{WindowNS: 1_000_000_000, MinFaults: 20, BurstFactor: 4, MinSlowSpans: 3},
@@ -264,6 +275,10 @@ func (c Config) validate() error {
 		{"starvation min events", int64(c.Starvation.MinEvents), 1, math.MaxInt64},
 		{"starvation min spans", int64(c.Starvation.MinSpans), 1, math.MaxInt64},
 		{"starvation min p90 delay ns", c.Starvation.MinP90DelayNS, 0, math.MaxInt64},
+		{"starvation min throttle records", int64(c.Starvation.MinThrottleRecords), 1, math.MaxInt64},
+		{"starvation min throttled ns", c.Starvation.MinThrottledNS, 0, math.MaxInt64},
+		{"starvation min throttled slow spans", int64(c.Starvation.MinThrottledSlowSpans), 1, math.MaxInt64},
+		{"starvation throttle interval ns", c.Starvation.ThrottleIntervalNS, 1, math.MaxInt64},
 		{"retransmit min slow spans", int64(c.Retransmit.MinSlowWithRetransmit), 1, math.MaxInt64},
 		{"io min slow spans", int64(c.IO.MinSlowWithIO), 1, math.MaxInt64},
 		{"fault window ns", c.Faults.WindowNS, 1, math.MaxInt64},

@@ -55,11 +55,20 @@
 // least MinSpans) spend at least MinShare of their time runnable but
 // waiting. Subject "<service> cgroup <id>@<node>". Score: the run-queue
 // share; Confidence: sat(share, MinShare)·sat(spans, MinSpans) with
-// sat(x, h) = x/(x+h). Cgroup CPU throttling (cpu.stat nr_throttled,
-// throttled_usec) is not observed: the node collector exports no
-// throttling record or attribute (evidence/kernelschema.go), so a quota
-// that throttles a cgroup shows only through the run-queue delays it
-// causes.
+// sat(x, h) = x/(x+h).
+//
+// Cgroup CPU throttling reaches the store as cpu_throttle records (the
+// node reads each target's cgroup cpu.stat: periods and time throttled per
+// interval, for the whole process, no thread). A process with at least
+// MinThrottleRecords of them and MinThrottledNS throttled in all is starved
+// when its slow spans overlap its throttled intervals more often than its
+// fast ones (one-sided Fisher, BH across processes) and at least
+// MinThrottledSlowSpans slow spans do: run-queue delays of a woken Go
+// thread cannot be stamped with a span, so this is how a quota shows on
+// Go services. Subject: the "service/name" of most of those slow spans.
+// Score: the share of slow spans throttled minus the share of fast ones;
+// Confidence: (1 − adjusted p)·sat(slow spans throttled,
+// MinThrottledSlowSpans).
 //
 // # retransmit_tail
 //

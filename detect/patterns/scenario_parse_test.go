@@ -18,7 +18,7 @@ import (
 //	# comment
 //	set KEY=VALUE                     a Config field (see setters)
 //	span TRACE SPAN PARENT|- SERVICE NAME KIND START END [pid=N] [tid=N] [host=H]
-//	kev NODE/STREAM/SEQ TYPE TIME [dur=D] [pid=N] [tid=N] [cgroup=N] [addr=0xA]
+//	kev NODE/STREAM/SEQ TYPE TIME [dur=D] [pid=N] [tid=N] [cgroup=N] [addr=0xA] [interval=D]
 //	    [waker=N] [value=N] [span=TRACE/SPAN] [svc=S] [op=read|write|flush]
 //	edge HELD ACQUIRING [count=N] [pid=N] [node=N]
 //	repeat N STEP                     the lines up to "end" N times; {i} is
@@ -284,6 +284,14 @@ func parseKev(f []string, shift int64) (evidence.KernelEvent, error) {
 		},
 		"lock": func(v string) error {
 			ev.Attrs = append(ev.Attrs, evidence.Attr{Key: attrLockKind, Value: evidence.StringValue(v)})
+			return nil
+		},
+		"interval": func(v string) error {
+			var ns int64
+			if err := durOpt(&ns)(v); err != nil {
+				return err
+			}
+			ev.Attrs = append(ev.Attrs, evidence.Attr{Key: attrCPUIntervalNS, Value: evidence.IntValue(ns)})
 			return nil
 		},
 		"span": func(v string) error {

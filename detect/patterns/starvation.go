@@ -30,8 +30,22 @@ type rqGroup struct {
 	services map[string]int
 }
 
-// starvation implements starvation (see the package documentation).
+// starvation implements starvation (see the package documentation): from
+// run-queue delays and from cgroup CPU-quota throttling.
 func (x *index) starvation() ([]evidence.Finding, error) {
+	fs, err := x.runqueueStarvation()
+	if err != nil {
+		return nil, err
+	}
+	ts, err := x.throttleStarvation()
+	if err != nil {
+		return nil, err
+	}
+	return append(fs, ts...), nil
+}
+
+// runqueueStarvation finds cgroups whose run-queue delays fill their spans.
+func (x *index) runqueueStarvation() ([]evidence.Finding, error) {
 	groups := map[cgroupKey]*rqGroup{}
 	for i := range x.events {
 		ev := &x.events[i]
