@@ -241,6 +241,7 @@ const (
 	collectorLockFlavorLOCK_GO_MUTEX      collectorLockFlavor = 2
 	collectorLockFlavorLOCK_GO_RWMUTEX    collectorLockFlavor = 3
 	collectorLockFlavorLOCK_GO_RWMUTEX_R  collectorLockFlavor = 4
+	collectorLockFlavorLOCK_GO_MUTEX_TRY  collectorLockFlavor = 5
 )
 
 type collectorRunqEvent struct {
@@ -354,6 +355,7 @@ const (
 	collectorProgFutexExit               = "futex_exit"
 	collectorProgFutexWaking             = "futex_waking"
 	collectorProgGoMutexLock             = "go_mutex_lock"
+	collectorProgGoMutexTrylock          = "go_mutex_trylock"
 	collectorProgGoRwmutexLock           = "go_rwmutex_lock"
 	collectorProgGoRwmutexRlock          = "go_rwmutex_rlock"
 	collectorProgGoSemaAcquire           = "go_sema_acquire"
@@ -441,6 +443,7 @@ type collectorProgramSpecs struct {
 	FutexExit               *ebpf.ProgramSpec `ebpf:"futex_exit"`
 	FutexWaking             *ebpf.ProgramSpec `ebpf:"futex_waking"`
 	GoMutexLock             *ebpf.ProgramSpec `ebpf:"go_mutex_lock"`
+	GoMutexTrylock          *ebpf.ProgramSpec `ebpf:"go_mutex_trylock"`
 	GoRwmutexLock           *ebpf.ProgramSpec `ebpf:"go_rwmutex_lock"`
 	GoRwmutexRlock          *ebpf.ProgramSpec `ebpf:"go_rwmutex_rlock"`
 	GoSemaAcquire           *ebpf.ProgramSpec `ebpf:"go_sema_acquire"`
@@ -605,6 +608,7 @@ type collectorPrograms struct {
 	FutexExit               *ebpf.Program `ebpf:"futex_exit"`
 	FutexWaking             *ebpf.Program `ebpf:"futex_waking"`
 	GoMutexLock             *ebpf.Program `ebpf:"go_mutex_lock"`
+	GoMutexTrylock          *ebpf.Program `ebpf:"go_mutex_trylock"`
 	GoRwmutexLock           *ebpf.Program `ebpf:"go_rwmutex_lock"`
 	GoRwmutexRlock          *ebpf.Program `ebpf:"go_rwmutex_rlock"`
 	GoSemaAcquire           *ebpf.Program `ebpf:"go_sema_acquire"`
@@ -639,6 +643,7 @@ func (p *collectorPrograms) Close() error {
 		p.FutexExit,
 		p.FutexWaking,
 		p.GoMutexLock,
+		p.GoMutexTrylock,
 		p.GoRwmutexLock,
 		p.GoRwmutexRlock,
 		p.GoSemaAcquire,

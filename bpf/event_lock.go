@@ -113,6 +113,9 @@ const (
 	LockGoMutex      = LockFlavor(collectorLockFlavorLOCK_GO_MUTEX)
 	LockGoRWMutex    = LockFlavor(collectorLockFlavorLOCK_GO_RWMUTEX)
 	LockGoRWMutexR   = LockFlavor(collectorLockFlavorLOCK_GO_RWMUTEX_R)
+	// LockGoMutexTry is a sync.Mutex.TryLock attempt while other locks
+	// were held: an order edge whose acquisition may have failed.
+	LockGoMutexTry = LockFlavor(collectorLockFlavorLOCK_GO_MUTEX_TRY)
 )
 
 // String names the flavor.
@@ -126,6 +129,8 @@ func (f LockFlavor) String() string {
 		return "go_rwmutex"
 	case LockGoRWMutexR:
 		return "go_rwmutex_read"
+	case LockGoMutexTry:
+		return "go_mutex_try"
 	default:
 		return fmt.Sprintf("LockFlavor(%d)", uint32(f))
 	}
@@ -178,8 +183,8 @@ func decodeLockEdge(b []byte) (Event, error) {
 		Span:          decodeSpanRef(b[88:]),
 	}
 	switch {
-	case e.Flavor < LockPthreadMutex || e.Flavor > LockGoRWMutexR,
-		e.HeldFlavor < LockPthreadMutex || e.HeldFlavor > LockGoRWMutexR,
+	case e.Flavor < LockPthreadMutex || e.Flavor > LockGoMutexTry,
+		e.HeldFlavor < LockPthreadMutex || e.HeldFlavor > LockGoRWMutexR, // a TryLock is never held
 		le.Uint32(b[84:]) != 0, e.Count == 0, e.Held == e.Acquiring:
 		return nil, fmt.Errorf("lock-edge record: %w", ErrRecordField)
 	}

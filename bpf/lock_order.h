@@ -22,6 +22,7 @@ enum lock_flavor {
 	LOCK_GO_MUTEX      = 2,
 	LOCK_GO_RWMUTEX    = 3, // write lock
 	LOCK_GO_RWMUTEX_R  = 4, // read lock
+	LOCK_GO_MUTEX_TRY  = 5, // sync.Mutex.TryLock: an attempt, held only if it succeeded
 };
 
 struct held_lock {
@@ -133,10 +134,10 @@ static __always_inline void emit_edge(struct config *cfg, __u64 id, __u64 g, str
 	count(COUNTER_LOCK_EVENTS);
 }
 
-// lock_acquire records acq (taken at site) on st, emitting the edges from
-// every held lock to it.
+// lock_acquire emits the edges from every lock held on st to acq (taken at
+// site) and, when push, records acq as held.
 static __always_inline void lock_acquire(struct config *cfg, struct held_stack *st, __u64 id,
-					 __u64 g, __u64 acq, __u64 site, __u32 flavor)
+					 __u64 g, __u64 acq, __u64 site, __u32 flavor, bool push)
 {
 	__u32 n = st->n;
 	if (n > HELD_MAX)
@@ -152,6 +153,8 @@ static __always_inline void lock_acquire(struct config *cfg, struct held_stack *
 		if (edge_due(id >> 32, held, acq, &since))
 			emit_edge(cfg, id, g, h, acq, site, flavor, since);
 	}
+	if (!push)
+		return;
 	if (n >= HELD_MAX) {
 		count(COUNTER_LOCK_OVERFLOW);
 		return;
@@ -210,7 +213,7 @@ static __always_inline int pthread_lock_event(struct pt_regs *ctx, bool acquire)
 		return 0;
 	}
 	if (acquire)
-		lock_acquire(cfg, st, id, 0, lock, return_address(ctx), LOCK_PTHREAD_MUTEX);
+		lock_acquire(cfg, st, id, 0, lock, return_address(ctx), LOCK_PTHREAD_MUTEX, true);
 	else
 		lock_release(st, lock);
 	return 0;
@@ -245,8 +248,9 @@ static __always_inline int go_lock_event(struct pt_regs *ctx, bool acquire, __u3
 		return 0;
 	struct goroutine_key k = {.tgid = tgid, .g = g};
 	struct held_stack *st = bpf_map_lookup_elem(&goroutine_locks, &k);
+	bool attempt = flavor == LOCK_GO_MUTEX_TRY;
 	if (!st) {
-		if (!acquire)
+		if (!acquire || attempt) // nothing held: a TryLock orders nothing
 			return 0;
 		struct held_stack zero = {};
 		bpf_map_update_elem(&goroutine_locks, &k, &zero, BPF_NOEXIST);
@@ -257,7 +261,10 @@ static __always_inline int go_lock_event(struct pt_regs *ctx, bool acquire, __u3
 		}
 	}
 	if (acquire) {
-		lock_acquire(cfg, st, id, g, lock, return_address(ctx), flavor);
+		// A TryLock's success is only known at its return (no uretprobes on
+		// Go): its attempt is an order edge, and the lock is not pushed, so
+		// its Unlock finds nothing to pop.
+		lock_acquire(cfg, st, id, g, lock, return_address(ctx), flavor, !attempt);
 		return 0;
 	}
 	lock_release(st, lock);
@@ -270,6 +277,14 @@ SEC("uprobe")
 int go_mutex_lock(struct pt_regs *ctx)
 {
 	return go_lock_event(ctx, true, LOCK_GO_MUTEX);
+}
+
+// sync.(*Mutex).TryLock: a TryLock loop with a deadline is Go's timed
+// lock, and it waits while its goroutine holds its other locks.
+SEC("uprobe")
+int go_mutex_trylock(struct pt_regs *ctx)
+{
+	return go_lock_event(ctx, true, LOCK_GO_MUTEX_TRY);
 }
 
 SEC("uprobe")

@@ -189,10 +189,16 @@ func TestLockOrderGo(t *testing.T) {
 			t.Errorf("edge %+v count %d, want 64..%d (no probe runs were missed)", w.e, got, w.count)
 		}
 	}
-	var readEdge bool
+	var readEdge, tryEdge bool
 	for e := range edges {
 		if e.held == addrs["muA"] && e.acquiring == addrs["rw"] && e.acquiringSite == site("A-R-acquiring", "readUnderA") {
 			readEdge = true
+		}
+		if e.held == addrs["rw"] && e.acquiring == addrs["muB"] && e.acquiringSite == site("RW-B-try", "tryUnderRW") {
+			tryEdge = true
+		}
+		if e.held == addrs["muB"] && e.acquiring != addrs["muA"] {
+			t.Errorf("edge from muB that only its TryLock could have made: %+v", e)
 		}
 		if e.held == e.acquiring {
 			t.Errorf("self edge reported: %+v", e)
@@ -200,6 +206,9 @@ func TestLockOrderGo(t *testing.T) {
 	}
 	if !readEdge {
 		t.Errorf("muA -> rw (read) edge not reported: %v", edges)
+	}
+	if !tryEdge {
+		t.Errorf("rw -> muB (TryLock attempt) edge not reported: %v", edges)
 	}
 	counters, err := c.Counters()
 	if err != nil {

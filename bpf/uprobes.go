@@ -30,6 +30,7 @@ var (
 		{"sync.(*Mutex).Lock", goAcquire, LockGoMutex},
 		{"sync.(*RWMutex).Lock", goAcquire, LockGoRWMutex},
 		{"sync.(*RWMutex).RLock", goAcquire, LockGoRWMutexR},
+		{"sync.(*Mutex).TryLock", goAcquire, LockGoMutexTry},
 		{"sync.(*Mutex).Unlock", goRelease, 0},
 		{"sync.(*RWMutex).Unlock", goRelease, 0},
 		{"sync.(*RWMutex).RUnlock", goRelease, 0},
@@ -162,6 +163,8 @@ func (c *Collector) AttachGoLocks(path string) (Probed, error) {
 			prog, acquires = c.objs.GoMutexLock, acquires+1
 		case s.flavor == LockGoRWMutex:
 			prog, acquires = c.objs.GoRwmutexLock, acquires+1
+		case s.flavor == LockGoMutexTry:
+			prog = c.objs.GoMutexTrylock // optional: not every program calls TryLock
 		default:
 			prog, acquires = c.objs.GoRwmutexRlock, acquires+1
 		}

@@ -42,12 +42,26 @@ func readUnderA() {
 	muA.Unlock()
 }
 
+// tryUnderRW attempts muB with TryLock while holding rw (the write lock):
+// an order edge even though TryLock may fail; muB is then not held, so
+// nothing taken after it is ordered after it.
+func tryUnderRW() {
+	rw.Lock()
+	if muB.TryLock() { // site:RW-B-try
+		muB.Unlock()
+	}
+	rw.Unlock()
+}
+
 func main() {
 	fmt.Printf("muA %p\nmuB %p\nrw %p\n", &muA, &muB, &rw)
 	in := bufio.NewScanner(os.Stdin)
 	in.Scan()
 	rw.Lock() // nothing held: no edge
 	rw.Unlock()
+	if muB.TryLock() { // nothing held: no edge
+		muB.Unlock()
+	}
 	for i := 0; i < 100; i++ {
 		var wg sync.WaitGroup
 		wg.Add(1)
@@ -57,6 +71,7 @@ func main() {
 		go func() { defer wg.Done(); lockBA() }()
 		wg.Wait()
 		readUnderA()
+		tryUnderRW()
 	}
 	fmt.Println("done")
 	in.Scan()
