@@ -170,23 +170,45 @@ func (c *Collector) AttachGoLocks(path string) (Probed, error) {
 		}
 		probes = append(probes, uprobeAt{off, prog})
 	}
+	if acquires == 0 || releases == 0 {
+		return p, fmt.Errorf("%s: no Go lock functions (build with -gcflags=all=-l for lock order) or not a Go binary: %w", path, ErrNoSymbols)
+	}
+	if err := checkGoLockOrder(path, offs); err != nil {
+		return p, err
+	}
+	return p, c.attachSet("go-locks", path, 0, probes)
+}
+
+// CheckGoLockOrder reports whether the lock-order probes can follow the Go
+// binary at path: it needs out-of-line sync lock functions at every call
+// site (a -gcflags=all=-l build). The error wraps ErrNoSymbols or
+// ErrLocksInlined and says how to build it.
+func CheckGoLockOrder(path string) error {
+	offs, err := FuncOffsets(path, []string{"sync.(*Mutex).Lock"})
+	if err != nil {
+		return err
+	}
+	return checkGoLockOrder(path, offs)
+}
+
+func checkGoLockOrder(path string, offs map[string]uint64) error {
 	// Without an out-of-line Mutex.Lock (a normal build inlines it) the
 	// acquisitions are invisible: probing the releases alone would cost a
 	// trap per Unlock and show no order.
-	if _, ok := offs["sync.(*Mutex).Lock"]; !ok || acquires == 0 || releases == 0 {
-		return p, fmt.Errorf("%s: sync.(*Mutex).Lock is inlined (build with -gcflags=all=-l for lock order) or this is not a Go binary: %w", path, ErrNoSymbols)
+	if _, ok := offs["sync.(*Mutex).Lock"]; !ok {
+		return fmt.Errorf("%s: sync.(*Mutex).Lock is inlined (build with -gcflags=all=-l for lock order) or this is not a Go binary: %w", path, ErrNoSymbols)
 	}
 	// An out-of-line Lock is not enough: a normal build keeps one for
 	// calls through interfaces while inlining the rest, and a held lock
 	// whose Unlock was inlined never leaves the held stack.
 	n, err := inlinedLockCalls(path)
 	if err != nil {
-		return p, err
+		return err
 	}
 	if n > 0 {
-		return p, fmt.Errorf("%s: %d inlined lock or unlock calls (build with -gcflags=all=-l for lock order): %w", path, n, ErrLocksInlined)
+		return fmt.Errorf("%s: %d inlined lock or unlock calls (build with -gcflags=all=-l for lock order): %w", path, n, ErrLocksInlined)
 	}
-	return p, c.attachSet("go-locks", path, 0, probes)
+	return nil
 }
 
 type uprobeAt struct {

@@ -16,33 +16,46 @@ import (
 	"github.com/debugai/debugai/workload/bank"
 )
 
-// startServices serves the ledger, then the frontend calling it, at
+// startServices serves the ledger (HTTP and gRPC), then the frontend
+// calling it (Authorize over gRPC, then POST /entries over HTTP), at
 // version (v2 carries the regression bug when that is the scenario).
 func (r *recording) startServices(ctx context.Context, version string) error {
 	bug := "none"
 	if version == "v2" && r.cfg.scenario == "regression" {
 		bug = "regression" // "bump" deploys v2 without it: a benign release
 	}
+	ledgerGRPC := "" // learned from the ledger's ready line
 	for _, role := range []bank.Role{bank.RoleLedger, bank.RoleFrontend} {
 		args := []string{"workload", "bank", "--role", string(role), "--listen", "127.0.0.1:0", "--otlp", r.rec.url,
 			"--version", version, "--bug", bug, "--data-dir", r.tmp,
 			"--snapshot-bytes", strconv.Itoa(r.cfg.snapshotBytes), "--sync-chunk-bytes", strconv.Itoa(r.cfg.syncChunkBytes),
 			"--regression-rounds", strconv.Itoa(r.cfg.regressionRounds), "--fault-pages", strconv.Itoa(r.cfg.faultPages)}
 		if role == bank.RoleFrontend {
-			args = append(args, "--ledger", r.urls[bank.RoleLedger])
+			args = append(args, "--ledger", r.urls[bank.RoleLedger], "--ledger-grpc", ledgerGRPC)
 		}
-		if role == bank.RoleLedger && r.cgroups != nil {
-			args = append(args, "--cpu-cgroups", strings.Join(r.cgroups.dirs, ","))
+		if role == bank.RoleLedger {
+			args = append(args, "--grpc-listen", "127.0.0.1:0")
+			if r.cgroups != nil {
+				args = append(args, "--cpu-cgroups", strings.Join(r.cgroups.dirs, ","))
+			}
 		}
 		c, line, err := startChild(ctx, r.stderr, nil, 30*time.Second, r.exe, args...)
 		if err != nil {
 			return fmt.Errorf("%s: %w", role, err)
 		}
-		url, ok := strings.CutPrefix(line, "listening on ")
-		if !ok || !strings.HasPrefix(url, "http://") {
-			return errors.Join(fmt.Errorf("%s: unexpected first line %q", role, line), c.stop(string(role)))
+		url, grpcAddr, err := parseReadyLine(line)
+		if err == nil && role == bank.RoleLedger && grpcAddr == "" {
+			err = fmt.Errorf("no gRPC address in the first line %q", line)
+		}
+		if err != nil {
+			return errors.Join(fmt.Errorf("%s: %w", role, err), c.stop(string(role)))
 		}
 		r.svcs[role], r.urls[role] = c, url
+		if role == bank.RoleLedger {
+			ledgerGRPC = grpcAddr
+			r.progress("%s %s listening on %s, gRPC %s (pid %d)", role, version, url, grpcAddr, c.cmd.Process.Pid)
+			continue
+		}
 		r.progress("%s %s listening on %s (pid %d)", role, version, url, c.cmd.Process.Pid)
 	}
 	return nil
@@ -181,13 +194,13 @@ func (r *recording) manifest() map[string]any {
 }
 
 var recordDescription = map[string]string{
-	"convoy":     "bank (frontend -> ledger over HTTP); the ledger's convoy bug switched on at inject: a sync.Mutex held across fdatasync",
-	"regression": "bank (frontend -> ledger over HTTP); v1 in the baseline, v2 (extra CPU work in the ledger's GET /balance) deployed at inject",
-	"iostorm":    "bank (frontend -> ledger over HTTP); the ledger's iostorm bug switched on at inject: synchronous chunked writes + fdatasync per entry on the request path, outside any lock",
-	"faultstorm": "bank (frontend -> ledger over HTTP); the ledger's faultstorm bug switched on at inject: each balance read touches evicted pages of an mmapped archive (major faults)",
-	"cpuquota":   "bank (frontend -> ledger over HTTP); the ledger joins a CPU-quota cgroup at inject (cpuquota) and is throttled under the same load",
-	"none":       "bank (frontend -> ledger over HTTP); control recording: the same load in both phases, no bug",
-	"bump":       "bank (frontend -> ledger over HTTP); control recording: v1 in the baseline, both services restarted as v2 at inject with no bug (a benign version bump)",
+	"convoy":     "bank (frontend -> ledger: Authorize over gRPC, entries and balances over HTTP); the ledger's convoy bug switched on at inject: a sync.Mutex held across fdatasync",
+	"regression": "bank (frontend -> ledger: Authorize over gRPC, entries and balances over HTTP); v1 in the baseline, v2 (extra CPU work in the ledger's GET /balance) deployed at inject",
+	"iostorm":    "bank (frontend -> ledger: Authorize over gRPC, entries and balances over HTTP); the ledger's iostorm bug switched on at inject: synchronous chunked writes + fdatasync per entry on the request path, outside any lock",
+	"faultstorm": "bank (frontend -> ledger: Authorize over gRPC, entries and balances over HTTP); the ledger's faultstorm bug switched on at inject: each balance read touches evicted pages of an mmapped archive (major faults)",
+	"cpuquota":   "bank (frontend -> ledger: Authorize over gRPC, entries and balances over HTTP); the ledger joins a CPU-quota cgroup at inject (cpuquota) and is throttled under the same load",
+	"none":       "bank (frontend -> ledger: Authorize over gRPC, entries and balances over HTTP); control recording: the same load in both phases, no bug",
+	"bump":       "bank (frontend -> ledger: Authorize over gRPC, entries and balances over HTTP); control recording: v1 in the baseline, both services restarted as v2 at inject with no bug (a benign version bump)",
 }
 
 func buildRevision() string {

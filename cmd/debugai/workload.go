@@ -7,8 +7,11 @@ import (
 	"fmt"
 	"net"
 	"net/http"
+	"strconv"
 	"strings"
 	"time"
+
+	"google.golang.org/grpc"
 
 	"github.com/debugai/debugai/workload/bank"
 	"github.com/debugai/debugai/workload/mutexsvc"
@@ -22,7 +25,8 @@ marks each request as a span with debugai/hint, does --work of CPU work,
 then --critical more while holding one process-wide mutex. "bank"
 (package workload/bank) serves one role of a two-service system traced
 with OpenTelemetry, with switchable bugs (debugai record runs both).
-Prints "listening on http://ADDR" on stdout once it accepts requests;
+Prints "listening on http://ADDR" on stdout once it accepts requests (a
+bank ledger with --grpc-listen: "listening on http://ADDR grpc ADDR");
 GET /healthz answers without doing work.`
 
 func runWorkload(ctx context.Context, args []string, env *cmdEnv) error {
@@ -57,43 +61,116 @@ func runWorkload(ctx context.Context, args []string, env *cmdEnv) error {
 	if err != nil {
 		return err
 	}
-	err = serveWorkload(ctx, svc, *listen, env)
+	err = serveWorkload(ctx, svc, *listen, nil, "", env)
 	st := svc.Stats()
 	fmt.Fprintf(env.stderr, "workload mutex: served %d requests (%d sync failures)\n", st.Requests, st.SyncFailures)
 	return err
 }
 
-// serveWorkload serves h on listen until ctx ends, printing "listening on
-// http://ADDR" once it accepts requests.
-func serveWorkload(ctx context.Context, h http.Handler, listen string, env *cmdEnv) error {
+// serveWorkload serves h on listen (and, when gsrv is not nil, gsrv on
+// grpcListen) until ctx ends, printing the ready line (see readyLine) once
+// it accepts requests.
+func serveWorkload(ctx context.Context, h http.Handler, listen string, gsrv *grpc.Server, grpcListen string, env *cmdEnv) (err error) {
 	l, err := net.Listen("tcp", listen)
 	if err != nil {
 		return fmt.Errorf("workload listener: %w", err)
 	}
+	var gl net.Listener
+	if gsrv != nil {
+		if gl, err = net.Listen("tcp", grpcListen); err != nil {
+			return errors.Join(fmt.Errorf("workload gRPC listener: %w", err), l.Close())
+		}
+	}
 	srv := &http.Server{Handler: h, ReadHeaderTimeout: 5 * time.Second}
-	served := make(chan error, 1)
+	served := make(chan error, 2)
+	running := 1
 	go func() { served <- srv.Serve(l) }()
-	fmt.Fprintf(env.stdout, "listening on http://%s\n", l.Addr())
+	grpcAddr := ""
+	if gl != nil {
+		running++
+		grpcAddr = gl.Addr().String()
+		go func() {
+			// ErrServerStopped: stopped before it began to serve
+			if err := gsrv.Serve(gl); err != nil && !errors.Is(err, grpc.ErrServerStopped) {
+				served <- fmt.Errorf("gRPC: %w", err)
+				return
+			}
+			served <- nil
+		}()
+	}
+	fmt.Fprintln(env.stdout, readyLine(l.Addr().String(), grpcAddr))
 	select {
-	case err := <-served:
-		return fmt.Errorf("serving: %w", err)
+	case serr := <-served:
+		running--
+		if serr != nil {
+			err = fmt.Errorf("serving: %w", serr)
+		}
 	case <-ctx.Done():
 	}
 	sctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
-	err = srv.Shutdown(sctx)
-	if serr := <-served; !errors.Is(serr, http.ErrServerClosed) {
-		err = errors.Join(err, serr)
+	err = errors.Join(err, srv.Shutdown(sctx))
+	if gsrv != nil {
+		stopGRPC(sctx, gsrv)
+	}
+	for range running {
+		if serr := <-served; serr != nil && !errors.Is(serr, http.ErrServerClosed) {
+			err = errors.Join(err, fmt.Errorf("serving: %w", serr))
+		}
 	}
 	return err
+}
+
+// stopGRPC stops gsrv gracefully, or at once when ctx ends first.
+func stopGRPC(ctx context.Context, gsrv *grpc.Server) {
+	stopped := make(chan struct{})
+	go func() { gsrv.GracefulStop(); close(stopped) }()
+	select {
+	case <-stopped:
+	case <-ctx.Done():
+		gsrv.Stop()
+		<-stopped
+	}
+}
+
+// readyLine is the first line a workload prints on stdout: "listening on
+// http://HTTPADDR", followed by " grpc GRPCADDR" when it also serves gRPC.
+func readyLine(httpAddr, grpcAddr string) string {
+	line := "listening on http://" + httpAddr
+	if grpcAddr != "" {
+		line += " grpc " + grpcAddr
+	}
+	return line
+}
+
+// parseReadyLine returns the HTTP base URL and the gRPC address ("" when
+// the workload serves no gRPC) of a readyLine.
+func parseReadyLine(line string) (httpURL, grpcAddr string, err error) {
+	rest, ok := strings.CutPrefix(line, "listening on ")
+	f := strings.Fields(rest)
+	switch {
+	case !ok || len(f) == 0 || !strings.HasPrefix(f[0], "http://"):
+		return "", "", fmt.Errorf("unexpected first line %q: want \"listening on http://ADDR\"", line)
+	case len(f) == 1:
+		return f[0], "", nil
+	case len(f) == 3 && f[1] == "grpc":
+		return f[0], f[2], nil
+	}
+	return "", "", fmt.Errorf("unexpected first line %q: want \"listening on http://ADDR[ grpc ADDR]\"", line)
 }
 
 const workloadBankUsage = `workload bank [flags]
 
 Serves one role of the bank system (package workload/bank): the frontend
 (POST /transfer, GET /balance) calls the ledger (POST /entries, GET
-/balance). Spans go to --otlp (OTLP/HTTP) with the hint span processor
-registered, so debugai-node stamps kernel events with them. --bug turns on
+/balance). With --grpc-listen the ledger also serves gRPC (service
+debugai.bank.v1.Ledger, unary Authorize: both accounts exist, the amount
+is positive; it takes no lock) and its ready line ends in " grpc ADDR";
+a frontend given --ledger-grpc calls Authorize before each transfer's
+POST /entries (403 when refused, 502 when the call fails). Spans (otelhttp
+and otelgrpc, one trace per request across both services) go to --otlp
+(OTLP/HTTP) with the hint span processor registered, so debugai-node
+stamps kernel events with them. --bug turns on
 a real defect: convoy (the ledger fdatasyncs its snapshot while holding
 its mutex), regression (v2's GET /balance does extra CPU work), iostorm
 (POST /entries journals each entry with fdatasync, outside the mutex),
@@ -109,6 +186,8 @@ func runWorkloadBank(ctx context.Context, args []string, env *cmdEnv) (err error
 	role := fs.String("role", string(cfg.Role), "frontend or ledger")
 	listen := fs.String("listen", "127.0.0.1:8080", "address to serve on (port 0: any free port)")
 	fs.StringVar(&cfg.LedgerURL, "ledger", "", "the ledger's base URL (frontend)")
+	grpcListen := fs.String("grpc-listen", "", "address the ledger also serves gRPC Authorize on (port 0: any free port; default: no gRPC)")
+	fs.StringVar(&cfg.LedgerGRPC, "ledger-grpc", "", "the ledger's gRPC address host:port; the frontend calls Authorize before each transfer (default: no call)")
 	otlp := fs.String("otlp", "", "OTLP/HTTP traces endpoint, e.g. http://127.0.0.1:4318 (default: no export)")
 	fs.StringVar(&cfg.Version, "version", cfg.Version, "deployed version: v1 or v2")
 	bug := fs.String("bug", string(cfg.Bug), "active bug: none, convoy, regression, iostorm, faultstorm or cpuquota")
@@ -132,6 +211,15 @@ func runWorkloadBank(ctx context.Context, args []string, env *cmdEnv) (err error
 	if err := cfg.Validate(); err != nil {
 		return usageError{err.Error()}
 	}
+	if *grpcListen != "" {
+		_, port, err := net.SplitHostPort(*grpcListen)
+		if _, perr := strconv.ParseUint(port, 10, 16); err != nil || perr != nil {
+			return usagef("--grpc-listen %q: want host:port", *grpcListen)
+		}
+		if cfg.Role != bank.RoleLedger {
+			return usagef("--grpc-listen: only the ledger serves gRPC")
+		}
+	}
 	tp, err := bank.NewTracerProvider(ctx, &cfg, *otlp)
 	if err != nil {
 		return usageError{err.Error()}
@@ -146,5 +234,11 @@ func runWorkloadBank(ctx context.Context, args []string, env *cmdEnv) (err error
 		return err
 	}
 	defer func() { err = errors.Join(err, svc.Close()) }()
-	return serveWorkload(ctx, svc, *listen, env)
+	var gsrv *grpc.Server
+	if *grpcListen != "" {
+		if gsrv, err = svc.GRPCServer(); err != nil {
+			return err
+		}
+	}
+	return serveWorkload(ctx, svc, *listen, gsrv, *grpcListen, env)
 }

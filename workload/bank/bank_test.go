@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"io"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -12,6 +13,7 @@ import (
 	"go.opentelemetry.io/otel/attribute"
 	sdktrace "go.opentelemetry.io/otel/sdk/trace"
 	"go.opentelemetry.io/otel/sdk/trace/tracetest"
+	"google.golang.org/grpc"
 
 	"github.com/debugai/debugai/hint/otelhint"
 )
@@ -25,6 +27,13 @@ func TestConfigValidate(t *testing.T) {
 	}{
 		{"default ledger", func(*Config) {}, ""},
 		{"frontend", func(c *Config) { c.Role, c.LedgerURL = RoleFrontend, "http://127.0.0.1:1" }, ""},
+		{"frontend with gRPC", func(c *Config) {
+			c.Role, c.LedgerURL, c.LedgerGRPC = RoleFrontend, "http://127.0.0.1:1", "127.0.0.1:9090"
+		}, ""},
+		{"gRPC address on the ledger", func(c *Config) { c.LedgerGRPC = "127.0.0.1:9090" }, "only the frontend"},
+		{"gRPC address without port", func(c *Config) { c.Role, c.LedgerURL, c.LedgerGRPC = RoleFrontend, "http://127.0.0.1:1", "127.0.0.1" }, `ledger gRPC address "127.0.0.1"`},
+		{"gRPC address port 0", func(c *Config) { c.Role, c.LedgerURL, c.LedgerGRPC = RoleFrontend, "http://127.0.0.1:1", "127.0.0.1:0" }, `ledger gRPC address "127.0.0.1:0"`},
+		{"gRPC address without host", func(c *Config) { c.Role, c.LedgerURL, c.LedgerGRPC = RoleFrontend, "http://127.0.0.1:1", ":9090" }, `ledger gRPC address ":9090"`},
 		{"ledger with data dir", func(c *Config) { c.DataDir = dir }, ""},
 		{"v2 regression", func(c *Config) { c.Version, c.Bug = "v2", BugRegression }, ""},
 		{"role", func(c *Config) { c.Role = "cache" }, `role "cache"`},
@@ -53,13 +62,30 @@ func TestConfigValidate(t *testing.T) {
 }
 
 // system is a frontend and a ledger on loopback, each tracing into its
-// own in-memory exporter through a real SDK with the hint processor.
+// own in-memory exporter through a real SDK with the hint processor. With
+// gRPC the ledger also serves Authorize on ledgGRPC at grpcAddr and the
+// frontend calls it.
 type system struct {
 	frontend, ledger      *Service
 	frontURL              string
 	frontSpans, ledgSpans *tracetest.InMemoryExporter
 	frontSrv, ledgSrv     *httptest.Server
 	frontTP, ledgTP       *sdktrace.TracerProvider
+	ledgGRPC              *grpc.Server
+	grpcAddr              string
+	grpcDone              chan struct{} // closed when ledgGRPC's Serve returned grpcErr
+	grpcErr               error
+}
+
+// stopGRPC stops the ledger's gRPC server and waits until its Serve has
+// returned (and closed the listener).
+func (s *system) stopGRPC(t *testing.T) {
+	t.Helper()
+	s.ledgGRPC.Stop()
+	<-s.grpcDone
+	if s.grpcErr != nil && !errors.Is(s.grpcErr, grpc.ErrServerStopped) { // stopped before it served
+		t.Errorf("serving gRPC: %v", s.grpcErr)
+	}
 }
 
 func newTracer(t *testing.T, cfg *Config) (*sdktrace.TracerProvider, *tracetest.InMemoryExporter) {
@@ -76,6 +102,12 @@ func newTracer(t *testing.T, cfg *Config) (*sdktrace.TracerProvider, *tracetest.
 
 func newSystem(t *testing.T, version string, bug Bug) *system {
 	t.Helper()
+	return newSystemWith(t, version, bug, false)
+}
+
+// newSystemWith is newSystem, with the gRPC Authorize hop when withGRPC.
+func newSystemWith(t *testing.T, version string, bug Bug, withGRPC bool) *system {
+	t.Helper()
 	s := &system{}
 	lc := DefaultConfig()
 	lc.Version, lc.Bug, lc.DataDir, lc.SnapshotBytes, lc.SyncChunkBytes, lc.RegressionRounds = version, bug, t.TempDir(), 4096, 1024, 50
@@ -88,6 +120,19 @@ func newSystem(t *testing.T, version string, bug Bug) *system {
 	s.ledgSrv = httptest.NewServer(s.ledger)
 	fc := lc
 	fc.Role, fc.LedgerURL = RoleFrontend, s.ledgSrv.URL
+	if withGRPC {
+		if s.ledgGRPC, err = s.ledger.GRPCServer(); err != nil {
+			t.Fatal(err)
+		}
+		l, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			t.Fatal(err)
+		}
+		s.grpcDone = make(chan struct{})
+		go func() { s.grpcErr = s.ledgGRPC.Serve(l); close(s.grpcDone) }()
+		s.grpcAddr = l.Addr().String()
+		fc.LedgerGRPC = s.grpcAddr
+	}
 	s.frontTP, s.frontSpans = newTracer(t, &fc)
 	if s.frontend, err = New(fc, s.frontTP); err != nil {
 		t.Fatal(err)
@@ -97,6 +142,9 @@ func newSystem(t *testing.T, version string, bug Bug) *system {
 	t.Cleanup(func() {
 		s.frontSrv.Close()
 		s.ledgSrv.Close()
+		if s.ledgGRPC != nil {
+			s.stopGRPC(t)
+		}
 		for _, svc := range []*Service{s.frontend, s.ledger} {
 			if err := svc.Close(); err != nil {
 				t.Error(err)

@@ -1,9 +1,19 @@
 // Package bank is debugai's two-service demo system with real, switchable
 // bugs: a frontend (POST /transfer, GET /balance) that calls a ledger
-// (POST /entries, GET /balance) over HTTP. Both are instrumented with the
-// OpenTelemetry Go SDK (otelhttp, W3C trace context) and register the hint
-// span processor (hint/otelhint), so that the node collector stamps the
-// kernel events it observes with the active span.
+// (POST /entries, GET /balance) over HTTP. Optionally the ledger also
+// serves gRPC (service debugai.bank.v1.Ledger, unary Authorize; see
+// Service.GRPCServer) and a frontend given Config.LedgerGRPC asks
+// Authorize before each transfer's POST /entries: a refusal answers the
+// client 403, a failed call 502. Authorize checks that both accounts
+// exist and the amount is positive without taking the ledger's mutex, so
+// it leaves the bugs below as they are.
+//
+// Both services are instrumented with the OpenTelemetry Go SDK (otelhttp
+// and otelgrpc stats handlers, W3C trace context, so one transfer is one
+// trace: frontend POST /transfer -> Authorize client -> ledger Authorize
+// server, and -> POST /entries client -> ledger POST /entries server) and
+// register the hint span processor (hint/otelhint), so that the node
+// collector stamps the kernel events it observes with the active span.
 //
 // The bugs, switchable by flag and at run time (POST /admin/bug?bug=NAME):
 //
@@ -38,8 +48,10 @@ package bank
 import (
 	"errors"
 	"fmt"
+	"net"
 	"net/url"
 	"os"
+	"strconv"
 )
 
 // Role is which service a process serves.
@@ -87,6 +99,9 @@ type Config struct {
 	Bug Bug
 	// LedgerURL is the ledger's base URL (frontend only).
 	LedgerURL string
+	// LedgerGRPC is the ledger's gRPC address, host:port (frontend only;
+	// "" : transfers skip Authorize and go straight to POST /entries).
+	LedgerGRPC string
 	// DataDir holds the ledger's snapshot file ("" : the system's
 	// temporary directory). It should be on a real disk: the convoy's
 	// holder waits for fdatasync.
@@ -154,6 +169,15 @@ func (c *Config) Validate() error {
 		u, err := url.Parse(c.LedgerURL)
 		if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
 			return bad("ledger URL %q: want http://host:port", c.LedgerURL)
+		}
+	}
+	if c.LedgerGRPC != "" {
+		if c.Role != RoleFrontend {
+			return bad("ledger gRPC address %q: only the frontend calls the ledger", c.LedgerGRPC)
+		}
+		host, port, err := net.SplitHostPort(c.LedgerGRPC)
+		if p, perr := strconv.ParseUint(port, 10, 16); err != nil || perr != nil || p == 0 || host == "" {
+			return bad("ledger gRPC address %q: want host:port", c.LedgerGRPC)
 		}
 	}
 	if c.Role == RoleLedger && c.DataDir != "" {

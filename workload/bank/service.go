@@ -15,6 +15,7 @@ import (
 	"go.opentelemetry.io/otel/propagation"
 	sdktrace "go.opentelemetry.io/otel/sdk/trace"
 	"go.opentelemetry.io/otel/trace"
+	"google.golang.org/grpc"
 )
 
 // instrumentation is the tracer's instrumentation scope.
@@ -28,8 +29,9 @@ type Service struct {
 	bugMu  sync.Mutex // serializes SetBug
 	tp     *sdktrace.TracerProvider
 	tracer trace.Tracer
-	client *http.Client // frontend: calls the ledger
-	ledger *ledger      // ledger: the books
+	client *http.Client     // frontend: calls the ledger
+	conn   *grpc.ClientConn // frontend with Config.LedgerGRPC: calls Authorize
+	ledger *ledger          // ledger: the books
 	h      http.Handler
 }
 
@@ -54,6 +56,13 @@ func New(cfg Config, tp *sdktrace.TracerProvider) (*Service, error) {
 		tr.MaxIdleConnsPerHost = 256
 		s.client = &http.Client{Timeout: 10 * time.Second, Transport: otelhttp.NewTransport(tr,
 			otelhttp.WithTracerProvider(tp), otelhttp.WithPropagators(prop), otelhttp.WithSpanNameFormatter(spanName))}
+		if cfg.LedgerGRPC != "" {
+			conn, err := s.dialLedger()
+			if err != nil {
+				return nil, err
+			}
+			s.conn = conn
+		}
 		mux.HandleFunc("POST /transfer", s.transfer)
 		mux.HandleFunc("GET /balance", s.frontendBalance)
 	} else {
@@ -113,16 +122,23 @@ func (s *Service) SetBug(b Bug) error {
 	return nil
 }
 
-// Close releases the ledger's snapshot file; the tracer provider is the
-// caller's to shut down.
+// Close releases the frontend's connections and the ledger's snapshot
+// file; the tracer provider (and a server from GRPCServer) is the caller's
+// to shut down.
 func (s *Service) Close() error {
+	var err error
 	if s.client != nil {
 		s.client.CloseIdleConnections()
 	}
-	if s.ledger != nil {
-		return s.ledger.close()
+	if s.conn != nil {
+		if cerr := s.conn.Close(); cerr != nil {
+			err = fmt.Errorf("closing the ledger's gRPC connection: %w", cerr)
+		}
 	}
-	return nil
+	if s.ledger != nil {
+		err = errors.Join(err, s.ledger.close())
+	}
+	return err
 }
 
 func (s *Service) adminBug(w http.ResponseWriter, r *http.Request) {
@@ -144,11 +160,6 @@ func (s *Service) adminFlush(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	w.WriteHeader(http.StatusNoContent)
-}
-
-// transfer forwards a transfer to the ledger.
-func (s *Service) transfer(w http.ResponseWriter, r *http.Request) {
-	s.forward(w, r, http.MethodPost, "/entries")
 }
 
 // frontendBalance asks the ledger for a balance.
