@@ -72,10 +72,10 @@ func NewDeterministic(f FindingLister, r verify.Resolver) *Deterministic {
 // Investigate tries the ranked findings of the incident's window as lead
 // candidates, each with the findings that corroborate it on other
 // evidence lines, until the verifier accepts one.
-func (d *Deterministic) Investigate(ctx context.Context, inc Incident) (Result, error) {
+func (d *Deterministic) Investigate(ctx context.Context, inc Incident) (res Result, err error) {
 	start := time.Now()
-	res := Result{Status: hypothesis.Unconfirmed}
-	defer func() { res.Elapsed = time.Since(start) }()
+	res = Result{Status: hypothesis.Unconfirmed}
+	defer func() { res.Elapsed = time.Since(start) }() // named result: the caller sees it
 	fs, leads, err := d.leads(ctx, inc)
 	if err != nil {
 		return res, err

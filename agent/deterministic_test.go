@@ -25,6 +25,9 @@ func TestDeterministicAcceptsConvoy(t *testing.T) {
 	if err := res.Hypothesis.Validate(); err != nil {
 		t.Error(err)
 	}
+	if res.Elapsed <= 0 {
+		t.Errorf("elapsed %v, want the investigation's time", res.Elapsed)
+	}
 }
 
 // TestDeterministicTraceOnly: a trace-only pattern has one evidence line,

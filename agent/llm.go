@@ -144,7 +144,7 @@ func (l *LLM) toolDefs() []openai.Tool {
 
 // Investigate runs the loop: the model calls tools until it submits a
 // hypothesis the verifier accepts, or a budget runs out.
-func (l *LLM) Investigate(ctx context.Context, system string, inc Incident) (Result, error) {
+func (l *LLM) Investigate(ctx context.Context, system string, inc Incident) (res Result, err error) {
 	start := time.Now()
 	ctx, cancel := context.WithTimeout(ctx, l.cfg.MaxWall)
 	defer cancel()
@@ -153,8 +153,8 @@ func (l *LLM) Investigate(ctx context.Context, system string, inc Incident) (Res
 		{Role: openai.ChatMessageRoleUser, Content: inc.Brief},
 	}
 	defs := l.toolDefs()
-	res := Result{Status: hypothesis.Unconfirmed}
-	defer func() { res.Elapsed = time.Since(start) }()
+	res = Result{Status: hypothesis.Unconfirmed}
+	defer func() { res.Elapsed = time.Since(start) }() // named result: the caller sees it
 	for {
 		if res.Steps >= l.cfg.MaxSteps {
 			res.StopReason = "budget: steps"

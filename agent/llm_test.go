@@ -14,6 +14,7 @@ import (
 	"github.com/debugai/debugai/agent/verify"
 	"github.com/debugai/debugai/evidence"
 	"github.com/debugai/debugai/evidence/duckdb"
+	"github.com/debugai/debugai/internal/llmreplay"
 )
 
 const t0 = int64(1_800_000_000e9)
@@ -81,9 +82,9 @@ func incidentStore(t *testing.T) (*duckdb.Store, map[string]string) {
 func runTranscript(t *testing.T, name string, edit func(*LLMConfig)) (Result, string) {
 	t.Helper()
 	st, ids := incidentStore(t)
-	_, url := startReplay(t, loadTranscript(t, name, ids))
+	srv := llmreplay.Start(t, llmreplay.Load(t, filepath.Join("testdata", "transcripts", name+".json"), ids))
 	cfg := DefaultLLMConfig()
-	cfg.BaseURL, cfg.Model, cfg.RetryBase = url, "replay", time.Millisecond
+	cfg.BaseURL, cfg.Model, cfg.RetryBase = srv.URL, "replay", time.Millisecond
 	var progress bytes.Buffer
 	cfg.Progress = &progress
 	if edit != nil {
@@ -108,8 +109,8 @@ func TestLLMAccepted(t *testing.T) {
 			if res.Status != hypothesis.Accepted || res.Hypothesis == nil || res.Hypothesis.Pattern != hypothesis.LockConvoy {
 				t.Fatalf("result %+v\n%s", res, progress)
 			}
-			if res.Steps != 2 || res.ToolCalls != 2 || res.Attempts != 1 || res.Tokens == 0 {
-				t.Errorf("steps %d tool calls %d attempts %d tokens %d", res.Steps, res.ToolCalls, res.Attempts, res.Tokens)
+			if res.Steps != 2 || res.ToolCalls != 2 || res.Attempts != 1 || res.Tokens == 0 || res.Elapsed <= 0 {
+				t.Errorf("steps %d tool calls %d attempts %d tokens %d elapsed %v", res.Steps, res.ToolCalls, res.Attempts, res.Tokens, res.Elapsed)
 			}
 		})
 	}

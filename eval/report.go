@@ -12,9 +12,11 @@ type Result struct {
 	Bundle string `json:"bundle"` // folder
 	Name   string `json:"name"`   // folder name
 	Truth  *Truth `json:"truth,omitempty"`
-	// Status is the investigation's: "accepted" or "unconfirmed".
-	Status string     `json:"status"`
-	Answer *Candidate `json:"answer,omitempty"`
+	// Status is the investigation's: "accepted" or "unconfirmed";
+	// StopReason says why an unconfirmed one ended ("budget: steps", ...).
+	Status     string     `json:"status"`
+	StopReason string     `json:"stop_reason,omitempty"`
+	Answer     *Candidate `json:"answer,omitempty"`
 	// Candidates are the investigator's ranked candidates (at most
 	// MaxListed).
 	Candidates []Candidate `json:"candidates,omitempty"`

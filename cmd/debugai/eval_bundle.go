@@ -50,8 +50,17 @@ func evalBundle(ctx context.Context, in evalInput, f *investigateFlags, logger *
 		res.Score = &sc
 	}
 	res.TotalMS = time.Since(start).Milliseconds()
-	fmt.Fprintf(env.stderr, "eval: %s: %s, %d candidate(s), %s\n", res.Name, res.Status, len(out.Candidates), time.Since(start).Round(time.Millisecond))
+	fmt.Fprintf(env.stderr, "eval: %s: %s%s, %d candidate(s), %s%s\n", res.Name, res.Status, stopNote(res.StopReason), len(out.Candidates),
+		time.Since(start).Round(time.Millisecond), tokensNote(res.Tokens))
 	return res, nil
+}
+
+// stopNote says why an unconfirmed investigation ended.
+func stopNote(reason string) string {
+	if reason == "" {
+		return ""
+	}
+	return " (" + reason + ")"
 }
 
 // investigateForEval runs the investigator over the store, fills res's
@@ -71,7 +80,7 @@ func investigateForEval(ctx context.Context, store string, f *investigateFlags, 
 	if err != nil {
 		return out, err
 	}
-	res.Status, res.Attempts, res.Tokens = string(ar.Status), ar.Attempts, ar.Tokens
+	res.Status, res.StopReason, res.Attempts, res.Tokens = string(ar.Status), ar.StopReason, ar.Attempts, ar.Tokens
 	res.InvestigateMS = ar.Elapsed.Milliseconds()
 	out.Accepted = ar.Status == hypothesis.Accepted
 	if ar.Hypothesis != nil {

@@ -71,5 +71,9 @@ func investigateLLM(ctx context.Context, r evidence.Reader, fr agent.FindingList
 	if err != nil {
 		return agent.Result{}, err
 	}
-	return l.Investigate(ctx, system, agent.Incident{Scope: scope, Brief: brief})
+	res, err := l.Investigate(ctx, system, agent.Incident{Scope: scope, Brief: brief})
+	if err != nil {
+		return res, fmt.Errorf("model %s at %s: %w", cfg.Model, cfg.BaseURL, err)
+	}
+	return res, nil
 }
