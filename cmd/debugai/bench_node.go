@@ -224,6 +224,11 @@ func copyExecutable(dst string) (_ string, err error) {
 	if err != nil {
 		return "", fmt.Errorf("locating this executable: %w", err)
 	}
+	return copyExecutableFrom(exe, dst)
+}
+
+// copyExecutableFrom copies the executable exe to dst (mode 0755).
+func copyExecutableFrom(exe, dst string) (_ string, err error) {
 	src, err := os.Open(exe)
 	if err != nil {
 		return "", fmt.Errorf("copying the executable: %w", err)

@@ -14,10 +14,11 @@ import (
 	"time"
 
 	"github.com/debugai/debugai/bench/httpload"
+	"github.com/debugai/debugai/bpf"
 	"github.com/debugai/debugai/workload/bank"
 )
 
-const recordUsage = `record --scenario convoy|regression|iostorm|faultstorm|cpuquota|none|bump --out DIR [flags]
+const recordUsage = `record --scenario convoy|regression|iostorm|faultstorm|cpuquota|lockinv|netloss|none|bump --out DIR [flags]
 
 Records a real incident bundle (ARCHITECTURE.md, "Incident bundle") of
 the bank system (package workload/bank) on this machine. As root, it
@@ -36,7 +37,15 @@ into --out:
   truth.json, manifest.json                        ground truth and facts
 
 "none" and "bump" are the controls: nothing is switched on, or both
-services are redeployed as v2 without any bug (a benign version bump). For cpuquota, record
+services are redeployed as v2 without any bug (a benign version bump).
+"lockinv" switches on the ledger's lock inversion (a retry path that holds
+its audit lock while it polls for the ledger mutex with a timeout); lock
+order needs a -gcflags=all=-l build of the services, given with
+--service-bin:
+  go build -gcflags=all=-l -o /tmp/debugai-nolinline ./cmd/debugai
+"netloss" runs the frontend in a private network namespace joined to the
+host by a veth pair and, at inject, drops --loss percent of the TCP
+packets it sends (an nftables rule in the namespace; needs ip and nft). For cpuquota, record
 creates a cgroup limited to --cpu-quota CPUs per --cpu-period (v1 cpu
 controller, plus a v2 cgroup on a hybrid host; or v2 cpu.max), which the
 ledger joins at inject, and removes it at the end. Progress goes to stderr.
@@ -58,24 +67,32 @@ type recordConfig struct {
 	faultPages         int
 	cpuQuota           float64
 	cpuPeriod          time.Duration
+	serviceBin         string // serves "workload bank" ("": a copy of this executable)
+	lossPercent        int
 }
 
+// defaultNodeArgs: lock order needs -gcflags=all=-l builds
+// (docs/lock-order.md); this executable is a normal build, whose lock
+// stacks would be incomplete, so only lockinv (with --service-bin) turns
+// it on.
+const defaultNodeArgs = "--go-locks=false --fsync-threshold=100us --runqueue-threshold=1ms"
+
 // recordScenarios are the scenarios record knows.
-var recordScenarios = []string{"convoy", "regression", "iostorm", "faultstorm", "cpuquota", "none", "bump"}
+var recordScenarios = []string{"convoy", "regression", "iostorm", "faultstorm", "cpuquota", "lockinv", "netloss", "none", "bump"}
 
 func parseRecordFlags(args []string, env *cmdEnv) (recordConfig, error) {
 	c := recordConfig{}
 	def := bank.DefaultConfig()
 	fs := newFlagSet("record", recordUsage, env)
-	fs.StringVar(&c.scenario, "scenario", "", "convoy, regression, iostorm, faultstorm, cpuquota, none or bump (the controls)")
+	fs.StringVar(&c.scenario, "scenario", "", "convoy, regression, iostorm, faultstorm, cpuquota, lockinv, netloss, none or bump (the controls)")
 	fs.StringVar(&c.out, "out", "", "bundle folder to write (created if missing; its bundle files are replaced)")
 	fs.StringVar(&c.nodeBin, "node-bin", "", "debugai-node binary (default: debugai-node next to this executable, else in PATH)")
 	fs.DurationVar(&c.baseline, "baseline", 10*time.Second, "load without the bug")
 	fs.DurationVar(&c.incident, "incident", 10*time.Second, "load with the bug")
 	fs.Float64Var(&c.rate, "rate", 250, "transfers per second (balance reads: half as many)")
-	// Lock order needs -gcflags=all=-l builds (docs/lock-order.md); this
-	// executable is a normal build, whose lock stacks would be incomplete.
-	nodeArgs := fs.String("node-args", "--go-locks=false --fsync-threshold=100us --runqueue-threshold=1ms", "extra debugai-node flags, space-separated")
+	nodeArgs := fs.String("node-args", defaultNodeArgs, "extra debugai-node flags, space-separated (lockinv: --go-locks=true instead of false)")
+	fs.StringVar(&c.serviceBin, "service-bin", "", "executable that serves \"workload bank\" (default: a copy of this one); lockinv needs a -gcflags=all=-l build")
+	fs.IntVar(&c.lossPercent, "loss", 5, "percent of the frontend's outgoing TCP packets dropped (netloss)")
 	fs.DurationVar(&c.targetTimeout, "target-timeout", 30*time.Second, "how long to wait for the node to observe the services")
 	fs.IntVar(&c.snapshotBytes, "snapshot-bytes", def.SnapshotBytes, "bytes of the ledger snapshot rewritten per transfer")
 	fs.IntVar(&c.regressionRounds, "regression-rounds", def.RegressionRounds, "extra SHA-256 rounds per balance read in v2 (regression)")
@@ -86,6 +103,9 @@ func parseRecordFlags(args []string, env *cmdEnv) (recordConfig, error) {
 		return c, err
 	}
 	c.nodeArgs = strings.Fields(*nodeArgs)
+	if c.scenario == "lockinv" && !flagSet(fs, "node-args") {
+		c.nodeArgs = strings.Fields(strings.Replace(defaultNodeArgs, "--go-locks=false", "--go-locks=true", 1))
+	}
 	bc := def
 	c.syncChunkBytes = min(def.SyncChunkBytes, c.snapshotBytes)
 	bc.SnapshotBytes, bc.SyncChunkBytes, bc.RegressionRounds = c.snapshotBytes, c.syncChunkBytes, c.regressionRounds
@@ -104,6 +124,10 @@ func parseRecordFlags(args []string, env *cmdEnv) (recordConfig, error) {
 		return c, usagef("record: --cpu-quota %g: want a positive number of CPUs", c.cpuQuota)
 	case c.cpuPeriod < time.Millisecond || c.cpuPeriod > time.Second:
 		return c, usagef("record: --cpu-period %v: want 1ms to 1s", c.cpuPeriod)
+	case c.lossPercent < 1 || c.lossPercent > 50:
+		return c, usagef("record: --loss %d: want 1 to 50 percent", c.lossPercent)
+	case c.scenario == "lockinv" && c.serviceBin == "":
+		return c, usagef("record --scenario lockinv: --service-bin is required: lock order needs a -gcflags=all=-l build of debugai (go build -gcflags=all=-l -o /tmp/debugai-nolinline ./cmd/debugai)")
 	}
 	if err := lc.Validate(); err != nil {
 		return c, usagef("record: --rate, --baseline, --incident: %v", err)
@@ -124,6 +148,7 @@ type recording struct {
 
 	svcs       map[bank.Role]*child
 	cgroups    *cpuCgroups // cpuquota: the ledger's CPU-limited cgroups
+	netns      *lossyNetns // netloss: the frontend's network
 	urls       map[bank.Role]string
 	node       *child
 	metricsURL string
@@ -163,19 +188,38 @@ func runRecord(ctx context.Context, args []string, env *cmdEnv) (err error) {
 	defer os.RemoveAll(tmp)
 	r := &recording{cfg: cfg, tmp: tmp, stderr: &syncWriter{w: env.stderr}, secret: randomSecret(),
 		svcs: map[bank.Role]*child{}, urls: map[bank.Role]string{}, facts: recordFacts{version: "v1", loads: map[string]httpload.Result{}}}
-	if r.exe, err = copyExecutable(filepath.Join(tmp, "debugai-bank")); err != nil {
+	if cfg.serviceBin == "" {
+		r.exe, err = copyExecutable(filepath.Join(tmp, "debugai-bank"))
+	} else {
+		r.exe, err = copyExecutableFrom(cfg.serviceBin, filepath.Join(tmp, "debugai-bank"))
+	}
+	if err != nil {
 		return err
 	}
-	if cfg.scenario == "cpuquota" {
+	if cfg.scenario == "lockinv" {
+		if err := bpf.CheckGoLockOrder(r.exe); err != nil {
+			return fmt.Errorf("--service-bin %s cannot show lock order: %w", cfg.serviceBin, err)
+		}
+	}
+	switch cfg.scenario {
+	case "cpuquota":
 		if r.cgroups, err = newCPUCgroups(filepath.Base(tmp), cfg.cpuQuota, cfg.cpuPeriod); err != nil {
 			return err
 		}
+	case "netloss":
+		if r.netns, err = newLossyNetns(filepath.Base(tmp), byte(os.Getpid()%200+20)); err != nil {
+			return err
+		}
 	}
-	if r.rec, err = startRecorder(cfg.out, "baseline"); err != nil {
-		return errors.Join(err, r.cgroups.remove())
+	listen := "127.0.0.1"
+	if r.netns != nil {
+		listen = r.netns.hostAddr // the frontend exports from inside the namespace
+	}
+	if r.rec, err = startRecorder(cfg.out, "baseline", listen); err != nil {
+		return errors.Join(err, r.cgroups.remove(), r.netns.remove())
 	}
 	err = r.run(ctx)
-	err = errors.Join(err, r.stopServices(), r.cgroups.remove(), r.stopNode(), r.rec.close())
+	err = errors.Join(err, r.stopServices(), r.cgroups.remove(), r.stopNode(), r.rec.close(), r.netns.remove())
 	if err != nil {
 		return fmt.Errorf("recording %s: %w", cfg.scenario, err)
 	}
@@ -244,6 +288,10 @@ func (r *recording) inject(ctx context.Context) error {
 	if r.cfg.scenario == "none" {
 		r.progress("control: no bug switched on")
 		return nil
+	}
+	if r.netns != nil {
+		r.progress("dropping %d%% of the frontend's outgoing TCP packets (nftables in %s)", r.cfg.lossPercent, r.netns.name)
+		return r.netns.dropTCP(r.cfg.lossPercent)
 	}
 	r.progress("switching the %s bug on", r.cfg.scenario)
 	for _, role := range []bank.Role{bank.RoleFrontend, bank.RoleLedger} {

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"net"
 	"os"
 	"path/filepath"
 	"runtime"
@@ -26,7 +27,11 @@ func (r *recording) startServices(ctx context.Context, version string) error {
 	}
 	ledgerGRPC := "" // learned from the ledger's ready line
 	for _, role := range []bank.Role{bank.RoleLedger, bank.RoleFrontend} {
-		args := []string{"workload", "bank", "--role", string(role), "--listen", "127.0.0.1:0", "--otlp", r.rec.url,
+		host := "127.0.0.1"
+		if r.netns != nil { // the frontend inside the lossy namespace, the ledger on the host end of its veth
+			host = map[bank.Role]string{bank.RoleFrontend: r.netns.nsAddr, bank.RoleLedger: r.netns.hostAddr}[role]
+		}
+		args := []string{"workload", "bank", "--role", string(role), "--listen", net.JoinHostPort(host, "0"), "--otlp", r.rec.url,
 			"--version", version, "--bug", bug, "--data-dir", r.tmp,
 			"--snapshot-bytes", strconv.Itoa(r.cfg.snapshotBytes), "--sync-chunk-bytes", strconv.Itoa(r.cfg.syncChunkBytes),
 			"--regression-rounds", strconv.Itoa(r.cfg.regressionRounds), "--fault-pages", strconv.Itoa(r.cfg.faultPages)}
@@ -34,12 +39,16 @@ func (r *recording) startServices(ctx context.Context, version string) error {
 			args = append(args, "--ledger", r.urls[bank.RoleLedger], "--ledger-grpc", ledgerGRPC)
 		}
 		if role == bank.RoleLedger {
-			args = append(args, "--grpc-listen", "127.0.0.1:0")
+			args = append(args, "--grpc-listen", net.JoinHostPort(host, "0"))
 			if r.cgroups != nil {
 				args = append(args, "--cpu-cgroups", strings.Join(r.cgroups.dirs, ","))
 			}
 		}
-		c, line, err := startChild(ctx, r.stderr, nil, 30*time.Second, r.exe, args...)
+		bin := r.exe
+		if r.netns != nil && role == bank.RoleFrontend {
+			bin, args = r.netns.exec(r.exe, args...) // ip netns exec execs it: the pid is the service's
+		}
+		c, line, err := startChild(ctx, r.stderr, nil, 30*time.Second, bin, args...)
 		if err != nil {
 			return fmt.Errorf("%s: %w", role, err)
 		}
@@ -150,6 +159,10 @@ var scenarioTruth = map[string]bundleTruth{
 		Notes: "at inject the ledger joins a cgroup with a CPU quota (cpu.cfs_quota_us) below what the offered load needs: its threads are throttled and wait runnable for a CPU"},
 	"none": {RootCauseService: "none", Pattern: "none", Version: "v1",
 		Notes: "control: no bug was switched on; a correct investigation accepts no root cause (root_cause_service \"none\")"},
+	"lockinv": {RootCauseService: "ledger", Pattern: "lock_inversion", Version: "v1",
+		Notes: "the ledger's POST /entries appends to its audit trail while holding the ledger mutex; GET /balance reconciles the audit trail holding the audit lock while it polls for the ledger mutex with a 20 ms TryLock timeout, then retries: AB-BA bounded by a timeout"},
+	"netloss": {RootCauseService: "frontend", Pattern: "retransmit_tail", Version: "v1",
+		Notes: "the frontend runs in a private network namespace; at inject an nftables rule there drops a share of its outgoing TCP packets at random, so its calls to the ledger (and its answers) wait for TCP retransmission timeouts"},
 	"bump": {RootCauseService: "none", Pattern: "none", Version: "v2",
 		Notes: "control: both services are redeployed as v2 with no bug (a benign version bump, restarts included); a correct investigation accepts no root cause"},
 }
@@ -200,6 +213,8 @@ var recordDescription = map[string]string{
 	"faultstorm": "bank (frontend -> ledger: Authorize over gRPC, entries and balances over HTTP); the ledger's faultstorm bug switched on at inject: each balance read touches evicted pages of an mmapped archive (major faults)",
 	"cpuquota":   "bank (frontend -> ledger: Authorize over gRPC, entries and balances over HTTP); the ledger joins a CPU-quota cgroup at inject (cpuquota) and is throttled under the same load",
 	"none":       "bank (frontend -> ledger: Authorize over gRPC, entries and balances over HTTP); control recording: the same load in both phases, no bug",
+	"lockinv":    "bank (frontend -> ledger: Authorize over gRPC, entries and balances over HTTP); the ledger's lockinv bug switched on at inject: audit lock and ledger mutex taken in both orders, the retry path bounded by a TryLock timeout; services built with -gcflags=all=-l for lock order",
+	"netloss":    "bank (frontend -> ledger: Authorize over gRPC, entries and balances over HTTP); the frontend in a private network namespace behind a veth pair; at inject nftables drops a share of its outgoing TCP packets",
 	"bump":       "bank (frontend -> ledger: Authorize over gRPC, entries and balances over HTTP); control recording: v1 in the baseline, both services restarted as v2 at inject with no bug (a benign version bump)",
 }
 
@@ -247,6 +262,12 @@ func (r *recording) command() string {
 		cmd += fmt.Sprintf(" --fault-pages %d", c.faultPages)
 	case "cpuquota":
 		cmd += fmt.Sprintf(" --cpu-quota %g --cpu-period %v", c.cpuQuota, c.cpuPeriod)
+	}
+	if c.scenario == "netloss" {
+		cmd += fmt.Sprintf(" --loss %d", c.lossPercent)
+	}
+	if c.serviceBin != "" {
+		cmd += " --service-bin " + filepath.Base(c.serviceBin)
 	}
 	return cmd + fmt.Sprintf(" --node-args %q", strings.Join(c.nodeArgs, " "))
 }

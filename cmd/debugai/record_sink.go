@@ -45,8 +45,8 @@ type gzFile struct {
 	zw *gzip.Writer
 }
 
-func startRecorder(dir, phase string) (*otlpRecorder, error) {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
+func startRecorder(dir, phase, host string) (*otlpRecorder, error) {
+	l, err := net.Listen("tcp", net.JoinHostPort(host, "0"))
 	if err != nil {
 		return nil, fmt.Errorf("recording receiver: %w", err)
 	}

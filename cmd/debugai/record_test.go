@@ -122,6 +122,9 @@ func TestRecordFlags(t *testing.T) {
 		{[]string{"--scenario", "cpuquota", "--out", "x", "--cpu-quota", "0"}, "--cpu-quota 0"},
 		{[]string{"--scenario", "cpuquota", "--out", "x", "--cpu-period", "10s"}, "--cpu-period 10s"},
 		{[]string{"--scenario", "faultstorm", "--out", "x", "--fault-pages", "0"}, "fault pages 0"},
+		{[]string{"--scenario", "lockinv", "--out", "x"}, "--service-bin is required"},
+		{[]string{"--scenario", "netloss", "--out", "x", "--loss", "0"}, "--loss 0"},
+		{[]string{"--scenario", "netloss", "--out", "x", "--loss", "90"}, "--loss 90"},
 		{[]string{"--scenario", "convoy", "--out", "x", "--node-bin", "/nonexistent/debugai-node"}, "CGO_ENABLED=0 go build -o /nonexistent/debugai-node ./cmd/debugai-node"},
 	} {
 		_, _, err := runCLI(t, append([]string{"record"}, tc.args...)...)
@@ -221,7 +224,7 @@ func gunzip(t *testing.T, path string) []byte {
 // OTLP/JSON lines for protobuf (gzip) and JSON requests, by phase.
 func TestRecorderAcceptsJSONAndProtobuf(t *testing.T) {
 	dir := t.TempDir()
-	rec, err := startRecorder(dir, "baseline")
+	rec, err := startRecorder(dir, "baseline", "127.0.0.1")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -279,5 +282,23 @@ func TestRecordScenariosDescribed(t *testing.T) {
 		if control := s == "none" || s == "bump"; control != (truth.RootCauseService == "none") {
 			t.Errorf("scenario %s: root cause %q", s, truth.RootCauseService)
 		}
+	}
+}
+
+// TestRecordLockinvNodeArgs: lockinv turns the Go lock-order probes on
+// unless --node-args says otherwise.
+func TestRecordLockinvNodeArgs(t *testing.T) {
+	env := &cmdEnv{stdout: io.Discard, stderr: io.Discard, getenv: func(string) string { return "" }}
+	c, err := parseRecordFlags([]string{"--scenario", "lockinv", "--out", "x", "--service-bin", "/bin/true"}, env)
+	if err != nil || !slices.Contains(c.nodeArgs, "--go-locks=true") || slices.Contains(c.nodeArgs, "--go-locks=false") {
+		t.Fatalf("lockinv node args %q, %v; want --go-locks=true", c.nodeArgs, err)
+	}
+	c, err = parseRecordFlags([]string{"--scenario", "lockinv", "--out", "x", "--service-bin", "/bin/true", "--node-args", "--go-locks=false"}, env)
+	if err != nil || !slices.Equal(c.nodeArgs, []string{"--go-locks=false"}) {
+		t.Fatalf("explicit node args %q, %v", c.nodeArgs, err)
+	}
+	c, err = parseRecordFlags([]string{"--scenario", "convoy", "--out", "x"}, env)
+	if err != nil || !slices.Contains(c.nodeArgs, "--go-locks=false") {
+		t.Fatalf("convoy node args %q, %v; want --go-locks=false", c.nodeArgs, err)
 	}
 }

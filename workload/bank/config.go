@@ -38,6 +38,15 @@
 //     are throttled under load and wait runnable for a CPU
 //     (kernel.runqueue_delay records); switching it off moves the ledger
 //     back to each cgroup's parent;
+//   - lockinv: a lock inversion in a retry path, bounded by a timeout.
+//     POST /entries appends to the ledger's audit trail while holding the
+//     ledger mutex (order: mutex, then audit lock); GET /balance
+//     reconciles the audit trail first, holding the audit lock while it
+//     takes the ledger mutex with a TryLock loop that gives up after
+//     ReconcileTimeout, releases the audit lock, backs off and retries
+//     (order: audit lock, then mutex). The two orders make each side
+//     wait for the other until the timeout: latency, not a hang (Go lock
+//     waits, and lock-order edges in a -gcflags=all=-l build);
 //   - none: the ledger applies entries under the mutex and leaves the
 //     snapshot to the page cache.
 //
@@ -52,6 +61,7 @@ import (
 	"net/url"
 	"os"
 	"strconv"
+	"time"
 )
 
 // Role is which service a process serves.
@@ -74,6 +84,7 @@ const (
 	BugIOStorm    Bug = "iostorm"
 	BugFaultStorm Bug = "faultstorm"
 	BugCPUQuota   Bug = "cpuquota"
+	BugLockInv    Bug = "lockinv"
 )
 
 // ErrInvalidConfig is wrapped by every Validate error.
@@ -82,10 +93,10 @@ var ErrInvalidConfig = errors.New("invalid bank configuration")
 // ParseBug returns the bug named s.
 func ParseBug(s string) (Bug, error) {
 	switch b := Bug(s); b {
-	case BugNone, BugConvoy, BugRegression, BugIOStorm, BugFaultStorm, BugCPUQuota:
+	case BugNone, BugConvoy, BugRegression, BugIOStorm, BugFaultStorm, BugCPUQuota, BugLockInv:
 		return b, nil
 	}
-	return "", fmt.Errorf("%w: bug %q: want none, convoy, regression, iostorm, faultstorm or cpuquota", ErrInvalidConfig, s)
+	return "", fmt.Errorf("%w: bug %q: want none, convoy, regression, iostorm, faultstorm, cpuquota or lockinv", ErrInvalidConfig, s)
 }
 
 // Config configures one service. Start from DefaultConfig.
@@ -126,15 +137,22 @@ type Config struct {
 	// CPUCgroups are cgroup directories (v1 cpu or v2) the ledger joins
 	// under the cpuquota bug; the caller creates them and sets the quota.
 	CPUCgroups []string
+	// ReconcileTimeout bounds one attempt of the lockinv bug's
+	// reconciliation to take the ledger mutex while it holds the audit
+	// lock; ReconcileRetries is how many attempts it makes.
+	ReconcileTimeout time.Duration
+	ReconcileRetries int
 }
 
 // DefaultConfig is a v1 ledger without bugs: 256 KiB snapshots written
 // in 32 KiB chunks (8 fdatasyncs per entry under the convoy bug), 600
 // regression rounds (a few milliseconds of CPU), 100 accounts, a 32 MiB
-// archive read 32 pages per balance under the faultstorm bug.
+// archive read 32 pages per balance under the faultstorm bug, 3
+// reconciliation attempts of at most 20 ms under the lockinv bug.
 func DefaultConfig() Config {
 	return Config{Role: RoleLedger, Version: "v1", Bug: BugNone, SnapshotBytes: 256 << 10, SyncChunkBytes: 32 << 10,
-		RegressionRounds: 600, Accounts: 100, FaultFileBytes: 32 << 20, FaultPages: 32}
+		RegressionRounds: 600, Accounts: 100, FaultFileBytes: 32 << 20, FaultPages: 32,
+		ReconcileTimeout: 20 * time.Millisecond, ReconcileRetries: 3}
 }
 
 // Validate reports the first problem with c.
@@ -159,6 +177,10 @@ func (c *Config) Validate() error {
 		return bad("fault pages %d: want 1 to 4096", c.FaultPages)
 	case c.FaultFileBytes < c.FaultPages*pageSize || c.FaultFileBytes > 1<<30:
 		return bad("fault file bytes %d: want %d (fault pages x 4 KiB) to 1 GiB", c.FaultFileBytes, c.FaultPages*pageSize)
+	case c.ReconcileTimeout < 100*time.Microsecond || c.ReconcileTimeout > 10*time.Second:
+		return bad("reconcile timeout %v: want 100µs to 10s", c.ReconcileTimeout)
+	case c.ReconcileRetries < 1 || c.ReconcileRetries > 100:
+		return bad("reconcile retries %d: want 1 to 100", c.ReconcileRetries)
 	case c.Bug == BugCPUQuota && len(c.CPUCgroups) == 0:
 		return bad("the cpuquota bug needs CPU cgroups to join")
 	}

@@ -26,6 +26,7 @@ type ledger struct {
 	sink     [32]byte // keeps the regression's hashing live
 	journal  *journal // iostorm: durable entry records
 	archive  *archive // faultstorm: the mapped history
+	audit    auditTrail
 }
 
 func openLedger(cfg *Config) (*ledger, error) {
@@ -66,8 +67,9 @@ func (l *ledger) close() error {
 // commit moves amount from one account to another and rewrites the
 // snapshot, all under the mutex. With durable (the convoy bug) it also
 // waits for fdatasync while still holding the mutex, so every other
-// entry queues behind the disk.
-func (l *ledger) commit(from, to int, amount int64, durable bool) error {
+// entry queues behind the disk. With audit (the lockinv bug) it then
+// appends to the audit trail, still holding the mutex.
+func (l *ledger) commit(from, to int, amount int64, durable, audit bool) error {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	if l.balances[from] < amount {
@@ -75,7 +77,13 @@ func (l *ledger) commit(from, to int, amount int64, durable bool) error {
 	}
 	l.balances[from] -= amount
 	l.balances[to] += amount
-	return l.write(durable)
+	if err := l.write(durable); err != nil {
+		return err
+	}
+	if audit {
+		l.audit.append(amount) // order: mu, then audit.mu
+	}
+	return nil
 }
 
 var errInsufficient = errors.New("insufficient funds")
@@ -133,7 +141,7 @@ func (s *Service) entries(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	_, span := s.tracer.Start(r.Context(), "ledger.commit")
-	err := s.ledger.commit(from, to, amount, s.Bug() == BugConvoy)
+	err := s.ledger.commit(from, to, amount, s.Bug() == BugConvoy, s.Bug() == BugLockInv)
 	span.End()
 	if err == nil && s.Bug() == BugIOStorm {
 		// in the request's span, outside the mutex
@@ -159,6 +167,9 @@ func (s *Service) ledgerBalance(w http.ResponseWriter, r *http.Request) {
 	recompute := s.cfg.Version == "v2" && s.Bug() == BugRegression
 	if s.Bug() == BugFaultStorm {
 		s.ledger.archive.read() // in the request's span
+	}
+	if s.Bug() == BugLockInv {
+		s.reconcileSpan(r.Context()) // order: audit.mu, then mu
 	}
 	b := s.ledger.balance(acct, recompute)
 	w.Write(strconv.AppendInt([]byte("balance "), b, 10))
