@@ -45,16 +45,20 @@ type encoder struct {
 	ring   *privacy.KeyRing
 	sym    *symbolize.Symbolizer
 	clock  bpf.Clock
+	// sitePairs and collapsedEdges: see collapsed.
+	sitePairs      map[siteKey][2]uint64
+	collapsedEdges uint64
 }
 
 func newEncoder(node string, ring *privacy.KeyRing, sym *symbolize.Symbolizer, clock bpf.Clock, start time.Time) *encoder {
 	return &encoder{
-		node:   node,
-		suffix: strconv.FormatInt(start.UnixNano(), 36),
-		seq:    map[evidence.KernelEventType]uint64{},
-		ring:   ring,
-		sym:    sym,
-		clock:  clock,
+		node:      node,
+		suffix:    strconv.FormatInt(start.UnixNano(), 36),
+		seq:       map[evidence.KernelEventType]uint64{},
+		ring:      ring,
+		sym:       sym,
+		clock:     clock,
+		sitePairs: map[siteKey][2]uint64{},
 	}
 }
 
@@ -68,6 +72,9 @@ type kernelEventer interface {
 func (e *encoder) encode(ev bpf.Event) (record, bool) {
 	switch v := ev.(type) {
 	case bpf.LockEdge:
+		if e.collapsed(v) {
+			return record{}, false
+		}
 		edge := e.lockEdge(v)
 		return record{edge: &edge, tsNS: edge.LastNS}, true
 	case bpf.TCPRetransmit:
@@ -99,6 +106,38 @@ func (e *encoder) kernel(kev evidence.KernelEvent) record {
 	kev.Seq = e.seq[kev.Type]
 	e.seq[kev.Type]++
 	return record{kev: &kev, tsNS: kev.TimeNS}
+}
+
+// siteKey is a lock-order edge's code: the process and the two call sites.
+type siteKey struct {
+	pid                     uint32
+	heldSite, acquiringSite uint64
+}
+
+// maxSitePairs bounds the collapse table; past it edges pass unfiltered.
+const maxSitePairs = 1 << 16
+
+// collapsed reports whether an edge repeats the call-site pair of an
+// earlier edge between other lock addresses: locks allocated per request
+// or per connection (context cancellation, connection state) would
+// otherwise make every request a new edge. Lock order is a property of
+// the code: the first address pair seen at a site pair stands for the
+// others, and its later count updates still pass. Long-lived locks keep
+// their addresses, so their cycles are unaffected.
+func (e *encoder) collapsed(v bpf.LockEdge) bool {
+	k := siteKey{v.PID, v.HeldSite, v.AcquiringSite}
+	first, ok := e.sitePairs[k]
+	switch {
+	case !ok && len(e.sitePairs) < maxSitePairs:
+		e.sitePairs[k] = [2]uint64{v.Held, v.Acquiring}
+		return false
+	case !ok:
+		return false
+	case first == [2]uint64{v.Held, v.Acquiring}:
+		return false
+	}
+	e.collapsedEdges++
+	return true
 }
 
 // lockEdge names the locks (data symbol, else the address) and sites

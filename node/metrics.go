@@ -31,6 +31,7 @@ type snapshot struct {
 	detached       bool
 	clockBoundSecs float64
 	probeMisses    uint64
+	edgesCollapsed uint64 // lock edges repeating a site pair between other addresses
 }
 
 // metrics serves the latest snapshot in the Prometheus text format.
@@ -76,6 +77,7 @@ func (m *metrics) serveMetrics(w http.ResponseWriter, _ *http.Request) {
 		{"debugai_node_events_total", "", "", `type="page_fault_major"`, float64(c.FaultEvents)},
 		{"debugai_node_events_total", "", "", `type="fsync"`, float64(c.FsyncEvents)},
 		{"debugai_node_events_total", "", "", `type="lock_edge"`, float64(c.LockEvents)},
+		{"debugai_node_lock_edges_collapsed_total", "Lock-order edges not exported because an edge between other lock addresses at the same call sites was.", "counter", "", float64(s.edgesCollapsed)},
 		{"debugai_node_ring_drops_total", "Records lost to a full ring buffer.", "counter", "", float64(c.Drops())},
 		{"debugai_node_probe_misses_total", "Probe runs the kernel skipped because another BPF program ran on the CPU.", "counter", "", float64(s.probeMisses)},
 		{"debugai_node_state_missed_total", "Waits, sockets or requests not tracked for lack of per-task state.", "counter", "", float64(c.StateMissed)},

@@ -276,14 +276,14 @@ func (n *Node) upkeep(ctx context.Context) {
 			n.triggers(events, drops, now)
 			prev, prevExpDropped, prevMisses = c, expDropped, misses
 			n.clockMu.Lock()
-			bound := n.enc.clock.Bound()
+			bound, collapsed := n.enc.clock.Bound(), n.enc.collapsedEdges
 			n.clockMu.Unlock()
 			n.met.set(snapshot{
 				counters: c, eventsPerSec: float64(events), dropsPerSec: float64(drops),
 				ringFill: n.coll.RingFill(), exportQueued: queued, exportSent: sent,
 				exportDropped: expDropped, exportFailed: failed, decodeErrors: n.decodeErrs.Load(),
 				anomalies: n.anomalies.Load(), targets: n.tgt.count(), clockBoundSecs: bound.Seconds(),
-				probeMisses: misses,
+				probeMisses: misses, edgesCollapsed: collapsed,
 			})
 		}
 	}

@@ -41,7 +41,8 @@
 //   - lockinv: a lock inversion in a retry path, bounded by a timeout.
 //     POST /entries appends to the ledger's audit trail while holding the
 //     ledger mutex (order: mutex, then audit lock); GET /balance
-//     reconciles the audit trail first, holding the audit lock while it
+//     reconciles the audit trail first (at most once per
+//     ReconcileEvery), holding the audit lock while it
 //     takes the ledger mutex with a TryLock loop that gives up after
 //     ReconcileTimeout, releases the audit lock, backs off and retries
 //     (order: audit lock, then mutex). The two orders make each side
@@ -142,17 +143,21 @@ type Config struct {
 	// lock; ReconcileRetries is how many attempts it makes.
 	ReconcileTimeout time.Duration
 	ReconcileRetries int
+	// ReconcileEvery is how long a reconciliation lasts before a balance
+	// read starts another (0: every read reconciles).
+	ReconcileEvery time.Duration
 }
 
 // DefaultConfig is a v1 ledger without bugs: 256 KiB snapshots written
 // in 32 KiB chunks (8 fdatasyncs per entry under the convoy bug), 600
 // regression rounds (a few milliseconds of CPU), 100 accounts, a 32 MiB
-// archive read 32 pages per balance under the faultstorm bug, 3
-// reconciliation attempts of at most 20 ms under the lockinv bug.
+// archive read 32 pages per balance under the faultstorm bug, and under
+// the lockinv bug a reconciliation every 100 ms of at most 2 attempts of
+// 20 ms.
 func DefaultConfig() Config {
 	return Config{Role: RoleLedger, Version: "v1", Bug: BugNone, SnapshotBytes: 256 << 10, SyncChunkBytes: 32 << 10,
 		RegressionRounds: 600, Accounts: 100, FaultFileBytes: 32 << 20, FaultPages: 32,
-		ReconcileTimeout: 20 * time.Millisecond, ReconcileRetries: 3}
+		ReconcileTimeout: 20 * time.Millisecond, ReconcileRetries: 2, ReconcileEvery: 100 * time.Millisecond}
 }
 
 // Validate reports the first problem with c.
@@ -181,6 +186,8 @@ func (c *Config) Validate() error {
 		return bad("reconcile timeout %v: want 100µs to 10s", c.ReconcileTimeout)
 	case c.ReconcileRetries < 1 || c.ReconcileRetries > 100:
 		return bad("reconcile retries %d: want 1 to 100", c.ReconcileRetries)
+	case c.ReconcileEvery < 0 || c.ReconcileEvery > 10*time.Second:
+		return bad("reconcile interval %v: want 0 to 10s", c.ReconcileEvery)
 	case c.Bug == BugCPUQuota && len(c.CPUCgroups) == 0:
 		return bad("the cpuquota bug needs CPU cgroups to join")
 	}

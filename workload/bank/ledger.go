@@ -9,6 +9,8 @@ import (
 	"os"
 	"strconv"
 	"sync"
+	"sync/atomic"
+	"time"
 
 	"golang.org/x/sys/unix"
 )
@@ -27,6 +29,8 @@ type ledger struct {
 	journal  *journal // iostorm: durable entry records
 	archive  *archive // faultstorm: the mapped history
 	audit    auditTrail
+	// lastReconcile is when the last lockinv reconciliation started (unix ns).
+	lastReconcile atomic.Int64
 }
 
 func openLedger(cfg *Config) (*ledger, error) {
@@ -168,7 +172,7 @@ func (s *Service) ledgerBalance(w http.ResponseWriter, r *http.Request) {
 	if s.Bug() == BugFaultStorm {
 		s.ledger.archive.read() // in the request's span
 	}
-	if s.Bug() == BugLockInv {
+	if s.Bug() == BugLockInv && s.reconcileDue(time.Now()) {
 		s.reconcileSpan(r.Context()) // order: audit.mu, then mu
 	}
 	b := s.ledger.balance(acct, recompute)

@@ -75,6 +75,16 @@ func (l *ledger) reconcileOnce(timeout time.Duration) bool {
 	return true
 }
 
+// reconcileDue reports whether a balance read should reconcile now: at
+// most one starts per Config.ReconcileEvery.
+func (s *Service) reconcileDue(now time.Time) bool {
+	last := s.ledger.lastReconcile.Load()
+	if now.UnixNano()-last < int64(s.cfg.ReconcileEvery) {
+		return false
+	}
+	return s.ledger.lastReconcile.CompareAndSwap(last, now.UnixNano())
+}
+
 // reconcileSpan runs reconcile in a child span of ctx named
 // "ledger.reconcile", marking it with its attempts and outcome.
 func (s *Service) reconcileSpan(ctx context.Context) {

@@ -92,3 +92,18 @@ func (l *ledger) auditTotal() int64 {
 	defer l.audit.mu.Unlock()
 	return l.audit.total
 }
+
+// TestReconcileDue: at most one reconciliation starts per ReconcileEvery.
+func TestReconcileDue(t *testing.T) {
+	cfg := DefaultConfig()
+	s := &Service{cfg: cfg, ledger: &ledger{}}
+	t0 := time.Unix(1000, 0)
+	for _, c := range []struct {
+		at   time.Duration
+		want bool
+	}{{0, true}, {time.Millisecond, false}, {cfg.ReconcileEvery - 1, false}, {cfg.ReconcileEvery, true}, {cfg.ReconcileEvery + time.Millisecond, false}} {
+		if got := s.reconcileDue(t0.Add(c.at)); got != c.want {
+			t.Errorf("reconcileDue at +%v = %v, want %v", c.at, got, c.want)
+		}
+	}
+}
