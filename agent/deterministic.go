@@ -157,9 +157,10 @@ func (d *Deterministic) hypothesisOf(ctx context.Context, lead evidence.Finding,
 
 // leadService names the service of a lead whose subject names none (a
 // lock address): the service of its cited spans or kernel events, else
-// that of the spans in the same process that the hypothesis' other
-// findings cite (kernel events of a process whose spans carry no
-// stamps reach the store without a service).
+// that of the spans in the same process (from its kernel events or lock
+// edges) that the hypothesis' other findings cite, else that any finding
+// of the window cites (kernel events of a process whose spans carry no
+// stamps, and lock edges, reach the store without a service).
 func (d *Deterministic) leadService(ctx context.Context, lead evidence.Finding, h *hypothesis.Hypothesis, all []evidence.Finding) string {
 	var pid int64
 	for _, r := range lead.Refs {
@@ -172,6 +173,8 @@ func (d *Deterministic) leadService(ctx context.Context, lead evidence.Finding, 
 			return it.KernelEvent.Service
 		case it.KernelEvent != nil && pid == 0:
 			pid = it.KernelEvent.PID
+		case it.LockEdge != nil && pid == 0:
+			pid = it.LockEdge.PID
 		}
 	}
 	if pid == 0 {
@@ -183,13 +186,15 @@ func (d *Deterministic) leadService(ctx context.Context, lead evidence.Finding, 
 			cited[id] = id != lead.ID
 		}
 	}
-	for _, f := range all {
-		if !cited[f.ID] {
-			continue
-		}
-		for _, r := range f.Refs {
-			if it, err := d.Resolver.Get(ctx, r.ID); err == nil && it.Span != nil && it.Span.ProcessPID == pid && it.Span.Service != "" {
-				return it.Span.Service
+	for _, wantCited := range []bool{true, false} {
+		for _, f := range all {
+			if cited[f.ID] != wantCited || f.ID == lead.ID {
+				continue
+			}
+			for _, r := range f.Refs {
+				if it, err := d.Resolver.Get(ctx, r.ID); err == nil && it.Span != nil && it.Span.ProcessPID == pid && it.Span.Service != "" {
+					return it.Span.Service
+				}
 			}
 		}
 	}

@@ -58,8 +58,9 @@
 // "A<->B" or "A->B->C->A", citing each edge of the cycle on the lock
 // evidence line and the wait events on theirs (kernel.futex unless the
 // caller says otherwise). Confidence grows with the observation count of
-// the cycle's weakest edge; Score is Confidence scaled by 1+Share when the
-// impact is known (see [Findings]).
+// the cycle's weakest edge; when the impact is known Score is Confidence
+// scaled by LatentWeight+Share, so that inversions that cost waits rank
+// above latent ones (see [Findings]).
 //
 // Limits: edges carry no thread or lock-set information, so a cycle whose
 // acquisitions are all made under a common gate lock, or by one thread

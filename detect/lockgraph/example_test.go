@@ -42,7 +42,7 @@ func ExampleAnalyze() {
 	// 3 locks, 3 edges, 1 cycle(s)
 	// lock_inversion main.muA<->main.muB
 	// lock-order inversion main.muA<->main.muB: main.muA->main.muB 40x (held at main.transfer bank.go:41, acquiring at main.transfer bank.go:45); main.muB->main.muA 10x (held at main.audit bank.go:80, acquiring at main.audit bank.go:82); waits on these locks are 20.0% of 2s
-	// confidence 0.67, score 0.80, share 0.20
+	// confidence 0.67, score 0.17, share 0.20
 	//   kernel.sched kev:n1/sem/17
 	//   lock edge:main.muA>main.muB
 	//   lock edge:main.muB>main.muA

@@ -43,9 +43,11 @@ func Analyze(edges []evidence.LockEdge, waits *Waits, cfg Config) (Report, []evi
 //
 // Confidence is m/(m+h) for m the observation count of the cycle's weakest
 // edge and h Config.ConfidenceHalfCount: an inversion seen once in one
-// direction is weak, one seen many times in every direction strong. Score
-// is Confidence*(1+Share) when the impact is known and Confidence
-// otherwise, so it lies in [0, 2).
+// direction is weak, one seen many times in every direction strong. When
+// the impact is known, Score is Confidence*(LatentWeight+Share): the waits
+// an inversion costs rank it, and one that costs none (latent: a deadlock
+// risk, no latency yet) ranks below any that does, however often it was
+// seen; without impact data Score is Confidence.
 func Findings(cycles []Cycle, cfg Config) []evidence.Finding {
 	out := make([]evidence.Finding, 0, len(cycles))
 	for i := range cycles {
@@ -53,6 +55,10 @@ func Findings(cycles []Cycle, cfg Config) []evidence.Finding {
 	}
 	return out
 }
+
+// LatentWeight is the share of time an inversion without waits scores as
+// (see [Findings]).
+const LatentWeight = 0.05
 
 func finding(c *Cycle, cfg Config) evidence.Finding {
 	refs := make([]evidence.Ref, 0, len(c.Edges)+len(c.Impact.Refs))
@@ -74,7 +80,7 @@ func finding(c *Cycle, cfg Config) evidence.Finding {
 		"impact_known": 0,
 	}
 	if im := c.Impact; im.Known {
-		score = conf * (1 + im.Share)
+		score = conf * (LatentWeight + im.Share)
 		attrs["impact_known"] = 1
 		attrs["share"] = im.Share
 		attrs["wait_ns"] = float64(im.WaitNS)

@@ -76,7 +76,7 @@ func TestFindingImpact(t *testing.T) {
 	if f.Subject != "0x10@n1/7<->0x20@n1/7" || f.Attrs["share"] != 0.2 || f.Attrs["impact_known"] != 1 {
 		t.Errorf("finding %+v", f)
 	}
-	if want := f.Confidence * 1.2; f.Score != want {
+	if want := f.Confidence * (LatentWeight + 0.2); f.Score != want {
 		t.Errorf("score %v, want %v", f.Score, want)
 	}
 	lines := map[evidence.Line]int{}
