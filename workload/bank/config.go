@@ -153,11 +153,11 @@ type Config struct {
 // regression rounds (a few milliseconds of CPU), 100 accounts, a 32 MiB
 // archive read 32 pages per balance under the faultstorm bug, and under
 // the lockinv bug a reconciliation every 50 ms of at most 2 attempts of
-// 20 ms.
+// 50 ms.
 func DefaultConfig() Config {
 	return Config{Role: RoleLedger, Version: "v1", Bug: BugNone, SnapshotBytes: 256 << 10, SyncChunkBytes: 32 << 10,
 		RegressionRounds: 600, Accounts: 100, FaultFileBytes: 32 << 20, FaultPages: 32,
-		ReconcileTimeout: 20 * time.Millisecond, ReconcileRetries: 2, ReconcileEvery: 50 * time.Millisecond}
+		ReconcileTimeout: 50 * time.Millisecond, ReconcileRetries: 2, ReconcileEvery: 50 * time.Millisecond}
 }
 
 // Validate reports the first problem with c.

@@ -65,12 +65,12 @@ func (l *ledger) reconcileOnce(timeout time.Duration) bool {
 	for _, a := range l.audit.entries {
 		sum += a
 	}
-	// The audit lock's own work: checksum the trail (about a millisecond),
+	// The audit lock's own work: checksum the trail (a few milliseconds),
 	// long enough for commits to take the mutex and queue on the audit
 	// lock behind it.
 	var buf [8 * 512]byte
 	digest := sha256.New()
-	for pass := 0; pass < 64; pass++ {
+	for pass := 0; pass < 192; pass++ {
 		for i := range 512 {
 			binary.LittleEndian.PutUint64(buf[8*i:], uint64(sum)+uint64(pass*512+i))
 		}
