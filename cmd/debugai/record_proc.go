@@ -160,7 +160,7 @@ var scenarioTruth = map[string]bundleTruth{
 	"none": {RootCauseService: "none", Pattern: "none", Version: "v1",
 		Notes: "control: no bug was switched on; a correct investigation accepts no root cause (root_cause_service \"none\")"},
 	"lockinv": {RootCauseService: "ledger", Pattern: "lock_inversion", Version: "v1",
-		Notes: "the ledger's POST /entries appends to its audit trail while holding the ledger mutex; GET /balance reconciles the audit trail holding the audit lock while it polls for the ledger mutex with a 50 ms TryLock timeout, then retries: AB-BA bounded by a timeout"},
+		Notes: "the ledger's POST /entries appends to its audit trail while holding the ledger mutex; GET /balance reconciles the audit trail holding the audit lock while it polls for the ledger mutex with a 25 ms TryLock timeout, then retries: AB-BA bounded by a timeout"},
 	"netloss": {RootCauseService: "frontend", Pattern: "retransmit_tail", Version: "v1",
 		Notes: "the frontend runs in a private network namespace; at inject an nftables rule there drops a share of its outgoing TCP packets at random, so its calls to the ledger (and its answers) wait for TCP retransmission timeouts"},
 	"bump": {RootCauseService: "none", Pattern: "none", Version: "v2",
