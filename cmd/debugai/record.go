@@ -45,7 +45,8 @@ order needs a -gcflags=all=-l build of the services, given with
   go build -gcflags=all=-l -o /tmp/debugai-nolinline ./cmd/debugai
 "netloss" runs the frontend in a private network namespace joined to the
 host by a veth pair and, at inject, drops --loss percent of the TCP
-packets it sends (an nftables rule in the namespace; needs ip and nft). For cpuquota, record
+packets it sends where they reach the host (an nftables netdev rule on the
+veth; needs ip and nft). For cpuquota, record
 creates a cgroup limited to --cpu-quota CPUs per --cpu-period (v1 cpu
 controller, plus a v2 cgroup on a hybrid host; or v2 cpu.max), which the
 ledger joins at inject, and removes it at the end. Progress goes to stderr.
@@ -290,7 +291,7 @@ func (r *recording) inject(ctx context.Context) error {
 		return nil
 	}
 	if r.netns != nil {
-		r.progress("dropping %d%% of the frontend's outgoing TCP packets (nftables in %s)", r.cfg.lossPercent, r.netns.name)
+		r.progress("dropping %d%% of the frontend's outgoing TCP packets (nftables, ingress of %s)", r.cfg.lossPercent, r.netns.hostIf)
 		return r.netns.dropTCP(r.cfg.lossPercent)
 	}
 	r.progress("switching the %s bug on", r.cfg.scenario)

@@ -10,8 +10,12 @@ import (
 
 // lossyNetns is the netloss scenario's private network: a network
 // namespace holding the frontend, joined to the host by a veth pair.
-// Packet loss is an nftables rule in the namespace that drops a share of
-// its outgoing TCP packets at random (no kernel modules: no netem).
+// Packet loss is an nftables rule on the host end of the veth (netdev
+// ingress) that drops a share of the TCP packets the frontend sends, at
+// random: the frontend's kernel has sent them, so it sees them lost on the
+// wire and retransmits on its timers, as with real loss. (A drop in the
+// namespace's own output path fails the send synchronously: TCP sends
+// again later without a retransmission. No kernel modules: no netem.)
 type lossyNetns struct {
 	name             string // namespace
 	hostIf, nsIf     string // veth ends
@@ -57,16 +61,20 @@ func (ns *lossyNetns) exec(bin string, args ...string) (string, []string) {
 	return "ip", append([]string{"netns", "exec", ns.name, bin}, args...)
 }
 
-// dropTCP makes the namespace drop percent of its outgoing TCP packets.
+// table is the nftables table of the loss rule.
+func (ns *lossyNetns) table() string { return "debugai_loss_" + ns.hostIf }
+
+// dropTCP drops percent of the TCP packets the namespace sends, as they
+// reach the host end of the veth.
 func (ns *lossyNetns) dropTCP(percent int) error {
-	rules := fmt.Sprintf(`table inet debugai_loss {
-	chain out {
-		type filter hook output priority 0; policy accept;
-		meta l4proto tcp numgen random mod 100 < %d drop
+	rules := fmt.Sprintf(`table netdev %s {
+	chain in {
+		type filter hook ingress device %s priority 0; policy accept;
+		ip protocol tcp numgen random mod 100 < %d drop
 	}
 }
-`, percent)
-	cmd := exec.Command("ip", "netns", "exec", ns.name, "nft", "-f", "-")
+`, ns.table(), ns.hostIf, percent)
+	cmd := exec.Command("nft", "-f", "-")
 	cmd.Stdin = strings.NewReader(rules)
 	if out, err := cmd.CombinedOutput(); err != nil {
 		return fmt.Errorf("adding the packet-loss rule: %v: %s", err, bytes.TrimSpace(out))
@@ -79,6 +87,7 @@ func (ns *lossyNetns) remove() error {
 	if ns == nil {
 		return nil
 	}
+	_ = runCommand("nft", "delete", "table", "netdev", ns.table()) // absent unless the bug was switched on
 	if err := runCommand("ip", "netns", "del", ns.name); err != nil && !strings.Contains(err.Error(), "No such file") {
 		return err
 	}
