@@ -77,6 +77,9 @@ type ConvoyConfig struct {
 	MinWaitNS int64
 	// MinWaits is the fewest long waits on one lock (>= 2).
 	MinWaits int
+	// MinTotalWaitNS is the least summed long-wait time on the lock: a
+	// few milliseconds of queueing in a whole window is no incident.
+	MinTotalWaitNS int64
 	// DominantShare, in (0, 1], is the share of the lock's long-wait time
 	// that one waker (the releasing holder) must account for.
 	DominantShare float64
@@ -215,7 +218,7 @@ func DefaultConfig() Config {
 		MinEndpointSpans: 20,
 		Alpha:            0.05,
 		MaxRefs:          5,
-		Convoy: ConvoyConfig{MinWaitNS: 1_000_000, MinWaits: 5, DominantShare: 0.5,
+		Convoy: ConvoyConfig{MinWaitNS: 1_000_000, MinWaits: 5, MinTotalWaitNS: 100_000_000, DominantShare: 0.5,
 			MinHolderBlockedShare: 0.3},
 		Starvation: StarvationConfig{MinEvents: 20, MinSpans: 5, MinSpanFraction: 0.01, MinShare: 0.1, MinP90DelayNS: 1_000_000,
 			MinThrottleRecords: 2, MinThrottledNS: 10_000_000, MinThrottledSlowSpans: 3, ThrottleIntervalNS: 200_000_000},
@@ -271,6 +274,7 @@ func (c Config) validate() error {
 		{"min endpoint spans", int64(c.MinEndpointSpans), 2, 1 << 40},
 		{"max refs", int64(c.MaxRefs), 1, MaxRefsLimit},
 		{"convoy min wait ns", c.Convoy.MinWaitNS, 0, math.MaxInt64},
+		{"convoy min total wait ns", c.Convoy.MinTotalWaitNS, 0, math.MaxInt64},
 		{"convoy min waits", int64(c.Convoy.MinWaits), 2, math.MaxInt64},
 		{"starvation min events", int64(c.Starvation.MinEvents), 1, math.MaxInt64},
 		{"starvation min spans", int64(c.Starvation.MinSpans), 1, math.MaxInt64},

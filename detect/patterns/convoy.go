@@ -119,7 +119,7 @@ func (x *index) dominantHolder(k lockKey, waits []int32) *convoy {
 		delete(waiters, cv.holder)
 	}
 	cv.waiters = len(waiters) // for a Go mutex: the threads its waiting goroutines ran on
-	if cv.holder == 0 || cv.waiters < 2 || float64(cv.holderNS) < c.DominantShare*float64(cv.totalNS) {
+	if cv.holder == 0 || cv.waiters < 2 || cv.totalNS < c.MinTotalWaitNS || float64(cv.holderNS) < c.DominantShare*float64(cv.totalNS) {
 		return nil
 	}
 	for _, i := range waits {

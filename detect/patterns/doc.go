@@ -30,7 +30,8 @@
 //
 // Futex waits of at least ConvoyConfig.MinWaitNS are grouped by lock
 // (node, pid, futex address; Go lock waits exported as futex_wait records
-// with the lock's address group the same way). The waker of a futex wait
+// with the lock's address group the same way); a lock needs MinWaits of
+// them summing to MinTotalWaitNS. The waker of a futex wait
 // is the thread that released the lock; a waker accounting for at least
 // DominantShare of the lock's long-wait time, with at least two other
 // threads waiting, is the dominant holder. Its hold windows are the
