@@ -237,11 +237,12 @@ type collectorLockEdgeEvent struct {
 type collectorLockFlavor uint32
 
 const (
-	collectorLockFlavorLOCK_PTHREAD_MUTEX collectorLockFlavor = 1
-	collectorLockFlavorLOCK_GO_MUTEX      collectorLockFlavor = 2
-	collectorLockFlavorLOCK_GO_RWMUTEX    collectorLockFlavor = 3
-	collectorLockFlavorLOCK_GO_RWMUTEX_R  collectorLockFlavor = 4
-	collectorLockFlavorLOCK_GO_MUTEX_TRY  collectorLockFlavor = 5
+	collectorLockFlavorLOCK_PTHREAD_MUTEX     collectorLockFlavor = 1
+	collectorLockFlavorLOCK_GO_MUTEX          collectorLockFlavor = 2
+	collectorLockFlavorLOCK_GO_RWMUTEX        collectorLockFlavor = 3
+	collectorLockFlavorLOCK_GO_RWMUTEX_R      collectorLockFlavor = 4
+	collectorLockFlavorLOCK_GO_MUTEX_TRY      collectorLockFlavor = 5
+	collectorLockFlavorLOCK_PTHREAD_MUTEX_TRY collectorLockFlavor = 6
 )
 
 type collectorRunqEvent struct {
@@ -364,6 +365,7 @@ const (
 	collectorProgGoUnlock                = "go_unlock"
 	collectorProgPageFaultMaj            = "page_fault_maj"
 	collectorProgPthreadMutexLockEnter   = "pthread_mutex_lock_enter"
+	collectorProgPthreadMutexTryEnter    = "pthread_mutex_try_enter"
 	collectorProgPthreadMutexUnlockEnter = "pthread_mutex_unlock_enter"
 	collectorProgRunqSwitch              = "runq_switch"
 	collectorProgRunqWakeup              = "runq_wakeup"
@@ -452,6 +454,7 @@ type collectorProgramSpecs struct {
 	GoUnlock                *ebpf.ProgramSpec `ebpf:"go_unlock"`
 	PageFaultMaj            *ebpf.ProgramSpec `ebpf:"page_fault_maj"`
 	PthreadMutexLockEnter   *ebpf.ProgramSpec `ebpf:"pthread_mutex_lock_enter"`
+	PthreadMutexTryEnter    *ebpf.ProgramSpec `ebpf:"pthread_mutex_try_enter"`
 	PthreadMutexUnlockEnter *ebpf.ProgramSpec `ebpf:"pthread_mutex_unlock_enter"`
 	RunqSwitch              *ebpf.ProgramSpec `ebpf:"runq_switch"`
 	RunqWakeup              *ebpf.ProgramSpec `ebpf:"runq_wakeup"`
@@ -617,6 +620,7 @@ type collectorPrograms struct {
 	GoUnlock                *ebpf.Program `ebpf:"go_unlock"`
 	PageFaultMaj            *ebpf.Program `ebpf:"page_fault_maj"`
 	PthreadMutexLockEnter   *ebpf.Program `ebpf:"pthread_mutex_lock_enter"`
+	PthreadMutexTryEnter    *ebpf.Program `ebpf:"pthread_mutex_try_enter"`
 	PthreadMutexUnlockEnter *ebpf.Program `ebpf:"pthread_mutex_unlock_enter"`
 	RunqSwitch              *ebpf.Program `ebpf:"runq_switch"`
 	RunqWakeup              *ebpf.Program `ebpf:"runq_wakeup"`
@@ -652,6 +656,7 @@ func (p *collectorPrograms) Close() error {
 		p.GoUnlock,
 		p.PageFaultMaj,
 		p.PthreadMutexLockEnter,
+		p.PthreadMutexTryEnter,
 		p.PthreadMutexUnlockEnter,
 		p.RunqSwitch,
 		p.RunqWakeup,

@@ -116,6 +116,9 @@ const (
 	// LockGoMutexTry is a sync.Mutex.TryLock attempt while other locks
 	// were held: an order edge whose acquisition may have failed.
 	LockGoMutexTry = LockFlavor(collectorLockFlavorLOCK_GO_MUTEX_TRY)
+	// LockPthreadMutexTry is a pthread_mutex_timedlock or trylock attempt
+	// while other locks were held.
+	LockPthreadMutexTry = LockFlavor(collectorLockFlavorLOCK_PTHREAD_MUTEX_TRY)
 )
 
 // String names the flavor.
@@ -131,6 +134,8 @@ func (f LockFlavor) String() string {
 		return "go_rwmutex_read"
 	case LockGoMutexTry:
 		return "go_mutex_try"
+	case LockPthreadMutexTry:
+		return "pthread_mutex_try"
 	default:
 		return fmt.Sprintf("LockFlavor(%d)", uint32(f))
 	}
@@ -183,7 +188,7 @@ func decodeLockEdge(b []byte) (Event, error) {
 		Span:          decodeSpanRef(b[88:]),
 	}
 	switch {
-	case e.Flavor < LockPthreadMutex || e.Flavor > LockGoMutexTry,
+	case e.Flavor < LockPthreadMutex || e.Flavor > LockPthreadMutexTry,
 		e.HeldFlavor < LockPthreadMutex || e.HeldFlavor > LockGoRWMutexR, // a TryLock is never held
 		le.Uint32(b[84:]) != 0, e.Count == 0, e.Held == e.Acquiring:
 		return nil, fmt.Errorf("lock-edge record: %w", ErrRecordField)

@@ -23,6 +23,7 @@ enum lock_flavor {
 	LOCK_GO_RWMUTEX    = 3, // write lock
 	LOCK_GO_RWMUTEX_R  = 4, // read lock
 	LOCK_GO_MUTEX_TRY  = 5, // sync.Mutex.TryLock: an attempt, held only if it succeeded
+	LOCK_PTHREAD_MUTEX_TRY = 6, // pthread_mutex_timedlock/trylock: an attempt, likewise
 };
 
 struct held_lock {
@@ -196,7 +197,7 @@ static __always_inline __u64 return_address(struct pt_regs *ctx)
 
 /* pthread: per thread. */
 
-static __always_inline int pthread_lock_event(struct pt_regs *ctx, bool acquire)
+static __always_inline int pthread_lock_event(struct pt_regs *ctx, bool acquire, bool attempt)
 {
 	struct config *cfg = get_config();
 	if (!cfg)
@@ -206,13 +207,15 @@ static __always_inline int pthread_lock_event(struct pt_regs *ctx, bool acquire)
 		return 0;
 	__u64 lock = ctx->di;
 	struct held_stack *st = bpf_task_storage_get(&thread_locks, bpf_get_current_task_btf(), 0,
-						    acquire ? BPF_LOCAL_STORAGE_GET_F_CREATE : 0);
+						    acquire && !attempt ? BPF_LOCAL_STORAGE_GET_F_CREATE : 0);
 	if (!st) {
-		if (acquire)
+		if (acquire && !attempt)
 			count(COUNTER_STATE_MISSED);
-		return 0;
+		return 0; // an attempt with nothing held orders nothing
 	}
-	if (acquire)
+	if (acquire && attempt) // success is known only at the return: not pushed
+		lock_acquire(cfg, st, id, 0, lock, return_address(ctx), LOCK_PTHREAD_MUTEX_TRY, false);
+	else if (acquire)
 		lock_acquire(cfg, st, id, 0, lock, return_address(ctx), LOCK_PTHREAD_MUTEX, true);
 	else
 		lock_release(st, lock);
@@ -222,13 +225,21 @@ static __always_inline int pthread_lock_event(struct pt_regs *ctx, bool acquire)
 SEC("uprobe")
 int pthread_mutex_lock_enter(struct pt_regs *ctx)
 {
-	return pthread_lock_event(ctx, true);
+	return pthread_lock_event(ctx, true, false);
+}
+
+// pthread_mutex_timedlock and pthread_mutex_trylock: attempts that may
+// fail (a timed lock waits while the thread keeps its other locks).
+SEC("uprobe")
+int pthread_mutex_try_enter(struct pt_regs *ctx)
+{
+	return pthread_lock_event(ctx, true, true);
 }
 
 SEC("uprobe")
 int pthread_mutex_unlock_enter(struct pt_regs *ctx)
 {
-	return pthread_lock_event(ctx, false);
+	return pthread_lock_event(ctx, false, false);
 }
 
 /* Go: per goroutine; receiver in RAX (ABIInternal), g in R14. */

@@ -230,7 +230,7 @@ func TestLockOrderPthread(t *testing.T) {
 	bin := buildCFlags(t, "abba", "-O0", "-g")
 	lines := siteLines(t, "testdata/abba.c")
 	w := startWorkload(t, bin)
-	addrs := addrLines(t, w, "mutex_a", "mutex_b")
+	addrs := addrLines(t, w, "mutex_a", "mutex_b", "mutex_c")
 	pid := uint32(w.cmd.Process.Pid)
 	libc, err := LibraryPath(int(pid), "libc.so")
 	if err != nil {
@@ -259,6 +259,13 @@ func TestLockOrderPthread(t *testing.T) {
 	site := func(marker, fn string) string {
 		return fmt.Sprintf("abba.c:%d %s", lines[marker], fn)
 	}
+	var timed bool
+	for e := range edges {
+		timed = timed || e.held == addrs["mutex_a"] && e.acquiring == addrs["mutex_c"] && e.acquiringSite == site("A-C-timed", "timed_under_a")
+	}
+	if !timed {
+		t.Errorf("mutex_a -> mutex_c (pthread_mutex_timedlock attempt) edge not reported: %v", edges)
+	}
 	for _, e := range []edgeKey{
 		{addrs["mutex_a"], addrs["mutex_b"], site("AB-held", "lock_ab"), site("AB-acquiring", "lock_ab")},
 		{addrs["mutex_b"], addrs["mutex_a"], site("BA-held", "lock_ba"), site("BA-acquiring", "lock_ba")},
@@ -267,8 +274,8 @@ func TestLockOrderPthread(t *testing.T) {
 			t.Errorf("edge %+v count %d, want 64..100; all edges: %v", e, got, edges)
 		}
 	}
-	if len(edges) != 2 {
-		t.Errorf("%d edges, want exactly the 2 of the workload: %v", len(edges), edges)
+	if len(edges) != 3 {
+		t.Errorf("%d edges, want exactly the 3 of the workload: %v", len(edges), edges)
 	}
 }
 

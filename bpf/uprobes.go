@@ -35,7 +35,7 @@ var (
 		{"sync.(*RWMutex).Unlock", goRelease, 0},
 		{"sync.(*RWMutex).RUnlock", goRelease, 0},
 	}
-	pthreadLockSymbols = []string{"pthread_mutex_lock", "pthread_mutex_unlock"}
+	pthreadLockSymbols = []string{"pthread_mutex_lock", "pthread_mutex_unlock", "pthread_mutex_timedlock", "pthread_mutex_trylock"}
 )
 
 type goLockOp int
@@ -128,9 +128,15 @@ func (c *Collector) AttachPthreadLocks(path string, pid int) (Probed, error) {
 	if !lok || !uok {
 		return p, fmt.Errorf("%s: pthread_mutex_lock and pthread_mutex_unlock: %w", path, ErrNoSymbols)
 	}
-	return p, c.attachSet("pthread-locks", path, pid, []uprobeAt{
-		{lock, c.objs.PthreadMutexLockEnter}, {unlock, c.objs.PthreadMutexUnlockEnter},
-	})
+	probes := []uprobeAt{{lock, c.objs.PthreadMutexLockEnter}, {unlock, c.objs.PthreadMutexUnlockEnter}}
+	for _, name := range []string{"pthread_mutex_timedlock", "pthread_mutex_trylock"} {
+		if off, ok := offs[name]; ok {
+			probes = append(probes, uprobeAt{off, c.objs.PthreadMutexTryEnter})
+		} else {
+			p.Missing = append(p.Missing, name)
+		}
+	}
+	return p, c.attachSet("pthread-locks", path, pid, probes)
 }
 
 // AttachGoLocks puts lock-order uprobes on the sync.Mutex and sync.RWMutex
