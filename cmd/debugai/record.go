@@ -18,7 +18,7 @@ import (
 	"github.com/debugai/debugai/workload/bank"
 )
 
-const recordUsage = `record --scenario convoy|regression|iostorm|faultstorm|cpuquota|lockinv|netloss|none|bump --out DIR [flags]
+const recordUsage = `record --scenario convoy|regression|iostorm|faultstorm|cpuquota|lockinv|lockinv-pthread|netloss|none|bump --out DIR [flags]
 
 Records a real incident bundle (ARCHITECTURE.md, "Incident bundle") of
 the bank system (package workload/bank) on this machine. As root, it
@@ -43,6 +43,9 @@ its audit lock while it polls for the ledger mutex with a timeout); lock
 order needs a -gcflags=all=-l build of the services, given with
 --service-bin:
   go build -gcflags=all=-l -o /tmp/debugai-nolinline ./cmd/debugai
+"lockinv-pthread" is the same bug with pthread mutexes taken by C code
+(workload/bank/plock.c): a normal build, the node's pthread lock-order
+probes on the C library, futex waits on the same mutex addresses.
 "netloss" runs the frontend in a private network namespace joined to the
 host by a veth pair and, at inject, drops --loss percent of the TCP
 packets it sends where they reach the host (an nftables netdev rule on the
@@ -79,13 +82,13 @@ type recordConfig struct {
 const defaultNodeArgs = "--go-locks=false --fsync-threshold=100us --runqueue-threshold=1ms"
 
 // recordScenarios are the scenarios record knows.
-var recordScenarios = []string{"convoy", "regression", "iostorm", "faultstorm", "cpuquota", "lockinv", "netloss", "none", "bump"}
+var recordScenarios = []string{"convoy", "regression", "iostorm", "faultstorm", "cpuquota", "lockinv", "lockinv-pthread", "netloss", "none", "bump"}
 
 func parseRecordFlags(args []string, env *cmdEnv) (recordConfig, error) {
 	c := recordConfig{}
 	def := bank.DefaultConfig()
 	fs := newFlagSet("record", recordUsage, env)
-	fs.StringVar(&c.scenario, "scenario", "", "convoy, regression, iostorm, faultstorm, cpuquota, lockinv, netloss, none or bump (the controls)")
+	fs.StringVar(&c.scenario, "scenario", "", "convoy, regression, iostorm, faultstorm, cpuquota, lockinv, lockinv-pthread, netloss, none or bump (the controls)")
 	fs.StringVar(&c.out, "out", "", "bundle folder to write (created if missing; its bundle files are replaced)")
 	fs.StringVar(&c.nodeBin, "node-bin", "", "debugai-node binary (default: debugai-node next to this executable, else in PATH)")
 	fs.DurationVar(&c.baseline, "baseline", 10*time.Second, "load without the bug")
@@ -104,8 +107,13 @@ func parseRecordFlags(args []string, env *cmdEnv) (recordConfig, error) {
 		return c, err
 	}
 	c.nodeArgs = strings.Fields(*nodeArgs)
-	if c.scenario == "lockinv" && !flagSet(fs, "node-args") {
-		c.nodeArgs = strings.Fields(strings.Replace(defaultNodeArgs, "--go-locks=false", "--go-locks=true", 1))
+	if !flagSet(fs, "node-args") {
+		switch c.scenario {
+		case "lockinv":
+			c.nodeArgs = strings.Fields(strings.Replace(defaultNodeArgs, "--go-locks=false", "--go-locks=true", 1))
+		case "lockinv-pthread":
+			c.nodeArgs = append(c.nodeArgs, "--pthread-locks=true")
+		}
 	}
 	bc := def
 	c.syncChunkBytes = min(def.SyncChunkBytes, c.snapshotBytes)
@@ -294,9 +302,10 @@ func (r *recording) inject(ctx context.Context) error {
 		r.progress("dropping %d%% of the frontend's outgoing TCP packets (nftables, ingress of %s)", r.cfg.lossPercent, r.netns.hostIf)
 		return r.netns.dropTCP(r.cfg.lossPercent)
 	}
-	r.progress("switching the %s bug on", r.cfg.scenario)
+	bug, _, _ := strings.Cut(r.cfg.scenario, "-") // lockinv-pthread: the lockinv bug
+	r.progress("switching the %s bug on", bug)
 	for _, role := range []bank.Role{bank.RoleFrontend, bank.RoleLedger} {
-		if err := r.admin(ctx, role, "/admin/bug?bug="+r.cfg.scenario); err != nil {
+		if err := r.admin(ctx, role, "/admin/bug?bug="+bug); err != nil {
 			return err
 		}
 	}

@@ -38,6 +38,9 @@ func (r *recording) startServices(ctx context.Context, version string) error {
 		if role == bank.RoleFrontend {
 			args = append(args, "--ledger", r.urls[bank.RoleLedger], "--ledger-grpc", ledgerGRPC)
 		}
+		if r.cfg.scenario == "lockinv-pthread" {
+			args = append(args, "--locks", bank.LocksPthread)
+		}
 		if role == bank.RoleLedger {
 			args = append(args, "--grpc-listen", net.JoinHostPort(host, "0"))
 			if r.cgroups != nil {
@@ -161,6 +164,8 @@ var scenarioTruth = map[string]bundleTruth{
 		Notes: "control: no bug was switched on; a correct investigation accepts no root cause (root_cause_service \"none\")"},
 	"lockinv": {RootCauseService: "ledger", Pattern: "lock_inversion", Version: "v1",
 		Notes: "the ledger's POST /entries appends to its audit trail while holding the ledger mutex; GET /balance reconciles the audit trail holding the audit lock while it polls for the ledger mutex with a 25 ms TryLock timeout, then retries: AB-BA bounded by a timeout"},
+	"lockinv-pthread": {RootCauseService: "ledger", Pattern: "lock_inversion", Version: "v1",
+		Notes: "the lockinv bug with pthread mutexes taken by C code (workload/bank/plock.c): POST /entries takes the ledger lock then the audit lock; GET /balance holds the audit lock while it waits for the ledger lock with pthread_mutex_timedlock (25 ms)"},
 	"netloss": {RootCauseService: "frontend", Pattern: "retransmit_tail", Version: "v1",
 		Notes: "the frontend runs in a private network namespace; at inject an nftables rule there drops a share of its outgoing TCP packets at random, so its calls to the ledger (and its answers) wait for TCP retransmission timeouts"},
 	"bump": {RootCauseService: "none", Pattern: "none", Version: "v2",
@@ -207,15 +212,16 @@ func (r *recording) manifest() map[string]any {
 }
 
 var recordDescription = map[string]string{
-	"convoy":     "bank (frontend -> ledger: Authorize over gRPC, entries and balances over HTTP); the ledger's convoy bug switched on at inject: a sync.Mutex held across fdatasync",
-	"regression": "bank (frontend -> ledger: Authorize over gRPC, entries and balances over HTTP); v1 in the baseline, v2 (extra CPU work in the ledger's GET /balance) deployed at inject",
-	"iostorm":    "bank (frontend -> ledger: Authorize over gRPC, entries and balances over HTTP); the ledger's iostorm bug switched on at inject: synchronous chunked writes + fdatasync per entry on the request path, outside any lock",
-	"faultstorm": "bank (frontend -> ledger: Authorize over gRPC, entries and balances over HTTP); the ledger's faultstorm bug switched on at inject: each balance read touches evicted pages of an mmapped archive (major faults)",
-	"cpuquota":   "bank (frontend -> ledger: Authorize over gRPC, entries and balances over HTTP); the ledger joins a CPU-quota cgroup at inject (cpuquota) and is throttled under the same load",
-	"none":       "bank (frontend -> ledger: Authorize over gRPC, entries and balances over HTTP); control recording: the same load in both phases, no bug",
-	"lockinv":    "bank (frontend -> ledger: Authorize over gRPC, entries and balances over HTTP); the ledger's lockinv bug switched on at inject: audit lock and ledger mutex taken in both orders, the retry path bounded by a TryLock timeout; services built with -gcflags=all=-l for lock order",
-	"netloss":    "bank (frontend -> ledger: Authorize over gRPC, entries and balances over HTTP); the frontend in a private network namespace behind a veth pair; at inject nftables drops a share of its outgoing TCP packets",
-	"bump":       "bank (frontend -> ledger: Authorize over gRPC, entries and balances over HTTP); control recording: v1 in the baseline, both services restarted as v2 at inject with no bug (a benign version bump)",
+	"convoy":          "bank (frontend -> ledger: Authorize over gRPC, entries and balances over HTTP); the ledger's convoy bug switched on at inject: a sync.Mutex held across fdatasync",
+	"regression":      "bank (frontend -> ledger: Authorize over gRPC, entries and balances over HTTP); v1 in the baseline, v2 (extra CPU work in the ledger's GET /balance) deployed at inject",
+	"iostorm":         "bank (frontend -> ledger: Authorize over gRPC, entries and balances over HTTP); the ledger's iostorm bug switched on at inject: synchronous chunked writes + fdatasync per entry on the request path, outside any lock",
+	"faultstorm":      "bank (frontend -> ledger: Authorize over gRPC, entries and balances over HTTP); the ledger's faultstorm bug switched on at inject: each balance read touches evicted pages of an mmapped archive (major faults)",
+	"cpuquota":        "bank (frontend -> ledger: Authorize over gRPC, entries and balances over HTTP); the ledger joins a CPU-quota cgroup at inject (cpuquota) and is throttled under the same load",
+	"none":            "bank (frontend -> ledger: Authorize over gRPC, entries and balances over HTTP); control recording: the same load in both phases, no bug",
+	"lockinv":         "bank (frontend -> ledger: Authorize over gRPC, entries and balances over HTTP); the ledger's lockinv bug switched on at inject: audit lock and ledger mutex taken in both orders, the retry path bounded by a TryLock timeout; services built with -gcflags=all=-l for lock order",
+	"lockinv-pthread": "bank (frontend -> ledger: Authorize over gRPC, entries and balances over HTTP); the ledger's lockinv bug with pthread mutexes in C (cgo, system compiler) switched on at inject; pthread lock-order probes on the C library, a normal build",
+	"netloss":         "bank (frontend -> ledger: Authorize over gRPC, entries and balances over HTTP); the frontend in a private network namespace behind a veth pair; at inject nftables drops a share of its outgoing TCP packets",
+	"bump":            "bank (frontend -> ledger: Authorize over gRPC, entries and balances over HTTP); control recording: v1 in the baseline, both services restarted as v2 at inject with no bug (a benign version bump)",
 }
 
 func buildRevision() string {

@@ -39,6 +39,8 @@ func TestConfigValidate(t *testing.T) {
 		{"role", func(c *Config) { c.Role = "cache" }, `role "cache"`},
 		{"version", func(c *Config) { c.Version = "v3" }, `version "v3"`},
 		{"bug", func(c *Config) { c.Bug = "deadlock" }, `bug "deadlock"`},
+		{"pthread locks", func(c *Config) { c.Bug, c.Locks = BugLockInv, LocksPthread }, ""},
+		{"locks", func(c *Config) { c.Locks = "spin" }, `locks "spin"`},
 		{"frontend without ledger", func(c *Config) { c.Role = RoleFrontend }, `ledger URL ""`},
 		{"ledger URL scheme", func(c *Config) { c.Role, c.LedgerURL = RoleFrontend, "ftp://x" }, `ledger URL "ftp://x"`},
 		{"snapshot", func(c *Config) { c.SnapshotBytes = 0 }, "snapshot bytes 0"},

@@ -47,7 +47,11 @@
 //     ReconcileTimeout, releases the audit lock, backs off and retries
 //     (order: audit lock, then mutex). The two orders make each side
 //     wait for the other until the timeout: latency, not a hang (Go lock
-//     waits, and lock-order edges in a -gcflags=all=-l build);
+//     waits, and lock-order edges in a -gcflags=all=-l build). With Locks
+//     "pthread" the two locks are pthread mutexes taken by C code
+//     (plock.c, built by cgo with the system compiler) and the retry path
+//     uses pthread_mutex_timedlock: futex waits and lock-order edges name
+//     the same mutex addresses, in a normal build;
 //   - none: the ledger applies entries under the mutex and leaves the
 //     snapshot to the page cache.
 //
@@ -146,7 +150,17 @@ type Config struct {
 	// ReconcileEvery is how long a reconciliation lasts before a balance
 	// read starts another (0: every read reconciles).
 	ReconcileEvery time.Duration
+	// Locks is the lockinv bug's lock implementation: LocksGo (sync.Mutex)
+	// or LocksPthread (pthread mutexes in C, taken with
+	// pthread_mutex_timedlock on the retry path).
+	Locks string
 }
+
+// Lock implementations of the lockinv bug.
+const (
+	LocksGo      = "go"
+	LocksPthread = "pthread"
+)
 
 // DefaultConfig is a v1 ledger without bugs: 256 KiB snapshots written
 // in 32 KiB chunks (8 fdatasyncs per entry under the convoy bug), 600
@@ -157,7 +171,8 @@ type Config struct {
 func DefaultConfig() Config {
 	return Config{Role: RoleLedger, Version: "v1", Bug: BugNone, SnapshotBytes: 256 << 10, SyncChunkBytes: 32 << 10,
 		RegressionRounds: 600, Accounts: 100, FaultFileBytes: 32 << 20, FaultPages: 32,
-		ReconcileTimeout: 25 * time.Millisecond, ReconcileRetries: 1, ReconcileEvery: 100 * time.Millisecond}
+		ReconcileTimeout: 25 * time.Millisecond, ReconcileRetries: 1, ReconcileEvery: 100 * time.Millisecond,
+		Locks: LocksGo}
 }
 
 // Validate reports the first problem with c.
@@ -186,6 +201,8 @@ func (c *Config) Validate() error {
 		return bad("reconcile timeout %v: want 100µs to 10s", c.ReconcileTimeout)
 	case c.ReconcileRetries < 1 || c.ReconcileRetries > 100:
 		return bad("reconcile retries %d: want 1 to 100", c.ReconcileRetries)
+	case c.Locks != LocksGo && c.Locks != LocksPthread:
+		return bad("locks %q: want %s or %s", c.Locks, LocksGo, LocksPthread)
 	case c.ReconcileEvery < 0 || c.ReconcileEvery > 10*time.Second:
 		return bad("reconcile interval %v: want 0 to 10s", c.ReconcileEvery)
 	case c.Bug == BugCPUQuota && len(c.CPUCgroups) == 0:

@@ -29,6 +29,7 @@ type ledger struct {
 	journal  *journal // iostorm: durable entry records
 	archive  *archive // faultstorm: the mapped history
 	audit    auditTrail
+	plocks   *pthreadLocks // Config.Locks "pthread": the lockinv bug's locks in C
 	// lastReconcile is when the last lockinv reconciliation started (unix ns).
 	lastReconcile atomic.Int64
 }
@@ -50,6 +51,9 @@ func openLedger(cfg *Config) (*ledger, error) {
 	if err == nil {
 		l.archive, err = openArchive(cfg)
 	}
+	if err == nil && cfg.Locks == LocksPthread {
+		l.plocks, err = newPthreadLocks()
+	}
 	if err != nil {
 		return nil, errors.Join(err, l.close())
 	}
@@ -65,6 +69,9 @@ func (l *ledger) close() error {
 	if l.archive != nil {
 		err = errors.Join(err, l.archive.close())
 	}
+	if l.plocks != nil {
+		l.plocks.close()
+	}
 	return err
 }
 
@@ -74,6 +81,10 @@ func (l *ledger) close() error {
 // entry queues behind the disk. With audit (the lockinv bug) it then
 // appends to the audit trail, still holding the mutex.
 func (l *ledger) commit(from, to int, amount int64, durable, audit bool) error {
+	if audit && l.plocks != nil { // the pthread variant: its ledger lock first
+		l.plocks.lockLedger()
+		defer l.plocks.unlockLedger()
+	}
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	if l.balances[from] < amount {
@@ -84,7 +95,10 @@ func (l *ledger) commit(from, to int, amount int64, durable, audit bool) error {
 	if err := l.write(durable); err != nil {
 		return err
 	}
-	if audit {
+	switch {
+	case audit && l.plocks != nil:
+		l.plocks.appendAudit(amount) // order: ledger lock, then audit lock
+	case audit:
 		l.audit.append(amount) // order: mu, then audit.mu
 	}
 	return nil

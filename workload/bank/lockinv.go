@@ -59,6 +59,9 @@ func (l *ledger) reconcile(timeout time.Duration, retries int) (attempts int, er
 }
 
 func (l *ledger) reconcileOnce(timeout time.Duration) bool {
+	if l.plocks != nil {
+		return l.plocks.reconcile(timeout) // the same, in C with pthread mutexes
+	}
 	l.audit.mu.Lock()
 	defer l.audit.mu.Unlock()
 	var sum int64

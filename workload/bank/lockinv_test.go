@@ -107,3 +107,36 @@ func TestReconcileDue(t *testing.T) {
 		}
 	}
 }
+
+// TestPthreadReconcile: the pthread variant times out while the ledger
+// lock is held (pthread_mutex_timedlock) and succeeds once it is free;
+// commits under the bug reach its audit total.
+func TestPthreadReconcile(t *testing.T) {
+	cfg := DefaultConfig()
+	cfg.DataDir, cfg.Locks, cfg.SnapshotBytes, cfg.SyncChunkBytes = t.TempDir(), LocksPthread, 4096, 4096
+	l, err := openLedger(&cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.close()
+	l.plocks.lockLedger()
+	start := time.Now()
+	if n, err := l.reconcile(5*time.Millisecond, 1); !errors.Is(err, errReconcileGaveUp) || n != 1 {
+		t.Fatalf("reconcile with the ledger lock held = %d, %v; want a timeout", n, err)
+	}
+	if d := time.Since(start); d < 5*time.Millisecond {
+		t.Errorf("timed out after %v, before 5 ms", d)
+	}
+	l.plocks.unlockLedger()
+	if n, err := l.reconcile(time.Second, 1); err != nil || n != 1 {
+		t.Fatalf("reconcile with the ledger lock free = %d, %v", n, err)
+	}
+	for range 3 {
+		if err := l.commit(0, 1, 2, false, true); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if got := l.plocks.auditTotal(); got != 6 {
+		t.Errorf("audit total %d, want 6", got)
+	}
+}
