@@ -130,7 +130,15 @@ func (n *Node) Run(ctx context.Context) error {
 	if n.listener != nil {
 		srv = &http.Server{Handler: n.met.handler(), ReadHeaderTimeout: 5 * time.Second}
 		go func() { _ = srv.Serve(n.listener) }()
-		defer srv.Close()
+		defer func() {
+			// Shutdown, not Close: the kill switch's own request is still
+			// being answered when Run gets here.
+			sctx, stop := context.WithTimeout(context.Background(), 2*time.Second)
+			defer stop()
+			if err := srv.Shutdown(sctx); err != nil {
+				srv.Close()
+			}
+		}()
 	}
 	expCtx, stopExp := context.WithCancel(context.Background())
 	expDone := make(chan struct{})
