@@ -152,7 +152,58 @@ func (d *Deterministic) hypothesisOf(ctx context.Context, lead evidence.Finding,
 	if h.Location.Service == "" {
 		h.Location.Service = d.leadService(ctx, lead, h, all)
 	}
+	// A lead located on a process or cgroup names the endpoint its spans
+	// share; one located on a lock keeps none (its cited spans are the
+	// waiters, not the holder's operation).
+	if ep := h.Location.Endpoint; h.Location.Lock == "" && (ep == "" || strings.HasPrefix(ep, "pid ") || strings.HasPrefix(ep, "cgroup ")) {
+		if name := d.leadEndpoint(ctx, lead, h); name != "" {
+			h.Location.Endpoint = name
+		}
+	}
 	return h
+}
+
+// leadEndpoint names the endpoint of a lead located on a process or
+// cgroup: the span name most cited (the lead's refs, then the
+// hypothesis' claims) among the located service's server spans, else
+// among its other spans.
+func (d *Deterministic) leadEndpoint(ctx context.Context, lead evidence.Finding, h *hypothesis.Hypothesis) string {
+	var ids []string
+	for _, r := range lead.Refs {
+		ids = append(ids, r.ID)
+	}
+	for _, c := range h.Claims {
+		ids = append(ids, c.Citations...)
+	}
+	server, other := map[string]int{}, map[string]int{}
+	seen := map[string]bool{}
+	for _, id := range ids {
+		if seen[id] || !strings.HasPrefix(id, "span:") {
+			continue
+		}
+		seen[id] = true
+		it, err := d.Resolver.Get(ctx, id)
+		if err != nil || it.Span == nil || it.Span.Service != h.Location.Service {
+			continue
+		}
+		if it.Span.Kind == evidence.KindServer {
+			server[it.Span.Name]++
+		} else {
+			other[it.Span.Name]++
+		}
+	}
+	for _, counts := range []map[string]int{server, other} {
+		best := ""
+		for name, n := range counts {
+			if best == "" || n > counts[best] || n == counts[best] && name < best {
+				best = name
+			}
+		}
+		if best != "" {
+			return best
+		}
+	}
+	return ""
 }
 
 // leadService names the service of a lead whose subject names none (a
