@@ -18,7 +18,7 @@ import (
 	"github.com/debugai/debugai/workload/bank"
 )
 
-const recordUsage = `record --scenario convoy|regression|iostorm|faultstorm|cpuquota|lockinv|lockinv-pthread|netloss|none|bump --out DIR [flags]
+const recordUsage = `record --scenario convoy|callconvoy|regression|iostorm|faultstorm|cpuquota|lockinv|lockinv-pthread|netloss|none|bump --out DIR [flags]
 
 Records a real incident bundle (ARCHITECTURE.md, "Incident bundle") of
 the bank system (package workload/bank) on this machine. As root, it
@@ -82,13 +82,13 @@ type recordConfig struct {
 const defaultNodeArgs = "--go-locks=false --fsync-threshold=100us --runqueue-threshold=1ms"
 
 // recordScenarios are the scenarios record knows.
-var recordScenarios = []string{"convoy", "regression", "iostorm", "faultstorm", "cpuquota", "lockinv", "lockinv-pthread", "netloss", "none", "bump"}
+var recordScenarios = []string{"convoy", "callconvoy", "regression", "iostorm", "faultstorm", "cpuquota", "lockinv", "lockinv-pthread", "netloss", "none", "bump"}
 
 func parseRecordFlags(args []string, env *cmdEnv) (recordConfig, error) {
 	c := recordConfig{}
 	def := bank.DefaultConfig()
 	fs := newFlagSet("record", recordUsage, env)
-	fs.StringVar(&c.scenario, "scenario", "", "convoy, regression, iostorm, faultstorm, cpuquota, lockinv, lockinv-pthread, netloss, none or bump (the controls)")
+	fs.StringVar(&c.scenario, "scenario", "", "convoy, callconvoy, regression, iostorm, faultstorm, cpuquota, lockinv, lockinv-pthread, netloss, none or bump (the controls)")
 	fs.StringVar(&c.out, "out", "", "bundle folder to write (created if missing; its bundle files are replaced)")
 	fs.StringVar(&c.nodeBin, "node-bin", "", "debugai-node binary (default: debugai-node next to this executable, else in PATH)")
 	fs.DurationVar(&c.baseline, "baseline", 10*time.Second, "load without the bug")

@@ -152,6 +152,8 @@ type bundleTruth struct {
 var scenarioTruth = map[string]bundleTruth{
 	"convoy": {RootCauseService: "ledger", RootCauseOperation: "POST /entries", Pattern: "lock_convoy", Version: "v1",
 		Notes: "the ledger rewrites and fdatasyncs its balance snapshot while holding its process-wide sync.Mutex; transfers queue behind the holder's disk wait"},
+	"callconvoy": {RootCauseService: "frontend", RootCauseOperation: "POST /transfer", Pattern: "lock_convoy", Version: "v1",
+		Notes: "the frontend holds one sync.Mutex across each transfer's Authorize call to the ledger, whose Authorize waits 2 ms for a slow dependency: transfers queue on the frontend's mutex behind the call in flight"},
 	"regression": {RootCauseService: "ledger", RootCauseOperation: "GET /balance", Pattern: "regression_other", Version: "v2",
 		Notes: "v2 of the ledger re-hashes an account's history on every balance read (extra CPU work); v1 does not"},
 	"iostorm": {RootCauseService: "ledger", RootCauseOperation: "POST /entries", Pattern: "io_latency", Version: "v1",

@@ -88,6 +88,13 @@ type ConvoyConfig struct {
 	// wait on another address). A TCP retransmit of the holder inside a
 	// hold window also qualifies.
 	MinHolderBlockedShare float64
+	// A Go mutex holder that waits on a downstream call parks its
+	// goroutine without blocking a thread: such a convoy qualifies when at
+	// least MinCallReleaseShare of the waits end within CallSlackNS after
+	// a client span of the process ends (and twice as often as random
+	// timing would give).
+	CallSlackNS         int64
+	MinCallReleaseShare float64
 }
 
 // StarvationConfig configures starvation.
@@ -219,7 +226,7 @@ func DefaultConfig() Config {
 		Alpha:            0.05,
 		MaxRefs:          5,
 		Convoy: ConvoyConfig{MinWaitNS: 1_000_000, MinWaits: 5, MinTotalWaitNS: 100_000_000, DominantShare: 0.5,
-			MinHolderBlockedShare: 0.3},
+			MinHolderBlockedShare: 0.3, CallSlackNS: 500_000, MinCallReleaseShare: 0.5},
 		Starvation: StarvationConfig{MinEvents: 20, MinSpans: 5, MinSpanFraction: 0.01, MinShare: 0.1, MinP90DelayNS: 1_000_000,
 			MinThrottleRecords: 2, MinThrottledNS: 10_000_000, MinThrottledSlowSpans: 3, ThrottleIntervalNS: 200_000_000},
 		Retransmit: RetransmitConfig{MinSlowWithRetransmit: 3, MinRateRatio: 2},
@@ -255,6 +262,7 @@ func (c Config) validate() error {
 		{"alpha", c.Alpha, 0, 1, false, false},
 		{"convoy dominant share", c.Convoy.DominantShare, 0, 1, false, true},
 		{"convoy holder blocked share", c.Convoy.MinHolderBlockedShare, 0, 1, false, true},
+		{"convoy call release share", c.Convoy.MinCallReleaseShare, 0, 1, false, true},
 		{"starvation share", c.Starvation.MinShare, 0, 1, false, true},
 		{"starvation span fraction", c.Starvation.MinSpanFraction, 0, 1, true, true},
 		{"retransmit rate ratio", c.Retransmit.MinRateRatio, 1, math.MaxFloat64, true, true},
@@ -275,6 +283,7 @@ func (c Config) validate() error {
 		{"max refs", int64(c.MaxRefs), 1, MaxRefsLimit},
 		{"convoy min wait ns", c.Convoy.MinWaitNS, 0, math.MaxInt64},
 		{"convoy min total wait ns", c.Convoy.MinTotalWaitNS, 0, math.MaxInt64},
+		{"convoy call slack ns", c.Convoy.CallSlackNS, 0, math.MaxInt64},
 		{"convoy min waits", int64(c.Convoy.MinWaits), 2, math.MaxInt64},
 		{"starvation min events", int64(c.Starvation.MinEvents), 1, math.MaxInt64},
 		{"starvation min spans", int64(c.Starvation.MinSpans), 1, math.MaxInt64},

@@ -182,8 +182,14 @@ func (x *index) convoyFinding(cv *convoy) (evidence.Finding, bool) {
 	if holdNS > 0 {
 		blockedShare = min(1, float64(blockedNS)/float64(holdNS))
 	}
+	var calls callRelease
 	if blockedShare < c.MinHolderBlockedShare && cv.retx == 0 {
-		return evidence.Finding{}, false
+		if !cv.goMutex {
+			return evidence.Finding{}, false
+		}
+		if calls = x.callReleases(cv); !calls.heldAcrossCalls(c) {
+			return evidence.Finding{}, false
+		}
 	}
 	share := float64(cv.holderNS) / float64(cv.totalNS)
 	var refs refSet
@@ -209,7 +215,10 @@ func (x *index) convoyFinding(cv *convoy) (evidence.Finding, bool) {
 			}
 		}
 	}
-	blocked := blockedShare
+	for _, i := range topK(len(calls.calls), x.cfg.MaxRefs, func(i int) int64 { return x.spans[calls.calls[i]].DurationNS() }) {
+		refs.span(&x.spans[calls.calls[i]])
+	}
+	blocked := max(blockedShare, calls.share)
 	if cv.retx > 0 {
 		blocked = 1
 	}
@@ -222,11 +231,19 @@ func (x *index) convoyFinding(cv *convoy) (evidence.Finding, bool) {
 	summary := fmt.Sprintf("%d waits (%v) by %d threads on lock %s%s queue behind %s (%.0f%% of the wait time), which is itself blocked %.0f%% of its hold time%s",
 		len(cv.waits), roundDur(cv.totalNS), cv.waiters, subject, inService(svc), holder, 100*share,
 		100*blockedShare, holderDetail(kinds, cv.retx))
+	if len(calls.calls) > 0 {
+		summary = fmt.Sprintf("%d waits (%v) by %d threads on lock %s%s queue behind %s (%.0f%% of the wait time), which holds it across downstream calls: %.0f%% of the waits ended within %v after a client span of the process returned (%s; %.0f%% by chance)",
+			len(cv.waits), roundDur(cv.totalNS), cv.waiters, subject, inService(svc), holder, 100*share,
+			100*calls.share, roundDur(c.CallSlackNS), dominant(calls.names), 100*calls.expected)
+	}
 	attrs := map[string]float64{
 		"waits": float64(len(cv.waits)), "wait_ns": float64(cv.totalNS), "waiters": float64(cv.waiters),
 		"holder_tid": float64(cv.holder), "holder_share": share, "hold_ns": float64(holdNS),
 		"holder_blocked_ns": float64(blockedNS), "holder_blocked_share": blockedShare,
 		"holder_retransmits": float64(cv.retx), "addr": float64(cv.key.addr), "pid": float64(cv.key.pid),
+	}
+	if len(calls.calls) > 0 {
+		attrs["call_release_share"], attrs["call_release_expected"] = calls.share, calls.expected
 	}
 	return newFinding(KindLockConvoy, subject, summary, float64(cv.holderNS)/1e9,
 		share*(1+blocked)/2, refs.refs, attrs), true

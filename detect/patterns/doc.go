@@ -39,7 +39,13 @@
 // futex waits on other addresses, clipped to the hold windows, give the
 // share of its hold time it was blocked itself; at least
 // MinHolderBlockedShare of it, or a TCP retransmit of the holder inside a
-// hold window, makes a finding. Subject "0x<addr>@<node>/<pid>"; refs: the
+// hold window, makes a finding. A Go mutex's holder that waits on a
+// downstream call parks its goroutine in the netpoller and blocks no
+// thread; its convoy qualifies instead when at least MinCallReleaseShare
+// of the waits end within CallSlackNS after a client span of the same
+// process ends (the lock released as each call returns), and at least
+// twice as often as random timing would give (client spans per second ×
+// CallSlackNS); those client spans are cited on the trace line. Subject "0x<addr>@<node>/<pid>"; refs: the
 // longest waits (kernel.futex), the holder's blocking events (kernel.block,
 // kernel.tcp, kernel.sched, kernel.futex), lock-order edges naming the
 // address ("0x…", "addr:0x…", "futex:0x…"; lock line) and the spans of the

@@ -52,6 +52,12 @@
 //     (plock.c, built by cgo with the system compiler) and the retry path
 //     uses pthread_mutex_timedlock: futex waits and lock-order edges name
 //     the same mutex addresses, in a normal build;
+//   - callconvoy: a lock held across a slow downstream call. The
+//     frontend serializes transfers through one sync.Mutex held across
+//     its Authorize call to the ledger, whose Authorize waits
+//     AuthorizeDelay for a slow dependency: transfers queue on the
+//     frontend's mutex behind the call in flight (Go lock waits released
+//     as each call returns);
 //   - none: the ledger applies entries under the mutex and leaves the
 //     snapshot to the page cache.
 //
@@ -90,6 +96,7 @@ const (
 	BugFaultStorm Bug = "faultstorm"
 	BugCPUQuota   Bug = "cpuquota"
 	BugLockInv    Bug = "lockinv"
+	BugCallConvoy Bug = "callconvoy"
 )
 
 // ErrInvalidConfig is wrapped by every Validate error.
@@ -98,10 +105,10 @@ var ErrInvalidConfig = errors.New("invalid bank configuration")
 // ParseBug returns the bug named s.
 func ParseBug(s string) (Bug, error) {
 	switch b := Bug(s); b {
-	case BugNone, BugConvoy, BugRegression, BugIOStorm, BugFaultStorm, BugCPUQuota, BugLockInv:
+	case BugNone, BugConvoy, BugRegression, BugIOStorm, BugFaultStorm, BugCPUQuota, BugLockInv, BugCallConvoy:
 		return b, nil
 	}
-	return "", fmt.Errorf("%w: bug %q: want none, convoy, regression, iostorm, faultstorm, cpuquota or lockinv", ErrInvalidConfig, s)
+	return "", fmt.Errorf("%w: bug %q: want none, convoy, regression, iostorm, faultstorm, cpuquota, lockinv or callconvoy", ErrInvalidConfig, s)
 }
 
 // Config configures one service. Start from DefaultConfig.
@@ -150,6 +157,9 @@ type Config struct {
 	// ReconcileEvery is how long a reconciliation lasts before a balance
 	// read starts another (0: every read reconciles).
 	ReconcileEvery time.Duration
+	// AuthorizeDelay is how long the ledger's Authorize waits for its slow
+	// dependency under the callconvoy bug.
+	AuthorizeDelay time.Duration
 	// Locks is the lockinv bug's lock implementation: LocksGo (sync.Mutex)
 	// or LocksPthread (pthread mutexes in C, taken with
 	// pthread_mutex_timedlock on the retry path).
@@ -172,7 +182,7 @@ func DefaultConfig() Config {
 	return Config{Role: RoleLedger, Version: "v1", Bug: BugNone, SnapshotBytes: 256 << 10, SyncChunkBytes: 32 << 10,
 		RegressionRounds: 600, Accounts: 100, FaultFileBytes: 32 << 20, FaultPages: 32,
 		ReconcileTimeout: 25 * time.Millisecond, ReconcileRetries: 1, ReconcileEvery: 100 * time.Millisecond,
-		Locks: LocksGo}
+		Locks: LocksGo, AuthorizeDelay: 2 * time.Millisecond}
 }
 
 // Validate reports the first problem with c.
@@ -201,6 +211,8 @@ func (c *Config) Validate() error {
 		return bad("reconcile timeout %v: want 100µs to 10s", c.ReconcileTimeout)
 	case c.ReconcileRetries < 1 || c.ReconcileRetries > 100:
 		return bad("reconcile retries %d: want 1 to 100", c.ReconcileRetries)
+	case c.AuthorizeDelay < 0 || c.AuthorizeDelay > 10*time.Second:
+		return bad("authorize delay %v: want 0 to 10s", c.AuthorizeDelay)
 	case c.Locks != LocksGo && c.Locks != LocksPthread:
 		return bad("locks %q: want %s or %s", c.Locks, LocksGo, LocksPthread)
 	case c.ReconcileEvery < 0 || c.ReconcileEvery > 10*time.Second:

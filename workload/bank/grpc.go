@@ -79,7 +79,16 @@ var _ ledgerServer = grpcLedger{}
 // positive; otherwise ok is false and reason says why. It reads only the
 // number of accounts, fixed when the ledger opens, and so never takes the
 // ledger's mutex: the convoy and iostorm bugs behave as without it.
-func (g grpcLedger) Authorize(_ context.Context, req *structpb.Struct) (*structpb.Struct, error) {
+func (g grpcLedger) Authorize(ctx context.Context, req *structpb.Struct) (*structpb.Struct, error) {
+	if g.s.Bug() == BugCallConvoy { // a slow dependency of the check
+		t := time.NewTimer(g.s.cfg.AuthorizeDelay)
+		select {
+		case <-t.C:
+		case <-ctx.Done():
+			t.Stop()
+			return nil, ctx.Err()
+		}
+	}
 	reason := g.s.ledger.authorize(req.GetFields())
 	return &structpb.Struct{Fields: map[string]*structpb.Value{
 		"ok":     structpb.NewBoolValue(reason == ""),
@@ -206,7 +215,14 @@ func (s *Service) transfer(w http.ResponseWriter, r *http.Request) {
 			}
 			nums[i] = n
 		}
+		held := s.Bug() == BugCallConvoy // the lock held across the downstream call
+		if held {
+			s.authMu.Lock()
+		}
 		err := s.authorize(r.Context(), nums[0], nums[1], nums[2])
+		if held {
+			s.authMu.Unlock()
+		}
 		switch {
 		case errors.Is(err, errRefused):
 			http.Error(w, err.Error(), http.StatusForbidden)

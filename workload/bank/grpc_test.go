@@ -193,3 +193,37 @@ func named(spans tracetest.SpanStubs, name string) tracetest.SpanStubs {
 	}
 	return out
 }
+
+// TestBankCallConvoy: under the callconvoy bug the frontend holds one
+// mutex across each Authorize call, and the ledger's Authorize waits
+// AuthorizeDelay: concurrent transfers take their turns, so n of them
+// take at least n delays; with the bug off they run side by side.
+func TestBankCallConvoy(t *testing.T) {
+	const n = 4
+	for _, tc := range []struct {
+		bug    Bug
+		serial bool
+	}{{BugCallConvoy, true}, {BugNone, false}} {
+		t.Run(string(tc.bug), func(t *testing.T) {
+			s := newSystemWith(t, "v1", tc.bug, true)
+			delay := s.ledger.cfg.AuthorizeDelay
+			start := time.Now()
+			done := make(chan int, n)
+			for i := range n {
+				go func() {
+					code, _ := do(t, http.MethodPost, s.frontURL+"/transfer?from="+strconv.Itoa(i)+"&to=50&amount=1")
+					done <- code
+				}()
+			}
+			for range n {
+				if code := <-done; code != http.StatusOK {
+					t.Fatalf("transfer: %d", code)
+				}
+			}
+			elapsed := time.Since(start)
+			if tc.serial && elapsed < n*delay {
+				t.Errorf("%d transfers took %v, want at least %v (one Authorize delay each, in turn)", n, elapsed, n*delay)
+			}
+		})
+	}
+}

@@ -31,6 +31,7 @@ type Service struct {
 	tracer trace.Tracer
 	client *http.Client     // frontend: calls the ledger
 	conn   *grpc.ClientConn // frontend with Config.LedgerGRPC: calls Authorize
+	authMu sync.Mutex       // frontend, callconvoy bug: held across Authorize
 	ledger *ledger          // ledger: the books
 	h      http.Handler
 }
