@@ -41,6 +41,9 @@ func (r *recording) startServices(ctx context.Context, version string) error {
 		if r.cfg.scenario == "lockinv-pthread" {
 			args = append(args, "--locks", bank.LocksPthread)
 		}
+		if r.cfg.scenario == "callconvoy" && role == bank.RoleLedger {
+			args = append(args, "--authorize-delay", "2ms") // a slow dependency, before and after inject
+		}
 		if role == bank.RoleLedger {
 			args = append(args, "--grpc-listen", net.JoinHostPort(host, "0"))
 			if r.cgroups != nil {
@@ -153,7 +156,7 @@ var scenarioTruth = map[string]bundleTruth{
 	"convoy": {RootCauseService: "ledger", RootCauseOperation: "POST /entries", Pattern: "lock_convoy", Version: "v1",
 		Notes: "the ledger rewrites and fdatasyncs its balance snapshot while holding its process-wide sync.Mutex; transfers queue behind the holder's disk wait"},
 	"callconvoy": {RootCauseService: "frontend", RootCauseOperation: "POST /transfer", Pattern: "lock_convoy", Version: "v1",
-		Notes: "the frontend holds one sync.Mutex across each transfer's Authorize call to the ledger, whose Authorize waits 2 ms for a slow dependency: transfers queue on the frontend's mutex behind the call in flight"},
+		Notes: "at inject the frontend starts holding one sync.Mutex across each transfer's Authorize call to the ledger, whose Authorize waits 2 ms for a slow dependency throughout the recording: transfers queue on the frontend's mutex behind the call in flight"},
 	"regression": {RootCauseService: "ledger", RootCauseOperation: "GET /balance", Pattern: "regression_other", Version: "v2",
 		Notes: "v2 of the ledger re-hashes an account's history on every balance read (extra CPU work); v1 does not"},
 	"iostorm": {RootCauseService: "ledger", RootCauseOperation: "POST /entries", Pattern: "io_latency", Version: "v1",
@@ -215,6 +218,7 @@ func (r *recording) manifest() map[string]any {
 
 var recordDescription = map[string]string{
 	"convoy":          "bank (frontend -> ledger: Authorize over gRPC, entries and balances over HTTP); the ledger's convoy bug switched on at inject: a sync.Mutex held across fdatasync",
+	"callconvoy":      "bank (frontend -> ledger: Authorize over gRPC, entries and balances over HTTP); the ledger's Authorize waits 2 ms for a slow dependency throughout; at inject the frontend's callconvoy bug holds a mutex across that call",
 	"regression":      "bank (frontend -> ledger: Authorize over gRPC, entries and balances over HTTP); v1 in the baseline, v2 (extra CPU work in the ledger's GET /balance) deployed at inject",
 	"iostorm":         "bank (frontend -> ledger: Authorize over gRPC, entries and balances over HTTP); the ledger's iostorm bug switched on at inject: synchronous chunked writes + fdatasync per entry on the request path, outside any lock",
 	"faultstorm":      "bank (frontend -> ledger: Authorize over gRPC, entries and balances over HTTP); the ledger's faultstorm bug switched on at inject: each balance read touches evicted pages of an mmapped archive (major faults)",

@@ -176,7 +176,9 @@ its mutex), regression (v2's GET /balance does extra CPU work), iostorm
 (POST /entries journals each entry with fdatasync, outside the mutex),
 faultstorm (GET /balance reads evicted pages of an mmapped archive: major
 faults), cpuquota (the ledger joins the --cpu-cgroups, which the caller
-gives a CPU quota), lockinv (POST /entries takes the ledger lock then the
+gives a CPU quota), callconvoy (the frontend holds a mutex across its
+Authorize call; --authorize-delay makes the ledger's Authorize slow),
+lockinv (POST /entries takes the ledger lock then the
 audit lock; GET /balance reconciles holding the audit lock while it waits
 for the ledger lock with a timeout; --locks pthread makes both pthread
 mutexes taken by C code) or none;
@@ -193,7 +195,8 @@ func runWorkloadBank(ctx context.Context, args []string, env *cmdEnv) (err error
 	fs.StringVar(&cfg.LedgerGRPC, "ledger-grpc", "", "the ledger's gRPC address host:port; the frontend calls Authorize before each transfer (default: no call)")
 	otlp := fs.String("otlp", "", "OTLP/HTTP traces endpoint, e.g. http://127.0.0.1:4318 (default: no export)")
 	fs.StringVar(&cfg.Version, "version", cfg.Version, "deployed version: v1 or v2")
-	bug := fs.String("bug", string(cfg.Bug), "active bug: none, convoy, regression, iostorm, faultstorm, cpuquota or lockinv")
+	bug := fs.String("bug", string(cfg.Bug), "active bug: none, convoy, callconvoy, regression, iostorm, faultstorm, cpuquota or lockinv")
+	fs.DurationVar(&cfg.AuthorizeDelay, "authorize-delay", cfg.AuthorizeDelay, "how long the ledger's Authorize waits for a slow dependency (0: none)")
 	fs.StringVar(&cfg.Locks, "locks", cfg.Locks, "the lockinv bug's locks: go (sync.Mutex) or pthread (pthread mutexes in C)")
 	fs.StringVar(&cfg.DataDir, "data-dir", "", "directory of the ledger's snapshot file (default: the temporary directory)")
 	fs.IntVar(&cfg.SnapshotBytes, "snapshot-bytes", cfg.SnapshotBytes, "bytes of the snapshot the ledger rewrites per entry")

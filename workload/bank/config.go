@@ -54,10 +54,10 @@
 //     the same mutex addresses, in a normal build;
 //   - callconvoy: a lock held across a slow downstream call. The
 //     frontend serializes transfers through one sync.Mutex held across
-//     its Authorize call to the ledger, whose Authorize waits
-//     AuthorizeDelay for a slow dependency: transfers queue on the
-//     frontend's mutex behind the call in flight (Go lock waits released
-//     as each call returns);
+//     its Authorize call to the ledger (slow when the ledger's
+//     AuthorizeDelay is set): transfers queue on the frontend's mutex
+//     behind the call in flight (Go lock waits released as each call
+//     returns);
 //   - none: the ledger applies entries under the mutex and leaves the
 //     snapshot to the page cache.
 //
@@ -157,8 +157,8 @@ type Config struct {
 	// ReconcileEvery is how long a reconciliation lasts before a balance
 	// read starts another (0: every read reconciles).
 	ReconcileEvery time.Duration
-	// AuthorizeDelay is how long the ledger's Authorize waits for its slow
-	// dependency under the callconvoy bug.
+	// AuthorizeDelay is how long the ledger's Authorize waits for a slow
+	// dependency (0: none), whatever the bug.
 	AuthorizeDelay time.Duration
 	// Locks is the lockinv bug's lock implementation: LocksGo (sync.Mutex)
 	// or LocksPthread (pthread mutexes in C, taken with
@@ -182,7 +182,7 @@ func DefaultConfig() Config {
 	return Config{Role: RoleLedger, Version: "v1", Bug: BugNone, SnapshotBytes: 256 << 10, SyncChunkBytes: 32 << 10,
 		RegressionRounds: 600, Accounts: 100, FaultFileBytes: 32 << 20, FaultPages: 32,
 		ReconcileTimeout: 25 * time.Millisecond, ReconcileRetries: 1, ReconcileEvery: 100 * time.Millisecond,
-		Locks: LocksGo, AuthorizeDelay: 2 * time.Millisecond}
+		Locks: LocksGo}
 }
 
 // Validate reports the first problem with c.

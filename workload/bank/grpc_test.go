@@ -195,9 +195,9 @@ func named(spans tracetest.SpanStubs, name string) tracetest.SpanStubs {
 }
 
 // TestBankCallConvoy: under the callconvoy bug the frontend holds one
-// mutex across each Authorize call, and the ledger's Authorize waits
-// AuthorizeDelay: concurrent transfers take their turns, so n of them
-// take at least n delays; with the bug off they run side by side.
+// mutex across each Authorize call, which the ledger's AuthorizeDelay
+// slows: concurrent transfers take their turns, so n of them take at
+// least n delays; with the bug off they run side by side.
 func TestBankCallConvoy(t *testing.T) {
 	const n = 4
 	for _, tc := range []struct {
@@ -206,7 +206,8 @@ func TestBankCallConvoy(t *testing.T) {
 	}{{BugCallConvoy, true}, {BugNone, false}} {
 		t.Run(string(tc.bug), func(t *testing.T) {
 			s := newSystemWith(t, "v1", tc.bug, true)
-			delay := s.ledger.cfg.AuthorizeDelay
+			const delay = 20 * time.Millisecond
+			s.ledger.cfg.AuthorizeDelay = delay
 			start := time.Now()
 			done := make(chan int, n)
 			for i := range n {
