@@ -266,10 +266,18 @@ func (d *Deterministic) dateTimeline(ctx context.Context, h *hypothesis.Hypothes
 // leadRank is a finding's place among lead candidates: its kind's rank,
 // except that a critical-path component other than lock waiting (self,
 // network, I/O time) describes where time goes rather than what changed,
-// so it comes after the change-point and KS findings.
+// so it comes after the change-point and KS findings, and a convoy held
+// across downstream calls comes after the kernel causes that slow calls.
 func leadRank(f evidence.Finding) int {
 	if f.Kind == "critical_path_component" && !strings.HasSuffix(f.Subject, " lock") {
 		return kindRank["latency_ks"] + 1
+	}
+	// A Go mutex convoy seen only through its releases following the
+	// process's calls is a lock held across a downstream call: when the
+	// network, the disk or page faults make those calls slow, that cause
+	// leads and the convoy supports it.
+	if f.Kind == "lock_convoy" && f.Attrs["call_release_share"] > 0 && f.Attrs["holder_blocked_share"] < 0.3 {
+		return kindRank["starvation"]
 	}
 	return kindRank[f.Kind]
 }

@@ -73,3 +73,15 @@ func TestDeterministicNoFindings(t *testing.T) {
 		t.Fatalf("result %+v, %v", res, err)
 	}
 }
+
+// TestLeadRankCallConvoy: a convoy qualified only by releases that follow
+// the process's calls ranks after the kernel causes that slow calls.
+func TestLeadRankCallConvoy(t *testing.T) {
+	blocked := evidence.Finding{Kind: "lock_convoy", Attrs: map[string]float64{"holder_blocked_share": 0.9}}
+	calls := evidence.Finding{Kind: "lock_convoy", Attrs: map[string]float64{"holder_blocked_share": 0, "call_release_share": 0.98}}
+	retx := evidence.Finding{Kind: "retransmit_tail"}
+	if !(leadRank(blocked) < leadRank(retx) && leadRank(retx) < leadRank(calls)) {
+		t.Errorf("ranks: blocked convoy %d, retransmit_tail %d, call convoy %d; want blocked < retransmit < call",
+			leadRank(blocked), leadRank(retx), leadRank(calls))
+	}
+}

@@ -93,14 +93,16 @@ func (x *index) dominantHolder(k lockKey, waits []int32) *convoy {
 	if len(waits) < c.MinWaits {
 		return nil
 	}
-	cv := &convoy{key: k, waits: waits}
+	cv := &convoy{key: k, waits: waits, goMutex: isGoMutexWait(&x.events[waits[0]])}
 	byWaker := map[int64]int64{}
 	waiters := map[int64]bool{}
 	for _, i := range waits {
 		ev := &x.events[i]
 		cv.totalNS += ev.DurationNS
 		waiters[ev.TID] = true
-		if ev.WakerTID > 0 && ev.WakerTID != ev.TID {
+		// A Go waiter often resumes on the thread its releaser ran on:
+		// goroutines, not threads, hold Go mutexes.
+		if ev.WakerTID > 0 && (cv.goMutex || ev.WakerTID != ev.TID) {
 			byWaker[ev.WakerTID] += ev.DurationNS
 		}
 	}
@@ -110,7 +112,7 @@ func (x *index) dominantHolder(k lockKey, waits []int32) *convoy {
 		}
 	}
 	cv.holders = []int64{cv.holder}
-	if cv.goMutex = isGoMutexWait(&x.events[waits[0]]); cv.goMutex {
+	if cv.goMutex {
 		cv.holders, cv.holderNS = slices.Sorted(maps.Keys(byWaker)), 0
 		for _, ns := range byWaker {
 			cv.holderNS += ns
@@ -124,7 +126,7 @@ func (x *index) dominantHolder(k lockKey, waits []int32) *convoy {
 	}
 	for _, i := range waits {
 		ev := &x.events[i]
-		if ev.WakerTID == cv.holder || cv.goMutex && ev.WakerTID > 0 && ev.WakerTID != ev.TID {
+		if ev.WakerTID == cv.holder || cv.goMutex && ev.WakerTID > 0 {
 			t := x.eventTime(ev)
 			cv.holds = append(cv.holds, interval{t - ev.DurationNS, t})
 		}
