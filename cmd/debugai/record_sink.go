@@ -113,20 +113,34 @@ func isJSON(req *http.Request) bool {
 	return strings.HasPrefix(strings.ToLower(req.Header.Get("Content-Type")), "application/json")
 }
 
-func (r *otlpRecorder) serveTraces(w http.ResponseWriter, req *http.Request) {
+// otlpExport is what the traces and logs export requests share.
+type otlpExport interface {
+	UnmarshalJSON([]byte) error
+	UnmarshalProto([]byte) error
+	MarshalJSON() ([]byte, error)
+}
+
+// exportLine decodes req's body (protobuf or JSON) into ex and returns it
+// as one OTLP/JSON line.
+func exportLine(req *http.Request, ex otlpExport) ([]byte, error) {
 	b, err := readOTLPBody(req)
+	if err != nil {
+		return nil, err
+	}
+	if isJSON(req) {
+		err = ex.UnmarshalJSON(b)
+	} else {
+		err = ex.UnmarshalProto(b)
+	}
+	if err != nil {
+		return nil, err
+	}
+	return ex.MarshalJSON()
+}
+
+func (r *otlpRecorder) serveTraces(w http.ResponseWriter, req *http.Request) {
 	ex := ptraceotlp.NewExportRequest()
-	if err == nil {
-		if isJSON(req) {
-			err = ex.UnmarshalJSON(b)
-		} else {
-			err = ex.UnmarshalProto(b)
-		}
-	}
-	var line []byte
-	if err == nil {
-		line, err = ex.MarshalJSON()
-	}
+	line, err := exportLine(req, &ex)
 	if err != nil {
 		http.Error(w, "decoding OTLP traces: "+err.Error(), http.StatusBadRequest)
 		return
@@ -139,19 +153,8 @@ func (r *otlpRecorder) serveTraces(w http.ResponseWriter, req *http.Request) {
 }
 
 func (r *otlpRecorder) serveLogs(w http.ResponseWriter, req *http.Request) {
-	b, err := readOTLPBody(req)
 	ex := plogotlp.NewExportRequest()
-	if err == nil {
-		if isJSON(req) {
-			err = ex.UnmarshalJSON(b)
-		} else {
-			err = ex.UnmarshalProto(b)
-		}
-	}
-	var line []byte
-	if err == nil {
-		line, err = ex.MarshalJSON()
-	}
+	line, err := exportLine(req, &ex)
 	if err != nil {
 		http.Error(w, "decoding OTLP logs: "+err.Error(), http.StatusBadRequest)
 		return
