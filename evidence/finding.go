@@ -11,6 +11,17 @@ import (
 	"time"
 )
 
+// Attribute keys every scored finding carries (see docs/ranking.md).
+const (
+	// AttrExplainedShare is the share of the incident's change (critical-path
+	// time and trace shape, against the baseline) that the finding's
+	// location explains, in [0, 1].
+	AttrExplainedShare = "explained_share"
+	// AttrPreExisting is 1 when what the finding describes is as present in
+	// the baseline as in the incident: a standing pattern, not a cause.
+	AttrPreExisting = "pre_existing"
+)
+
 // Finding is one detector result: a claim about a subject (a service, an
 // operation, a lock, ...) that cites the stored evidence behind it. Every
 // detector family under detect/ returns this type.

@@ -123,7 +123,21 @@ type Scope struct {
 	SinceNS, UntilNS int64
 	// Services, when not empty, are the services in scope.
 	Services []string
+	// Baseline holds the windows the incident is compared with (a bundle's
+	// baseline files, or the window before the incident on a live store);
+	// empty when there is none. Their spans are not incident evidence: a
+	// root-cause citation must show a change against them.
+	Baseline []Window `json:",omitempty"`
 }
+
+// Window is a time range [SinceNS, UntilNS) in unix ns.
+type Window struct {
+	SinceNS int64 `json:"since_ns"`
+	UntilNS int64 `json:"until_ns"`
+}
+
+// Contains reports whether t lies in w.
+func (w Window) Contains(t int64) bool { return t >= w.SinceNS && t < w.UntilNS }
 
 // ErrInvalid wraps shape errors from Validate.
 var ErrInvalid = errors.New("invalid hypothesis")
