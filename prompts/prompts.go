@@ -119,6 +119,8 @@ var patternMeaning = map[hypothesis.Pattern]string{
 	hypothesis.NPlusOne:        "one request issues many sequential similar calls",
 	hypothesis.PoolSaturation:  "requests wait for a pooled resource",
 	hypothesis.RegressionOther: "a version or config change slowed an operation in another way",
+	hypothesis.CodeFault:       "an error return or exception changed the call structure (calls missing, traces ending early)",
+	hypothesis.RetryStorm:      "failures or timeouts make callers repeat their calls",
 }
 
 // DefaultPatterns returns the rule for every hypothesis.Patterns entry, in

@@ -29,11 +29,18 @@ const (
 	NPlusOne        Pattern = "n_plus_one"
 	PoolSaturation  Pattern = "pool_saturation"
 	RegressionOther Pattern = "regression_other"
+	// CodeFault: an error return or exception changed the traces' shape
+	// (downstream calls missing, traces ending early, errors) more than
+	// their latency.
+	CodeFault Pattern = "code_fault"
+	// RetryStorm: a callee's failures or timeouts make its callers repeat
+	// calls (extra child calls per parent).
+	RetryStorm Pattern = "retry_storm"
 )
 
 // Patterns lists every known pattern.
 var Patterns = []Pattern{LockInversion, LockConvoy, Starvation, RetransmitTail, IOLatency,
-	PageFaultStorm, GCOrCPU, NetworkGap, NPlusOne, PoolSaturation, RegressionOther}
+	PageFaultStorm, GCOrCPU, NetworkGap, NPlusOne, PoolSaturation, RegressionOther, CodeFault, RetryStorm}
 
 // Valid reports whether p is a known pattern.
 func (p Pattern) Valid() bool {

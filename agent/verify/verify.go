@@ -66,6 +66,8 @@ var RequiredLines = map[hypothesis.Pattern][]evidence.Line{
 	hypothesis.NPlusOne:        {evidence.LineTrace},
 	hypothesis.PoolSaturation:  {evidence.LineTrace},
 	hypothesis.RegressionOther: {evidence.LineTrace},
+	hypothesis.CodeFault:       {evidence.LineTrace},
+	hypothesis.RetryStorm:      {evidence.LineTrace},
 }
 
 // citation is one resolved citation.
