@@ -1,12 +1,16 @@
 package eval
 
 import (
+	"cmp"
 	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
 	"slices"
 	"strings"
+
+	"github.com/debugai/debugai/agent/hypothesis"
+	"github.com/debugai/debugai/evidence"
 )
 
 // ErrNotBundle reports a folder that holds no OTLP files.
@@ -68,25 +72,82 @@ func (b Bundle) Files() []string {
 // Name is the bundle's folder name.
 func (b Bundle) Name() string { return filepath.Base(filepath.Clean(b.Dir)) }
 
-// BaselineUntilNS is where the bundle's baseline ends for the detectors'
-// baseline/current comparison (`debugai detect --baseline-until`): the
-// earliest span start in its incident files, so that every span of the
-// baseline files, and nothing of the incident files, falls before it. It
-// is 0 when the bundle has no baseline files or its incident files no
-// spans.
-func (b Bundle) BaselineUntilNS() (int64, error) {
-	if len(b.Baseline) == 0 {
-		return 0, nil
-	}
-	spans, err := readSpans(b.Incident)
+// Split is how a bundle's traces divide into baseline and incident: by
+// the file they come from, whatever their timestamps (a baseline may be
+// recorded after the incident, or on another day).
+type Split struct {
+	// BaselineTraces are the trace ids found in the baseline files (a trace
+	// also found in an incident file is an incident trace).
+	BaselineTraces map[evidence.TraceID]bool
+	// Baseline and Incident are the time ranges the two sets cover: each
+	// is a maximal run, in start order, of traces of one set, from its
+	// first start to its latest end. They may overlap when the two sets
+	// interleave in time; BaselineTraces decides then.
+	Baseline, Incident []hypothesis.Window
+	// BaselineSpans and IncidentSpans count the spans of each set.
+	BaselineSpans, IncidentSpans int
+}
+
+// Split reads the bundle's trace files and divides their traces by source.
+// A bundle without baseline files has an empty baseline.
+func (b Bundle) Split() (Split, error) {
+	base, err := readSpans(b.Baseline)
 	if err != nil {
-		return 0, err
+		return Split{}, err
 	}
-	var first int64
-	for _, s := range spans {
-		if s.start > 0 && (first == 0 || s.start < first) {
-			first = s.start
+	inc, err := readSpans(b.Incident)
+	if err != nil {
+		return Split{}, err
+	}
+	sp := Split{BaselineTraces: map[evidence.TraceID]bool{}}
+	incTraces := map[evidence.TraceID]bool{}
+	for _, s := range inc {
+		incTraces[evidence.TraceID(s.trace)] = true
+	}
+	type ext struct {
+		lo, hi int64
+		base   bool
+	}
+	traces := map[evidence.TraceID]*ext{}
+	add := func(spans []rawSpan, isBase bool) {
+		for _, s := range spans {
+			id := evidence.TraceID(s.trace)
+			if isBase && incTraces[id] {
+				continue
+			}
+			if isBase {
+				sp.BaselineTraces[id] = true
+				sp.BaselineSpans++
+			} else {
+				sp.IncidentSpans++
+			}
+			e := traces[id]
+			if e == nil {
+				e = &ext{lo: s.start, hi: s.end, base: isBase}
+				traces[id] = e
+			}
+			e.lo, e.hi = min(e.lo, s.start), max(e.hi, s.end)
 		}
 	}
-	return first, nil
+	add(base, true)
+	add(inc, false)
+	exts := make([]ext, 0, len(traces))
+	for _, e := range traces {
+		exts = append(exts, *e)
+	}
+	slices.SortFunc(exts, func(a, b ext) int { return cmp.Or(cmp.Compare(a.lo, b.lo), cmp.Compare(a.hi, b.hi)) })
+	for i := 0; i < len(exts); {
+		w := hypothesis.Window{SinceNS: exts[i].lo, UntilNS: exts[i].hi + 1}
+		j := i
+		for ; j < len(exts) && exts[j].base == exts[i].base; j++ {
+			w.UntilNS = max(w.UntilNS, exts[j].hi+1)
+		}
+		if exts[i].base {
+			sp.Baseline = append(sp.Baseline, w)
+		} else {
+			sp.Incident = append(sp.Incident, w)
+		}
+		i = j
+	}
+	return sp, nil
 }

@@ -48,19 +48,38 @@ While a running serve owns the store, findings cannot be stored: use
 // detect run loads.
 const defaultMaxItems = 2_000_000
 
-// detectInput is what the detectors look at.
+// detectInput is what the detectors look at: the incident's spans and the
+// baseline's, in one slice (so that findings may cite either), told apart
+// by baseTraces.
 type detectInput struct {
 	spans    []evidence.Span
 	kernel   []evidence.KernelEvent
 	edges    []evidence.LockEdge
 	overlays []correlate.Overlay
 	assign   []correlate.Assignment // kernel events joined to spans
-	sinceNS  int64
-	untilNS  int64
-	baseline int64
+	// sinceNS and untilNS bound the incident (the window findings without
+	// their own get).
+	sinceNS int64
+	untilNS int64
+	// plan is what was compared with what.
+	plan comparePlan
+	// baseTraces are the baseline's traces (nil: no baseline).
+	baseTraces map[evidence.TraceID]bool
+	baseSpans  int
 
 	reg     *regression.Report // memoized by regress
 	regFind []evidence.Finding
+}
+
+// isBaseline reports whether sp belongs to the baseline.
+func (in *detectInput) isBaseline(sp *evidence.Span) bool { return in.baseTraces[sp.TraceID] }
+
+// baselinePredicate is isBaseline, or nil without a baseline.
+func (in *detectInput) baselinePredicate() func(*evidence.Span) bool {
+	if len(in.baseTraces) == 0 {
+		return nil
+	}
+	return in.isBaseline
 }
 
 // detectorFamily is one detector family run by detect, in output order. Adding a
@@ -79,22 +98,29 @@ var detectors = []detectorFamily{
 }
 
 type detectFlags struct {
-	store, since, until, baseline, logLevel *string
-	asJSON, noStore                         *bool
-	maxItems                                *int
+	store, since, until, baselineSince, baselineUntil, logLevel *string
+	asJSON, noStore                                             *bool
+	maxItems                                                    *int
 }
 
-func runDetect(ctx context.Context, args []string, env *cmdEnv) (err error) {
+func runDetect(ctx context.Context, args []string, env *cmdEnv) error {
+	return runDetectPlan(ctx, args, nil, env)
+}
+
+// runDetectPlan is detect with a comparison decided by the caller (a
+// bundle's baseline files) instead of the window flags, when plan is set.
+func runDetectPlan(ctx context.Context, args []string, plan *comparePlan, env *cmdEnv) (err error) {
 	fs := newFlagSet("detect", detectUsage, env)
 	f := detectFlags{
-		store:    storeFlag(fs, env),
-		since:    fs.String("since", "", "start of the window: RFC 3339 time, or a duration before the end of the stored data (default: all)"),
-		until:    fs.String("until", "", "end of the window (exclusive): RFC 3339 time, or a duration before the end of the stored data (default: the end)"),
-		baseline: fs.String("baseline-until", "", "also compare spans starting before this time (RFC 3339 or duration, as --until) with the rest"),
-		asJSON:   fs.Bool("json", false, "print JSON instead of a table"),
-		noStore:  fs.Bool("no-store", false, "print the findings without storing them (reads through a running serve that owns the store)"),
-		maxItems: fs.Int("max-items", defaultMaxItems, "most spans (and kernel events) to load; a larger window is an error"),
-		logLevel: fs.String("log-level", "warn", "log level: debug, info, warn, error"),
+		store:         storeFlag(fs, env),
+		since:         fs.String("since", "", "start of the window: RFC 3339 time, or a duration before the end of the stored data (default: all)"),
+		until:         fs.String("until", "", "end of the window (exclusive): RFC 3339 time, or a duration before the end of the stored data (default: the end)"),
+		baselineSince: fs.String("baseline-since", "", "start of the baseline window (RFC 3339 or duration, as --since; default: the start of the stored data)"),
+		baselineUntil: fs.String("baseline-until", "", "end of the baseline window (exclusive); alone, everything before it is the baseline and the incident starts there"),
+		asJSON:        fs.Bool("json", false, "print JSON instead of a table"),
+		noStore:       fs.Bool("no-store", false, "print the findings without storing them (reads through a running serve that owns the store)"),
+		maxItems:      fs.Int("max-items", defaultMaxItems, "most spans (and kernel events) to load; a larger window is an error"),
+		logLevel:      fs.String("log-level", "warn", "log level: debug, info, warn, error"),
 	}
 	if err := parseFlags(fs, args); err != nil {
 		return err
@@ -114,7 +140,18 @@ func runDetect(ctx context.Context, args []string, env *cmdEnv) (err error) {
 		return err
 	}
 	defer func() { err = errors.Join(err, closeStore()) }()
-	in, err := loadDetectInput(ctx, r, f, *f.store)
+	st, err := r.Stats(ctx)
+	if err != nil {
+		return fmt.Errorf("reading stats: %w", err)
+	}
+	if plan == nil {
+		p, err := resolvePlan(st, *f.since, *f.until, *f.baselineSince, *f.baselineUntil)
+		if err != nil {
+			return err
+		}
+		plan = &p
+	}
+	in, err := loadComparison(ctx, r, st, *plan, *f.maxItems, *f.store)
 	if err != nil {
 		return err
 	}
@@ -148,54 +185,6 @@ func openDetectStore(ctx context.Context, path string, noStore bool, logger *slo
 		return nil, nil, nil, err
 	}
 	return st, st, st.Close, nil
-}
-
-// loadDetectInput resolves the window and reads its spans (with events),
-// kernel events and lock edges.
-func loadDetectInput(ctx context.Context, r evidence.Reader, f detectFlags, store string) (*detectInput, error) {
-	st, err := r.Stats(ctx)
-	if err != nil {
-		return nil, fmt.Errorf("reading stats: %w", err)
-	}
-	end := st.MaxEndNS + 1
-	in := &detectInput{sinceNS: st.MinStartNS, untilNS: end}
-	for _, tf := range []struct {
-		name, val string
-		dst       *int64
-	}{{"since", *f.since, &in.sinceNS}, {"until", *f.until, &in.untilNS}, {"baseline-until", *f.baseline, &in.baseline}} {
-		if tf.val == "" {
-			continue
-		}
-		if *tf.dst, err = parseWindowTime(tf.val, end); err != nil {
-			return nil, usagef("detect: --%s: %v", tf.name, err)
-		}
-	}
-	if in.untilNS <= in.sinceNS {
-		return nil, usagef("detect: empty window: --since %s is not before --until %s", fmtNS(in.sinceNS), fmtNS(in.untilNS))
-	}
-	if in.spans, err = loadPaged(ctx, *f.maxItems, "spans", func(limit, offset int) ([]evidence.Span, error) {
-		return r.Spans(ctx, evidence.SpanFilter{SinceNS: in.sinceNS, UntilNS: in.untilNS, WithEvents: true, Limit: limit, Offset: offset})
-	}); err != nil {
-		return nil, err
-	}
-	if len(in.spans) == 0 {
-		return nil, fmt.Errorf("no spans in window %s .. %s of store %s (it holds %d spans)", fmtNS(in.sinceNS), fmtNS(in.untilNS), store, st.Spans)
-	}
-	if st.KernelEvents > 0 {
-		if in.kernel, err = loadPaged(ctx, *f.maxItems, "kernel events", func(limit, offset int) ([]evidence.KernelEvent, error) {
-			return r.KernelEvents(ctx, evidence.KernelEventFilter{SinceNS: in.sinceNS, UntilNS: in.untilNS, Limit: limit, Offset: offset})
-		}); err != nil {
-			return nil, err
-		}
-	}
-	if lr, ok := r.(evidence.LockEdgeReader); ok && st.LockEdges > 0 {
-		if in.edges, err = loadPaged(ctx, *f.maxItems, "lock edges", func(limit, offset int) ([]evidence.LockEdge, error) {
-			return lr.LockEdges(ctx, evidence.LockEdgeFilter{SinceNS: in.sinceNS, UntilNS: in.untilNS, Limit: limit, Offset: offset})
-		}); err != nil {
-			return nil, err
-		}
-	}
-	return in, nil
 }
 
 // loadPaged reads pages until one comes back short; more than maxItems is
@@ -273,7 +262,7 @@ func runDetectors(in *detectInput) ([]evidence.Finding, []int, error) {
 // regress runs detect/regression once per input.
 func (in *detectInput) regress() (*regression.Report, []evidence.Finding, error) {
 	if in.reg == nil {
-		rep, fs, err := regression.Analyze(regression.Input{Spans: in.spans, Overlays: in.overlays, BaselineUntilNS: in.baseline},
+		rep, fs, err := regression.Analyze(regression.Input{Spans: in.spans, Overlays: in.overlays, IsBaseline: in.baselinePredicate()},
 			regression.DefaultConfig())
 		if err != nil {
 			return nil, nil, err
@@ -361,10 +350,10 @@ func runAttributionDetector(in *detectInput) ([]evidence.Finding, error) {
 		if root.Version != "" {
 			add(key{ep, "version " + root.Version}, row, p.Root)
 		}
-		if in.baseline != 0 {
-			label := "until:" + fmtNS(in.baseline)
-			if p.StartNS >= in.baseline {
-				label = "from:" + fmtNS(in.baseline)
+		if in.baseTraces != nil {
+			label := "incident"
+			if in.isBaseline(root) {
+				label = "baseline"
 			}
 			add(key{ep, "window " + label}, row, p.Root)
 		}
@@ -410,19 +399,25 @@ func attributeGroups(in *detectInput, endpoint string, a, b *attrGroup, cfg attr
 
 // detectOutput is the JSON shape of detect's output.
 type detectOutput struct {
-	Since        string             `json:"since"`
-	Until        string             `json:"until"`
-	Spans        int                `json:"spans"`
-	KernelEvents int                `json:"kernel_events"`
-	LockEdges    int                `json:"lock_edges"`
-	Detectors    map[string]int     `json:"detectors"`
-	Stored       bool               `json:"stored"`
-	Findings     []evidence.Finding `json:"findings"`
+	Since        string `json:"since"`
+	Until        string `json:"until"`
+	Spans        int    `json:"spans"`
+	KernelEvents int    `json:"kernel_events"`
+	LockEdges    int    `json:"lock_edges"`
+	// Compared says what the incident was compared with.
+	Compared       string             `json:"compared"`
+	BaselineTraces int                `json:"baseline_traces"`
+	BaselineSpans  int                `json:"baseline_spans"`
+	Detectors      map[string]int     `json:"detectors"`
+	Stored         bool               `json:"stored"`
+	Findings       []evidence.Finding `json:"findings"`
 }
 
 func printDetect(w io.Writer, in *detectInput, fs []evidence.Finding, counts []int, stored, asJSON bool) error {
 	out := detectOutput{Since: fmtNS(in.sinceNS), Until: fmtNS(in.untilNS), Spans: len(in.spans),
-		KernelEvents: len(in.kernel), LockEdges: len(in.edges), Detectors: map[string]int{}, Stored: stored, Findings: fs}
+		KernelEvents: len(in.kernel), LockEdges: len(in.edges), Detectors: map[string]int{}, Stored: stored, Findings: fs,
+		Compared:       in.plan.describe(len(in.baseTraces), in.baseSpans, len(in.spans)-in.baseSpans),
+		BaselineTraces: len(in.baseTraces), BaselineSpans: in.baseSpans}
 	if out.Findings == nil {
 		out.Findings = []evidence.Finding{}
 	}
@@ -436,6 +431,7 @@ func printDetect(w io.Writer, in *detectInput, fs []evidence.Finding, counts []i
 	}
 	fmt.Fprintf(w, "window %s .. %s: %d spans, %d kernel events, %d lock edges\n",
 		out.Since, out.Until, out.Spans, out.KernelEvents, out.LockEdges)
+	fmt.Fprintf(w, "compared: %s\n", out.Compared)
 	verb := "found"
 	if stored {
 		verb = "stored"

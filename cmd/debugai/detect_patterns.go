@@ -8,10 +8,10 @@ import (
 )
 
 // runPatternsDetector runs detect/patterns over the window; with
-// --baseline-until the calls before it are the gap detectors' baseline
+// a baseline its spans are the gap detectors' baseline
 // (the other detectors see every span).
 func runPatternsDetector(in *detectInput) ([]evidence.Finding, error) {
-	pin := patterns.Input{Spans: in.spans, Events: in.kernel, Edges: in.edges, BaselineUntilNS: in.baseline}
+	pin := patterns.Input{Spans: in.spans, Events: in.kernel, Edges: in.edges, IsBaseline: in.baselinePredicate()}
 	finds, _, err := patterns.Analyze(pin, patterns.DefaultConfig())
 	if err != nil {
 		return nil, fmt.Errorf("patterns: %w", err)

@@ -26,14 +26,14 @@ func evalBundle(ctx context.Context, in evalInput, f *investigateFlags, logger *
 	}
 	defer func() { err = errors.Join(err, os.RemoveAll(tmp)) }()
 	store := filepath.Join(tmp, "bundle.duckdb")
-	baselineUntil, err := importBundle(ctx, in.bundle.Dir, store, env)
+	plan, err := importBundle(ctx, in.bundle.Dir, store, env)
 	if err != nil {
 		return res, err
 	}
-	if err := detectQuietly(ctx, store, "", "", baselineUntil, env); err != nil {
+	if err := detectQuietly(ctx, store, "", "", "", "", plan, env); err != nil {
 		return res, err
 	}
-	out, err := investigateForEval(ctx, store, f, logger, env, &res)
+	out, err := investigateForEval(ctx, store, plan, f, logger, env, &res)
 	if err != nil {
 		return res, err
 	}
@@ -65,14 +65,14 @@ func stopNote(reason string) string {
 
 // investigateForEval runs the investigator over the store, fills res's
 // investigation fields and returns the outcome to score.
-func investigateForEval(ctx context.Context, store string, f *investigateFlags, logger *slog.Logger, env *cmdEnv, res *eval.Result) (eval.Outcome, error) {
+func investigateForEval(ctx context.Context, store string, plan *comparePlan, f *investigateFlags, logger *slog.Logger, env *cmdEnv, res *eval.Result) (eval.Outcome, error) {
 	var out eval.Outcome
 	r, closeR, err := openWritableReader(ctx, store, logger)
 	if err != nil {
 		return out, err
 	}
 	defer closeR()
-	scope, err := incidentScope(ctx, r, "", "", "")
+	scope, err := incidentScope(ctx, r, "", "", "", "", "", plan)
 	if err != nil {
 		return out, err
 	}

@@ -43,9 +43,9 @@ Exit codes: 0 done (or nothing the --fail-on policy fails on), 1 error,
 hypothesis (--fail-on any).`
 
 type investigateFlags struct {
-	store, since, until, bundle, out, failOn, services, logLevel, jira *string
-	llm, asJSON, noDetect                                              *bool
-	llmCfg                                                             agent.LLMConfig
+	store, since, until, baselineSince, baselineUntil, bundle, out, failOn, services, logLevel, jira *string
+	llm, asJSON, noDetect                                                                            *bool
+	llmCfg                                                                                           agent.LLMConfig
 }
 
 // exitStatus carries a non-error exit code (the CI gates of --fail-on).
@@ -61,7 +61,9 @@ func addInvestigateFlags(fs *flag.FlagSet, env *cmdEnv) *investigateFlags {
 	f.store = storeFlag(fs, env)
 	f.since = fs.String("since", "", "start of the incident window: RFC 3339 time, or a duration before the end of the stored data (default: all)")
 	f.until = fs.String("until", "", "end of the window (exclusive), as --since (default: the end)")
-	f.bundle = fs.String("bundle", "", "investigate this incident bundle folder in a temporary store")
+	f.bundle = fs.String("bundle", "", "investigate this incident bundle folder in a temporary store (its baseline.* files are the baseline)")
+	f.baselineSince = fs.String("baseline-since", "", "start of the baseline window, as detect's")
+	f.baselineUntil = fs.String("baseline-until", "", "end of the baseline window, as detect's (default baseline: the window of equal length before --since)")
 	f.out = fs.String("out", "", "folder for report.md, report.json, the SVG charts and ticket payloads (default: $XDG_DATA_HOME/debugai/reports/<time>)")
 	f.failOn = fs.String("fail-on", "none", "exit non-zero for CI gates: none, accepted (3 on an accepted root cause) or any (also 4 on an unconfirmed one)")
 	f.services = fs.String("services", "", "comma-separated services the incident is about (default: all)")
@@ -107,7 +109,7 @@ func runInvestigate(ctx context.Context, args []string, env *cmdEnv) (err error)
 		return err
 	}
 	store := *f.store
-	var baselineUntil string // a bundle's baseline files end here
+	var plan *comparePlan // a bundle's baseline files against its incident files
 	if *f.bundle != "" {
 		tmp, err := os.MkdirTemp("", "debugai-bundle-")
 		if err != nil {
@@ -115,16 +117,16 @@ func runInvestigate(ctx context.Context, args []string, env *cmdEnv) (err error)
 		}
 		defer os.RemoveAll(tmp)
 		store = filepath.Join(tmp, "bundle.duckdb")
-		if baselineUntil, err = importBundle(ctx, *f.bundle, store, env); err != nil {
+		if plan, err = importBundle(ctx, *f.bundle, store, env); err != nil {
 			return err
 		}
 	}
 	if !*f.noDetect {
-		if err := detectQuietly(ctx, store, *f.since, *f.until, baselineUntil, env); err != nil {
+		if err := detectQuietly(ctx, store, *f.since, *f.until, *f.baselineSince, *f.baselineUntil, plan, env); err != nil {
 			return err
 		}
 	}
-	rep, err := investigateStore(ctx, store, f, logger, env)
+	rep, err := investigateStore(ctx, store, plan, f, logger, env)
 	if err != nil {
 		return err
 	}
@@ -142,39 +144,49 @@ func runInvestigate(ctx context.Context, args []string, env *cmdEnv) (err error)
 }
 
 // importBundle imports every OTLP file of a bundle folder into store and
-// returns where its baseline ends (RFC 3339, for --baseline-until), or ""
-// when it has no baseline files.
-func importBundle(ctx context.Context, dir, store string, env *cmdEnv) (baselineUntil string, err error) {
+// returns the comparison its files define: the incident files against the
+// baseline files, whatever their timestamps.
+func importBundle(ctx context.Context, dir, store string, env *cmdEnv) (*comparePlan, error) {
 	b, err := eval.OpenBundle(dir)
 	if err != nil {
-		return "", usagef("--bundle %v", err)
+		return nil, usagef("--bundle %v", err)
 	}
 	quiet := &cmdEnv{stdin: env.stdin, stdout: io.Discard, stderr: env.stderr, getenv: env.getenv}
 	if err := runImport(ctx, append([]string{"--store", store}, b.Files()...), quiet); err != nil {
-		return "", fmt.Errorf("importing bundle %s: %w", dir, err)
+		return nil, fmt.Errorf("importing bundle %s: %w", dir, err)
 	}
-	ns, err := b.BaselineUntilNS()
-	if err != nil || ns == 0 {
-		return "", err
+	split, err := b.Split()
+	if err != nil {
+		return nil, fmt.Errorf("bundle %s: %w", dir, err)
 	}
-	return fmtNS(ns), nil
+	if len(split.Incident) == 0 {
+		return nil, fmt.Errorf("bundle %s: its incident files hold no spans", dir)
+	}
+	p := &comparePlan{incident: split.Incident, source: baselineNone}
+	if len(split.Baseline) > 0 {
+		p.baseline, p.baseTraces, p.source, p.explicit = split.Baseline, split.BaselineTraces, baselineFromBundle, true
+	}
+	return p, nil
 }
 
 // detectQuietly runs `debugai detect` over the window, storing findings;
-// a non-empty baselineUntil compares the spans before it with the rest.
-func detectQuietly(ctx context.Context, store, since, until, baselineUntil string, env *cmdEnv) error {
+// a plan (a bundle's) replaces the window flags.
+func detectQuietly(ctx context.Context, store, since, until, bsince, buntil string, plan *comparePlan, env *cmdEnv) error {
 	args := []string{"--store", store}
+	if bsince != "" {
+		args = append(args, "--baseline-since", bsince)
+	}
+	if buntil != "" {
+		args = append(args, "--baseline-until", buntil)
+	}
 	if since != "" {
 		args = append(args, "--since", since)
 	}
 	if until != "" {
 		args = append(args, "--until", until)
 	}
-	if baselineUntil != "" {
-		args = append(args, "--baseline-until", baselineUntil)
-	}
 	quiet := &cmdEnv{stdin: env.stdin, stdout: io.Discard, stderr: env.stderr, getenv: env.getenv}
-	if err := runDetect(ctx, args, quiet); err != nil {
+	if err := runDetectPlan(ctx, args, plan, quiet); err != nil {
 		var ue usageError
 		if errors.As(err, &ue) {
 			return err
@@ -186,13 +198,13 @@ func detectQuietly(ctx context.Context, store, since, until, baselineUntil strin
 
 // investigateStore opens the store, investigates, writes and prints the
 // report. It returns nil when no hypothesis could be formed.
-func investigateStore(ctx context.Context, store string, f *investigateFlags, logger *slog.Logger, env *cmdEnv) (*report.Report, error) {
+func investigateStore(ctx context.Context, store string, plan *comparePlan, f *investigateFlags, logger *slog.Logger, env *cmdEnv) (*report.Report, error) {
 	r, closeR, err := openWritableReader(ctx, store, logger)
 	if err != nil {
 		return nil, err
 	}
 	defer closeR()
-	scope, err := incidentScope(ctx, r, *f.since, *f.until, *f.services)
+	scope, err := incidentScope(ctx, r, *f.since, *f.until, *f.baselineSince, *f.baselineUntil, *f.services, plan)
 	if err != nil {
 		return nil, err
 	}
@@ -224,8 +236,10 @@ func tokensNote(n int) string {
 	return fmt.Sprintf(", %d tokens", n)
 }
 
-// incidentScope resolves the window against the stored data.
-func incidentScope(ctx context.Context, r evidence.Reader, since, until, services string) (hypothesis.Scope, error) {
+// incidentScope resolves the incident window and its baseline against
+// the stored data: plan when a bundle gave one, else the window flags (as
+// detect resolves them).
+func incidentScope(ctx context.Context, r evidence.Reader, since, until, bsince, buntil, services string, plan *comparePlan) (hypothesis.Scope, error) {
 	st, err := r.Stats(ctx)
 	if err != nil {
 		return hypothesis.Scope{}, fmt.Errorf("reading store stats: %w", err)
@@ -233,20 +247,21 @@ func incidentScope(ctx context.Context, r evidence.Reader, since, until, service
 	if st.Spans == 0 {
 		return hypothesis.Scope{}, errors.New("the store holds no spans: import or receive traces first")
 	}
-	sc := hypothesis.Scope{SinceNS: st.MinStartNS, UntilNS: st.MaxEndNS + 1}
-	if since != "" {
-		if sc.SinceNS, err = parseWindowTime(since, st.MaxEndNS); err != nil {
-			return sc, usagef("--since: %v", err)
+	if plan == nil {
+		p, err := resolvePlan(st, since, until, bsince, buntil)
+		if err != nil {
+			return hypothesis.Scope{}, err
 		}
+		plan = &p
 	}
-	if until != "" {
-		if sc.UntilNS, err = parseWindowTime(until, st.MaxEndNS); err != nil {
-			return sc, usagef("--until: %v", err)
+	var sc hypothesis.Scope
+	for i, w := range plan.incident {
+		if i == 0 || w.SinceNS < sc.SinceNS {
+			sc.SinceNS = w.SinceNS
 		}
+		sc.UntilNS = max(sc.UntilNS, w.UntilNS)
 	}
-	if sc.UntilNS <= sc.SinceNS {
-		return sc, usagef("the window ends (%s) before it starts (%s)", fmtNS(sc.UntilNS), fmtNS(sc.SinceNS))
-	}
+	sc.Baseline = plan.baseline
 	for _, s := range strings.Split(services, ",") {
 		if s = strings.TrimSpace(s); s != "" {
 			sc.Services = append(sc.Services, s)

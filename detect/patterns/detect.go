@@ -22,14 +22,14 @@ type Input struct {
 	Edges []evidence.LockEdge
 	// Baseline holds fault-free spans, used by network_gap,
 	// service_network_delay and service_stall to compare gaps against; nil
-	// (and no BaselineUntilNS) compares against Config.Gap.MinGapNS
-	// instead, and finds no service hotspot.
+	// (and no IsBaseline) compares against Config.Gap.MinGapNS instead,
+	// and finds no service hotspot.
 	Baseline []evidence.Span
-	// BaselineUntilNS, when Baseline is nil, splits Spans for the gap
-	// detectors: calls whose server span starts before it are the
-	// baseline. The other detectors look at every span, so that kernel
-	// detectors keep the quiet time before the incident as context.
-	BaselineUntilNS int64
+	// IsBaseline, when Baseline is nil, marks the spans of Spans that are
+	// the gap detectors' baseline (chosen by source, not by time). The
+	// other detectors look at every span, so that kernel detectors keep the
+	// quiet baseline as context.
+	IsBaseline func(*evidence.Span) bool
 }
 
 // Stats counts what Analyze looked at.
@@ -54,9 +54,9 @@ func Analyze(in Input, cfg Config) ([]evidence.Finding, Stats, error) {
 	x := newIndex(&in, &cfg)
 	st := Stats{Spans: len(in.Spans), Events: len(in.Events), Edges: len(in.Edges),
 		BaselineSpans: len(in.Baseline), Findings: map[string]int{}}
-	if in.Baseline == nil && in.BaselineUntilNS != 0 {
+	if in.Baseline == nil && in.IsBaseline != nil {
 		for i := range in.Spans {
-			if in.Spans[i].StartNS < in.BaselineUntilNS {
+			if in.IsBaseline(&in.Spans[i]) {
 				st.BaselineSpans++
 			}
 		}

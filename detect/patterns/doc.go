@@ -133,7 +133,7 @@
 // point at the callee. Score: the median gap increase in seconds (the
 // median gap without a baseline); Confidence: median share × (1 −
 // adjusted p). The baseline is Input.Baseline, or the calls whose server
-// span starts before Input.BaselineUntilNS.
+// span Input.IsBaseline marks.
 //
 // # service_network_delay and service_stall
 //

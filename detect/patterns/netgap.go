@@ -91,7 +91,7 @@ type gapCalls struct {
 }
 
 // gapEdges splits the calls into current and baseline (Input.Baseline, else
-// Input.BaselineUntilNS), once.
+// Input.IsBaseline), once.
 func (x *index) gapEdges(in *Input) gapCalls {
 	if x.gaps != nil {
 		return *x.gaps
@@ -101,11 +101,11 @@ func (x *index) gapEdges(in *Input) gapCalls {
 	switch {
 	case in.Baseline != nil:
 		g = gapCalls{cur: rpcEdges(x.spans, cross, nil), base: rpcEdges(in.Baseline, cross, nil), hasBase: true}
-	case in.BaselineUntilNS != 0:
-		until := in.BaselineUntilNS
+	case in.IsBaseline != nil:
+		isBase := in.IsBaseline
 		g = gapCalls{
-			cur:     rpcEdges(x.spans, cross, func(i int) bool { return x.spans[i].StartNS >= until }),
-			base:    rpcEdges(x.spans, cross, func(i int) bool { return x.spans[i].StartNS < until }),
+			cur:     rpcEdges(x.spans, cross, func(i int) bool { return !isBase(&x.spans[i]) }),
+			base:    rpcEdges(x.spans, cross, func(i int) bool { return isBase(&x.spans[i]) }),
 			hasBase: true,
 		}
 	default:

@@ -16,9 +16,11 @@ type Input struct {
 	// Overlays are the per-span kernel overlays (correlate.Overlays over
 	// Spans: SpanIndex indexes Spans); nil without kernel data.
 	Overlays []correlate.Overlay
-	// BaselineUntilNS, when set, splits every endpoint into a baseline
-	// (spans starting before it) and a current window for a KS test.
-	BaselineUntilNS int64
+	// IsBaseline, when set, marks the spans of the baseline (the period the
+	// incident is compared with, chosen by its source, not by time): every
+	// endpoint's samples are then split into "baseline" and "incident"
+	// groups for a KS test.
+	IsBaseline func(*evidence.Span) bool
 }
 
 // Report is what Analyze computed, findings aside.
@@ -58,7 +60,7 @@ func Analyze(in Input, cfg Config) (Report, []evidence.Finding, error) {
 	out := componentFindings(rep.Paths, rep.TotalNS, cfg)
 
 	var err error
-	if rep.KS, err = runKS(eps, in.BaselineUntilNS, in.Spans, cfg); err != nil {
+	if rep.KS, err = runKS(eps, in.IsBaseline, in.Spans, cfg); err != nil {
 		return rep, nil, err
 	}
 	out = append(out, ksFindings(rep.KS, in.Spans, cfg)...)

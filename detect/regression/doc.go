@@ -13,9 +13,9 @@
 //
 //   - Two-sample Kolmogorov–Smirnov (stattest.KS2Samp, two-sided, scipy's
 //     method auto) of each endpoint's durations between consecutive versions
-//     (ordered by first appearance) and, when Input.BaselineUntilNS is set,
-//     between the baseline (spans starting before it) and the current
-//     window. Benjamini–Hochberg controls the false discovery rate at
+//     (ordered by first appearance) and, when Input.IsBaseline is set,
+//     between the baseline spans it marks and the incident
+//     spans. Benjamini–Hochberg controls the false discovery rate at
 //     Config.Alpha across every test of every endpoint. A rejected test whose
 //     median changed by at least Config.MinRelChange is a "latency_ks"
 //     finding citing ks:<endpoint>/<a>..<b>.

@@ -13,8 +13,8 @@ import (
 // KSTest is one two-sample KS test of an endpoint's durations.
 type KSTest struct {
 	Endpoint string
-	// From and To label the groups: versions, or "until:<t>" and
-	// "from:<t>" (RFC 3339) for a baseline split.
+	// From and To label the groups: versions, or "baseline" and
+	// "incident" for a baseline split.
 	From, To string
 	// Deploy is true when the groups are versions.
 	Deploy         bool
@@ -36,7 +36,7 @@ func (k *KSTest) ID() string { return evidence.KSEvidenceID(k.Endpoint, k.From, 
 // ksGroups splits an endpoint's samples into the pairs to compare:
 // consecutive versions with at least MinGroupSize samples (ordered by first
 // appearance), then the baseline split when baselineNS is set.
-func ksGroups(ep *Endpoint, baselineNS int64, cfg Config) []KSTest {
+func ksGroups(ep *Endpoint, isBase func(*evidence.Span) bool, spans []evidence.Span, cfg Config) []KSTest {
 	var tests []KSTest
 	byVersion := map[string][]Sample{}
 	var order []string
@@ -54,22 +54,27 @@ func ksGroups(ep *Endpoint, baselineNS int64, cfg Config) []KSTest {
 		tests = append(tests, KSTest{Endpoint: ep.Name, From: order[i-1], To: order[i], Deploy: true,
 			a: byVersion[order[i-1]], b: byVersion[order[i]]})
 	}
-	if baselineNS != 0 {
-		cut, _ := slices.BinarySearchFunc(ep.Samples, baselineNS, func(s Sample, t int64) int { return cmp.Compare(s.StartNS, t) })
-		a, b := ep.Samples[:cut], ep.Samples[cut:]
+	if isBase != nil {
+		var a, b []Sample
+		for _, s := range ep.Samples {
+			if isBase(&spans[s.Index]) {
+				a = append(a, s)
+			} else {
+				b = append(b, s)
+			}
+		}
 		if len(a) >= cfg.MinGroupSize && len(b) >= cfg.MinGroupSize {
-			at := time.Unix(0, baselineNS).UTC().Format(time.RFC3339Nano)
-			tests = append(tests, KSTest{Endpoint: ep.Name, From: "until:" + at, To: "from:" + at, a: a, b: b})
+			tests = append(tests, KSTest{Endpoint: ep.Name, From: "baseline", To: "incident", a: a, b: b})
 		}
 	}
 	return tests
 }
 
 // runKS runs every test, then Benjamini–Hochberg across all of them.
-func runKS(eps []Endpoint, baselineNS int64, spans []evidence.Span, cfg Config) ([]KSTest, error) {
+func runKS(eps []Endpoint, isBase func(*evidence.Span) bool, spans []evidence.Span, cfg Config) ([]KSTest, error) {
 	var tests []KSTest
 	for i := range eps {
-		tests = append(tests, ksGroups(&eps[i], baselineNS, cfg)...)
+		tests = append(tests, ksGroups(&eps[i], isBase, spans, cfg)...)
 	}
 	if len(tests) == 0 {
 		return nil, nil

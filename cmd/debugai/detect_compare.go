@@ -1,0 +1,233 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"slices"
+
+	"github.com/debugai/debugai/agent/hypothesis"
+	"github.com/debugai/debugai/evidence"
+)
+
+// minBaselineTraces is the fewest baseline traces a comparison accepts:
+// fewer cannot tell a change from noise.
+const minBaselineTraces = 10
+
+// comparePlan says what an analysis compares: the incident's windows with
+// the baseline's. baseTraces, when set, decides which traces are the
+// baseline (a bundle's baseline files, whatever their timestamps); else a
+// trace belongs to the baseline when its first span starts in a baseline
+// window.
+type comparePlan struct {
+	incident, baseline []hypothesis.Window
+	baseTraces         map[evidence.TraceID]bool
+	// source says where the baseline comes from, for reports.
+	source string
+	// explicit: the user (or a bundle) asked for this baseline, so too
+	// few baseline traces is an error rather than "no baseline".
+	explicit bool
+}
+
+const (
+	baselineFromBundle = "the bundle's baseline files"
+	baselineFromFlags  = "--baseline-since/--baseline-until"
+	baselineBefore     = "the window of equal length before the incident"
+	baselineNone       = "none"
+)
+
+// resolvePlan turns the window flags into a plan. The incident is
+// --since..--until (default: all stored spans, or from --baseline-until
+// on); the baseline is --baseline-since..--baseline-until (since defaults
+// to the start of the stored data), else the window of equal length before
+// an explicit --since, else none.
+func resolvePlan(st evidence.Stats, since, until, bsince, buntil string) (comparePlan, error) {
+	end := st.MaxEndNS + 1
+	var p comparePlan
+	inc := hypothesis.Window{SinceNS: st.MinStartNS, UntilNS: end}
+	base := hypothesis.Window{SinceNS: st.MinStartNS}
+	var err error
+	for _, tf := range []struct {
+		name, val string
+		dst       *int64
+	}{{"since", since, &inc.SinceNS}, {"until", until, &inc.UntilNS},
+		{"baseline-since", bsince, &base.SinceNS}, {"baseline-until", buntil, &base.UntilNS}} {
+		if tf.val == "" {
+			continue
+		}
+		if *tf.dst, err = parseWindowTime(tf.val, end); err != nil {
+			return p, usagef("--%s: %v", tf.name, err)
+		}
+	}
+	switch {
+	case buntil != "":
+		if since == "" {
+			inc.SinceNS = base.UntilNS
+		}
+		p.baseline, p.source, p.explicit = []hypothesis.Window{base}, baselineFromFlags, true
+	case bsince != "":
+		if since == "" {
+			return p, usagef("--baseline-since needs --baseline-until or --since (where the baseline ends)")
+		}
+		base.UntilNS = inc.SinceNS
+		p.baseline, p.source, p.explicit = []hypothesis.Window{base}, baselineFromFlags, true
+	case since != "":
+		n := inc.UntilNS - inc.SinceNS
+		p.baseline, p.source = []hypothesis.Window{{SinceNS: inc.SinceNS - n, UntilNS: inc.SinceNS}}, baselineBefore
+	default:
+		p.source = baselineNone
+	}
+	if inc.UntilNS <= inc.SinceNS {
+		return p, usagef("empty window: --since %s is not before --until %s", fmtNS(inc.SinceNS), fmtNS(inc.UntilNS))
+	}
+	for _, b := range p.baseline {
+		if b.UntilNS <= b.SinceNS {
+			return p, usagef("empty baseline: it starts at %s and ends at %s", fmtNS(b.SinceNS), fmtNS(b.UntilNS))
+		}
+	}
+	p.incident = []hypothesis.Window{inc}
+	return p, nil
+}
+
+// describe says what was compared, for reports and errors.
+func (p comparePlan) describe(baseTraces, baseSpans, incSpans int) string {
+	if len(p.baseline) == 0 || baseTraces == 0 {
+		return fmt.Sprintf("no baseline (%s): %d incident spans, judged on their own", p.source, incSpans)
+	}
+	return fmt.Sprintf("incident %s (%d spans) against the baseline %s (%d traces, %d spans; %s)",
+		windowsString(p.incident), incSpans, windowsString(p.baseline), baseTraces, baseSpans, p.source)
+}
+
+func windowsString(ws []hypothesis.Window) string {
+	s := ""
+	for i, w := range ws {
+		if i > 0 {
+			s += ", "
+		}
+		s += fmtNS(w.SinceNS) + " .. " + fmtNS(w.UntilNS)
+	}
+	return s
+}
+
+// loadComparison reads the spans, kernel events and lock edges of every
+// window of the plan into in, marks the baseline traces and checks that
+// the comparison has enough of both.
+func loadComparison(ctx context.Context, r evidence.Reader, st evidence.Stats, p comparePlan, maxItems int, store string) (*detectInput, error) {
+	in := &detectInput{plan: p}
+	windows := slices.Concat(p.incident, p.baseline)
+	seenSpan := map[string]bool{}
+	for _, w := range windows {
+		spans, err := loadPaged(ctx, maxItems, "spans", func(limit, offset int) ([]evidence.Span, error) {
+			return r.Spans(ctx, evidence.SpanFilter{SinceNS: w.SinceNS, UntilNS: w.UntilNS, WithEvents: true, Limit: limit, Offset: offset})
+		})
+		if err != nil {
+			return nil, err
+		}
+		for i := range spans {
+			if id := spans[i].ID(); !seenSpan[id] {
+				seenSpan[id] = true
+				in.spans = append(in.spans, spans[i])
+			}
+		}
+		if len(in.spans) > maxItems {
+			return nil, fmt.Errorf("the windows hold more than %d spans (--max-items): narrow them", maxItems)
+		}
+	}
+	slices.SortStableFunc(in.spans, func(a, b evidence.Span) int { return cmpInt64(a.StartNS, b.StartNS) })
+	in.baseTraces = p.baseTraces
+	if in.baseTraces == nil && len(p.baseline) > 0 {
+		in.baseTraces = baselineByWindow(in.spans, p)
+	}
+	var incSpans int
+	in.sinceNS, in.untilNS = 0, 0
+	for i := range in.spans {
+		sp := &in.spans[i]
+		if in.baseTraces[sp.TraceID] {
+			in.baseSpans++
+			continue
+		}
+		incSpans++
+		if in.sinceNS == 0 || sp.StartNS < in.sinceNS {
+			in.sinceNS = sp.StartNS
+		}
+		in.untilNS = max(in.untilNS, sp.EndNS+1)
+	}
+	if incSpans == 0 {
+		return nil, fmt.Errorf("no spans in the incident window %s of store %s (it holds %d spans)", windowsString(p.incident), store, st.Spans)
+	}
+	if n := len(in.baseTraces); len(p.baseline) > 0 && n < minBaselineTraces {
+		if p.explicit {
+			return nil, fmt.Errorf("the baseline (%s, %s) holds %d traces: at least %d are needed to tell a change from noise; widen it",
+				p.source, windowsString(p.baseline), n, minBaselineTraces)
+		}
+		in.baseTraces, in.baseSpans = nil, 0 // too little before the incident: judge it on its own
+		in.plan.source = baselineNone + " (" + fmt.Sprintf("%d traces in %s", n, baselineBefore) + ")"
+	}
+	if st.KernelEvents > 0 {
+		seen := map[string]bool{}
+		for _, w := range windows {
+			evs, err := loadPaged(ctx, maxItems, "kernel events", func(limit, offset int) ([]evidence.KernelEvent, error) {
+				return r.KernelEvents(ctx, evidence.KernelEventFilter{SinceNS: w.SinceNS, UntilNS: w.UntilNS, Limit: limit, Offset: offset})
+			})
+			if err != nil {
+				return nil, err
+			}
+			for i := range evs {
+				if id := evs[i].ID(); !seen[id] {
+					seen[id] = true
+					in.kernel = append(in.kernel, evs[i])
+				}
+			}
+		}
+		slices.SortStableFunc(in.kernel, func(a, b evidence.KernelEvent) int { return cmpInt64(a.TimeNS, b.TimeNS) })
+	}
+	if lr, ok := r.(evidence.LockEdgeReader); ok && st.LockEdges > 0 {
+		seen := map[string]bool{}
+		for _, w := range windows {
+			es, err := loadPaged(ctx, maxItems, "lock edges", func(limit, offset int) ([]evidence.LockEdge, error) {
+				return lr.LockEdges(ctx, evidence.LockEdgeFilter{SinceNS: w.SinceNS, UntilNS: w.UntilNS, Limit: limit, Offset: offset})
+			})
+			if err != nil {
+				return nil, err
+			}
+			for i := range es {
+				if id := es[i].ID(); !seen[id] {
+					seen[id] = true
+					in.edges = append(in.edges, es[i])
+				}
+			}
+		}
+	}
+	return in, nil
+}
+
+// baselineByWindow marks the traces whose first span starts in a baseline
+// window and in no incident window.
+func baselineByWindow(spans []evidence.Span, p comparePlan) map[evidence.TraceID]bool {
+	first := map[evidence.TraceID]int64{}
+	for i := range spans {
+		sp := &spans[i]
+		if t, ok := first[sp.TraceID]; !ok || sp.StartNS < t {
+			first[sp.TraceID] = sp.StartNS
+		}
+	}
+	in := func(ws []hypothesis.Window, t int64) bool {
+		return slices.ContainsFunc(ws, func(w hypothesis.Window) bool { return w.Contains(t) })
+	}
+	out := map[evidence.TraceID]bool{}
+	for id, t := range first {
+		if in(p.baseline, t) && !in(p.incident, t) {
+			out[id] = true
+		}
+	}
+	return out
+}
+
+func cmpInt64(a, b int64) int {
+	switch {
+	case a < b:
+		return -1
+	case a > b:
+		return 1
+	}
+	return 0
+}
