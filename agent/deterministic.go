@@ -39,17 +39,41 @@ var patternOf = map[string]hypothesis.Pattern{
 	"critical_path_component":   hypothesis.RegressionOther,
 	"critical_path_dominant":    hypothesis.RegressionOther,
 	"latency_trend_break":       hypothesis.RegressionOther,
+	"trace_shape":               hypothesis.CodeFault,
+	"change_explained":          hypothesis.RegressionOther,
 }
 
-// kindRank orders lead candidates: kernel-backed causes first, then
-// structural trace patterns, then statistical regressions.
-var kindRank = map[string]int{
-	"lock_inversion": 0, "lock_convoy": 1, "retransmit_tail": 2, "io_latency": 3, "page_fault_storm": 4,
-	"starvation": 5, "critical_path_component": 6,
-	// The service that every grown gap shares explains the single edges.
-	"service_network_delay": 7, "service_stall": 7, "network_gap": 8, "pool_saturation": 9,
-	"n_plus_one": 10, "latency_changepoint": 11, "critical_path_changepoint": 12, "latency_ks": 13,
-	"critical_path_dominant": 15, "latency_trend_break": 16,
+// patternFor is the pattern a lead finding proposes: its kind's, refined
+// by the mechanism the ranking model measured (docs/ranking.md).
+func patternFor(f evidence.Finding) hypothesis.Pattern {
+	switch f.Kind {
+	case "trace_shape":
+		if f.Attrs["extra_calls"] > 0 {
+			return hypothesis.RetryStorm
+		}
+	case "change_explained":
+		if m, ok := f.Attrs["mechanism"]; ok {
+			if p, ok := mechanismPattern[int(m)]; ok {
+				return p
+			}
+		}
+	case "critical_path_component":
+		if strings.HasSuffix(f.Subject, " lock") {
+			// Lock waits dominating the critical path: a convoy, which the
+			// verifier confirms only with kernel futex (or Go lock-wait)
+			// evidence.
+			return hypothesis.LockConvoy
+		}
+	}
+	return patternOf[f.Kind]
+}
+
+// mechanismPattern maps the ranking model's mechanism codes
+// (detect/explain: self, lock, io, runqueue, network, shape, extra calls)
+// to patterns.
+var mechanismPattern = map[int]hypothesis.Pattern{
+	0: hypothesis.RegressionOther, 1: hypothesis.LockConvoy, 2: hypothesis.IOLatency, 3: hypothesis.GCOrCPU,
+	4: hypothesis.NetworkGap, 5: hypothesis.CodeFault, 6: hypothesis.RetryStorm,
 }
 
 // Deterministic builds hypotheses from ranked findings and submits them to
@@ -263,26 +287,11 @@ func (d *Deterministic) dateTimeline(ctx context.Context, h *hypothesis.Hypothes
 	slices.SortStableFunc(h.Timeline, func(a, b hypothesis.TimelineEntry) int { return cmp.Compare(a.TimeNS, b.TimeNS) })
 }
 
-// leadRank is a finding's place among lead candidates: its kind's rank,
-// except that a critical-path component other than lock waiting (self,
-// network, I/O time) describes where time goes rather than what changed,
-// so it comes after the change-point and KS findings, and a convoy held
-// across downstream calls comes after the kernel causes that slow calls.
-func leadRank(f evidence.Finding) int {
-	if f.Kind == "critical_path_component" && !strings.HasSuffix(f.Subject, " lock") {
-		return kindRank["latency_ks"] + 1
-	}
-	// A Go mutex convoy seen only through its releases following the
-	// process's calls is a lock held across a downstream call: when the
-	// network, the disk or page faults make those calls slow, that cause
-	// leads and the convoy supports it.
-	if f.Kind == "lock_convoy" && f.Attrs["call_release_share"] > 0 && f.Attrs["holder_blocked_share"] < 0.3 {
-		return kindRank["starvation"]
-	}
-	return kindRank[f.Kind]
-}
-
-// rank returns the findings that can lead a hypothesis, best first.
+// rank returns the findings that can lead a hypothesis, best first: by
+// the share of the incident's change their location explains (Score, set
+// by detect/explain), then by how much of it their mechanism covers, their
+// operation's share and confidence (docs/ranking.md). Pre-existing
+// findings come last: they describe what the baseline already had.
 func rank(fs []evidence.Finding) []evidence.Finding {
 	var out []evidence.Finding
 	for _, f := range fs {
@@ -291,13 +300,13 @@ func rank(fs []evidence.Finding) []evidence.Finding {
 		}
 	}
 	slices.SortStableFunc(out, func(a, b evidence.Finding) int {
-		if c := cmp.Compare(leadRank(a), leadRank(b)); c != 0 {
-			return c
-		}
-		if c := cmp.Compare(b.Confidence*b.Score, a.Confidence*a.Score); c != 0 {
-			return c
-		}
-		return strings.Compare(a.ID, b.ID)
+		return cmp.Or(
+			cmp.Compare(a.Attrs[evidence.AttrPreExisting], b.Attrs[evidence.AttrPreExisting]),
+			cmp.Compare(b.Score, a.Score),
+			cmp.Compare(b.Attrs["mechanism_share"], a.Attrs["mechanism_share"]),
+			cmp.Compare(b.Attrs["operation_share"], a.Attrs["operation_share"]),
+			cmp.Compare(b.Confidence, a.Confidence),
+			strings.Compare(a.ID, b.ID))
 	})
 	return out
 }
@@ -306,13 +315,7 @@ func rank(fs []evidence.Finding) []evidence.Finding {
 // strongest refs, plus findings on the same subject or service that cite
 // evidence on lines the lead lacks.
 func (d *Deterministic) build(lead evidence.Finding, all []evidence.Finding) *hypothesis.Hypothesis {
-	pattern := patternOf[lead.Kind]
-	if lead.Kind == "critical_path_component" && strings.HasSuffix(lead.Subject, " lock") {
-		// Lock waits dominating the critical path: a convoy, which the
-		// verifier confirms only with kernel futex (or Go lock-wait)
-		// evidence.
-		pattern = hypothesis.LockConvoy
-	}
+	pattern := patternFor(lead)
 	h := &hypothesis.Hypothesis{
 		Schema:     hypothesis.Schema,
 		Summary:    lead.Summary,

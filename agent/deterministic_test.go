@@ -3,6 +3,7 @@ package agent
 import (
 	"context"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 
@@ -74,14 +75,32 @@ func TestDeterministicNoFindings(t *testing.T) {
 	}
 }
 
-// TestLeadRankCallConvoy: a convoy qualified only by releases that follow
-// the process's calls ranks after the kernel causes that slow calls.
-func TestLeadRankCallConvoy(t *testing.T) {
-	blocked := evidence.Finding{Kind: "lock_convoy", Attrs: map[string]float64{"holder_blocked_share": 0.9}}
-	calls := evidence.Finding{Kind: "lock_convoy", Attrs: map[string]float64{"holder_blocked_share": 0, "call_release_share": 0.98}}
-	retx := evidence.Finding{Kind: "retransmit_tail"}
-	if !(leadRank(blocked) < leadRank(retx) && leadRank(retx) < leadRank(calls)) {
-		t.Errorf("ranks: blocked convoy %d, retransmit_tail %d, call convoy %d; want blocked < retransmit < call",
-			leadRank(blocked), leadRank(retx), leadRank(calls))
+// TestRankByExplainedShare: one score orders the leads, whatever their
+// kind: the location that explains more of the change leads; within it,
+// the mechanism that covers more of it; pre-existing findings come last.
+func TestRankByExplainedShare(t *testing.T) {
+	at := func(id, kind string, score, mech, pre float64) evidence.Finding {
+		return evidence.Finding{ID: id, Kind: kind, Score: score, Confidence: 0.9,
+			Attrs: map[string]float64{"mechanism_share": mech, evidence.AttrPreExisting: pre}}
+	}
+	fs := []evidence.Finding{
+		at("a", "lock_inversion", 0.05, 1, 0),      // a kernel cause that explains little
+		at("b", "latency_ks", 0.7, 0, 0),           // the big change, generic
+		at("c", "n_plus_one", 0.9, 0, 1),           // a loop that was always there
+		at("d", "io_latency", 0.7, 0.8, 0),         // the big change, its mechanism
+		at("e", "critical_path_dominant", 0, 0, 0), // not a lead-worthy kind? it is; no share
+	}
+	var got []string
+	for _, f := range rank(fs) {
+		got = append(got, f.ID)
+	}
+	if want := []string{"d", "b", "a", "e", "c"}; !slices.Equal(got, want) {
+		t.Errorf("rank %v, want %v", got, want)
+	}
+	if p := patternFor(evidence.Finding{Kind: "trace_shape", Attrs: map[string]float64{"extra_calls": 1}}); p != hypothesis.RetryStorm {
+		t.Errorf("extra calls: pattern %s", p)
+	}
+	if p := patternFor(evidence.Finding{Kind: "change_explained", Attrs: map[string]float64{"mechanism": 4}}); p != hypothesis.NetworkGap {
+		t.Errorf("network mechanism: pattern %s", p)
 	}
 }

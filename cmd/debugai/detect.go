@@ -11,11 +11,14 @@ import (
 	"text/tabwriter"
 	"time"
 
+	"github.com/debugai/debugai/agent/hypothesis"
 	"github.com/debugai/debugai/correlate"
 	"github.com/debugai/debugai/detect/attribution"
 	"github.com/debugai/debugai/detect/critpath"
+	"github.com/debugai/debugai/detect/explain"
 	"github.com/debugai/debugai/detect/lockgraph"
 	"github.com/debugai/debugai/detect/regression"
+	"github.com/debugai/debugai/detect/shape"
 	"github.com/debugai/debugai/evidence"
 	"github.com/debugai/debugai/evidence/duckdb"
 )
@@ -69,10 +72,32 @@ type detectInput struct {
 
 	reg     *regression.Report // memoized by regress
 	regFind []evidence.Finding
+	shape   *shape.Result // set by runShapeDetector
+	// model is the change decomposition that ranks the findings.
+	model *explain.Model
 }
 
 // isBaseline reports whether sp belongs to the baseline.
 func (in *detectInput) isBaseline(sp *evidence.Span) bool { return in.baseTraces[sp.TraceID] }
+
+// kernelBaselinePredicate marks kernel events that fall in a baseline
+// window and in no incident window (nil without a baseline).
+func (in *detectInput) kernelBaselinePredicate() func(*evidence.KernelEvent) bool {
+	if len(in.baseTraces) == 0 {
+		return nil
+	}
+	within := func(ws []hypothesis.Window, t int64) bool {
+		for _, w := range ws {
+			if w.Contains(t) {
+				return true
+			}
+		}
+		return false
+	}
+	return func(k *evidence.KernelEvent) bool {
+		return within(in.plan.baseline, k.TimeNS) && !within(in.plan.incident, k.TimeNS)
+	}
+}
 
 // baselinePredicate is isBaseline, or nil without a baseline.
 func (in *detectInput) baselinePredicate() func(*evidence.Span) bool {
@@ -95,6 +120,7 @@ var detectors = []detectorFamily{
 	{"regression", runRegressionDetector},
 	{"attribution", runAttributionDetector},
 	{"patterns", runPatternsDetector},
+	{"shape", runShapeDetector},
 }
 
 type detectFlags struct {
@@ -251,12 +277,37 @@ func runDetectors(in *detectInput) ([]evidence.Finding, []int, error) {
 		counts[i] = len(fs)
 		out = append(out, fs...)
 	}
+	model, err := explain.Build(explain.Input{Spans: in.spans, IsBaseline: in.baselinePredicate(), Overlays: in.overlays, Shape: in.shape,
+		Kernel: in.kernel, KernelIsBaseline: in.kernelBaselinePredicate()}, explain.DefaultConfig())
+	if err != nil {
+		return nil, nil, fmt.Errorf("ranking: %w", err)
+	}
+	in.model = model
+	ix := explain.NewIndex(in.spans, in.kernel, in.edges)
+	model.Corroborate(out, ix)
+	out = append(out, model.Findings(in.spans, in.baselinePredicate(), in.shape, minExplainedFinding)...)
+	model.Score(out, ix)
 	for i := range out {
 		if out[i].StartNS == 0 && out[i].EndNS == 0 {
 			out[i].StartNS, out[i].EndNS = in.sinceNS, in.untilNS-1
 		}
 	}
 	return out, counts, nil
+}
+
+// minExplainedFinding is the least share of the change a candidate must
+// explain to be reported as a change_explained finding of its own.
+const minExplainedFinding = 0.05
+
+// runShapeDetector compares the traces' call structure with the
+// baseline's (nothing without a baseline).
+func runShapeDetector(in *detectInput) ([]evidence.Finding, error) {
+	res, fs, err := shape.Analyze(shape.Input{Spans: in.spans, IsBaseline: in.baselinePredicate()}, shape.DefaultConfig())
+	if err != nil {
+		return nil, err
+	}
+	in.shape = &res
+	return fs, nil
 }
 
 // regress runs detect/regression once per input.

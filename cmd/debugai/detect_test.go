@@ -118,7 +118,7 @@ func (s *scenario) exec(args []string) string {
 		}
 	case "cmp":
 		return s.cmp(args[2])
-	case "finding", "first", "attr-between":
+	case "finding", "first", "has", "attr-between":
 		return s.checkFinding(args)
 	case "stored-findings":
 		return s.storedFindings(atoi(s.t, args[1]))
@@ -190,6 +190,14 @@ func (s *scenario) checkFinding(args []string) string {
 			return fmt.Sprintf("finding %s is %+v, want %s %q", args[1], f, args[2], args[3])
 		}
 		return ""
+	}
+	if args[0] == "has" {
+		for i := range fs {
+			if fs[i].Kind == args[1] && fs[i].Subject == args[2] {
+				return ""
+			}
+		}
+		return fmt.Sprintf("no %s finding about %q", args[1], args[2])
 	}
 	for i := range fs {
 		if fs[i].Kind == args[1] {

@@ -1,0 +1,663 @@
+package explain
+
+import (
+	"cmp"
+	"errors"
+	"fmt"
+	"math"
+	"slices"
+
+	"github.com/debugai/debugai/correlate"
+	"github.com/debugai/debugai/detect/critpath"
+	"github.com/debugai/debugai/detect/shape"
+	"github.com/debugai/debugai/detect/stattest"
+	"github.com/debugai/debugai/evidence"
+)
+
+// Critical-path components of a candidate's change.
+const (
+	CompSelf = iota
+	CompLock
+	CompIO
+	CompRunqueue
+	CompNetwork
+	NumComponents
+)
+
+// ComponentNames names the components.
+var ComponentNames = [NumComponents]string{"self", "lock", "io", "runqueue", "network"}
+
+// Config tunes the model.
+type Config struct {
+	// Alpha is the false discovery rate over the latency keys.
+	Alpha float64
+	// MinTraces is the fewest traces of a root operation per window for
+	// it to be compared.
+	MinTraces int
+}
+
+// DefaultConfig: FDR 5 %, 3 traces per root operation and window.
+func DefaultConfig() Config { return Config{Alpha: 0.05, MinTraces: 3} }
+
+// ErrConfig reports an invalid Config.
+var ErrConfig = errors.New("invalid explain config")
+
+// Validate reports the first invalid field.
+func (c Config) Validate() error {
+	if !(c.Alpha > 0 && c.Alpha < 1) {
+		return fmt.Errorf("%w: Alpha %v not in (0, 1)", ErrConfig, c.Alpha)
+	}
+	if c.MinTraces < 2 {
+		return fmt.Errorf("%w: MinTraces %d must be at least 2", ErrConfig, c.MinTraces)
+	}
+	return nil
+}
+
+// Input is what the model compares.
+type Input struct {
+	// Spans holds the incident's and the baseline's spans.
+	Spans []evidence.Span
+	// IsBaseline marks the baseline's spans; nil: no baseline.
+	IsBaseline func(*evidence.Span) bool
+	// Overlays are the spans' kernel overlays (SpanIndex into Spans).
+	Overlays []correlate.Overlay
+	// Shape is package shape's result over the same spans (nil: none).
+	Shape *shape.Result
+	// Kernel holds the kernel events of both windows, and KernelIsBaseline
+	// marks the baseline's (nil: every event is the incident's). TCP
+	// retransmits among them decide which end of a grown transit loses
+	// packets.
+	Kernel           []evidence.KernelEvent
+	KernelIsBaseline func(*evidence.KernelEvent) bool
+}
+
+// Op is a service's operation.
+type Op = shape.Op
+
+// Part is what one location explains.
+type Part struct {
+	// Explained is the share of the incident's change, in [0, 1].
+	Explained float64
+	// Latency and Shape are its shares of the two parts.
+	Latency, Shape float64
+	// DeltaNS is its change of critical-path time per request, per
+	// component (ns, weighted by the incident's request mix).
+	DeltaNS [NumComponents]float64
+	// Q is the strongest (smallest) q-value behind it.
+	Q float64
+	// Significant: some positive part passed its test.
+	Significant bool
+}
+
+// Delta sums DeltaNS.
+func (p *Part) Delta() float64 {
+	var s float64
+	for _, v := range p.DeltaNS {
+		s += v
+	}
+	return s
+}
+
+// Candidate is a service and what it explains, with its operations.
+type Candidate struct {
+	Service string
+	Part
+	// Ops are its operations, most explained first.
+	Ops []OpPart
+}
+
+// OpPart is one operation's part.
+type OpPart struct {
+	Op Op
+	Part
+}
+
+// Model is the decomposition of one incident's change.
+type Model struct {
+	// Baseline: a baseline with comparable root operations existed; else
+	// the latency part is the incident's own critical-path time.
+	Baseline bool
+	// LatencyChange (M_lat) and ShapeChange (M_shape) weigh the parts.
+	LatencyChange, ShapeChange float64
+	// MeanPathNS is the mean critical path per window (0 baseline, 1
+	// incident), weighted by the incident's request mix.
+	MeanPathNS [2]float64
+	// Traces per window; Matched and Unmatched count root operations.
+	Traces             [2]int
+	Matched, Unmatched int
+	// Candidates, most explained first.
+	Candidates []Candidate
+
+	minTraces int
+	alpha     float64
+}
+
+// Service returns the candidate of a service (nil when it has none).
+func (m *Model) Service(name string) *Candidate {
+	for i := range m.Candidates {
+		if m.Candidates[i].Service == name {
+			return &m.Candidates[i]
+		}
+	}
+	return nil
+}
+
+// Op returns the part of an operation (nil when it has none).
+func (m *Model) Op(op Op) *OpPart {
+	if c := m.Service(op.Service); c != nil {
+		for i := range c.Ops {
+			if c.Ops[i].Op == op {
+				return &c.Ops[i]
+			}
+		}
+	}
+	return nil
+}
+
+// key is what critical-path time is charged to: an operation's own time
+// (per component) or a transit between two operations.
+type key struct {
+	op      Op
+	comp    int
+	transit bool
+	to      Op // the callee of a transit
+}
+
+// Build decomposes the incident's change (see the package doc).
+func Build(in Input, cfg Config) (*Model, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	m := &Model{minTraces: cfg.MinTraces, alpha: cfg.Alpha}
+	traces, err := chargeTraces(in)
+	if err != nil {
+		return nil, err
+	}
+	ep := groupByRoot(traces)
+	for _, g := range ep {
+		m.Traces[0] += len(g[0])
+		m.Traces[1] += len(g[1])
+	}
+	deltas, tests := m.latencyDeltas(ep, cfg)
+	parts := map[Op]*Part{}
+	part := func(op Op) *Part {
+		p := parts[op]
+		if p == nil {
+			p = &Part{Q: 1}
+			parts[op] = p
+		}
+		return p
+	}
+	assign := resolveTransits(deltas, tests, retransmitGrowth(in), cfg.Alpha)
+	for k, d := range deltas {
+		p := part(assign[k].op)
+		p.DeltaNS[assign[k].comp] += d
+	}
+	if m.Baseline {
+		for op, q := range m.testParts(ep, assign, parts, cfg) {
+			part(op).Q = q
+		}
+	}
+	if in.Shape != nil && m.Baseline {
+		m.ShapeChange = in.Shape.Change
+		for _, b := range in.Shape.Blames {
+			p := part(b.Op)
+			p.Shape = b.Share
+			for _, t := range b.Tests {
+				p.Q = math.Min(p.Q, t.Q)
+			}
+		}
+	}
+	m.finish(parts, cfg)
+	return m, nil
+}
+
+// trace is one trace's critical-path time per key.
+type trace struct {
+	root    Op
+	base    bool
+	pathNS  int64
+	charges map[key]int64
+}
+
+// chargeTraces computes every trace's critical path and charges it.
+func chargeTraces(in Input) ([]trace, error) {
+	ov := make(map[int]*correlate.Overlay, len(in.Overlays))
+	for i := range in.Overlays {
+		if j := int(in.Overlays[i].SpanIndex); j >= 0 && j < len(in.Spans) {
+			ov[j] = &in.Overlays[i]
+		}
+	}
+	byTrace := map[evidence.TraceID][]int{}
+	var order []evidence.TraceID
+	for i := range in.Spans {
+		id := in.Spans[i].TraceID
+		if _, ok := byTrace[id]; !ok {
+			order = append(order, id)
+		}
+		byTrace[id] = append(byTrace[id], i)
+	}
+	var (
+		tr    critpath.Tracer
+		local []evidence.Span
+		out   []trace
+	)
+	for _, id := range order {
+		idx := byTrace[id]
+		local = local[:0]
+		for _, g := range idx {
+			local = append(local, in.Spans[g])
+		}
+		p, err := tr.Path(local)
+		if err != nil {
+			continue // no root: not a request
+		}
+		root := &local[p.RootIndex]
+		t := trace{root: Op{Service: root.Service, Name: root.Name}, pathNS: p.DurationNS(), charges: map[key]int64{}}
+		if in.IsBaseline != nil {
+			t.base = in.IsBaseline(root)
+		}
+		kids := children(local)
+		for _, seg := range p.Segments {
+			sp := &local[seg.Index]
+			if seg.SelfNS <= 0 {
+				continue
+			}
+			op := Op{Service: sp.Service, Name: sp.Name}
+			if c, ok := transitCallee(local, kids, seg.Index); ok {
+				t.charges[key{op: op, comp: CompNetwork, transit: true, to: Op{Service: local[c].Service, Name: local[c].Name}}] += seg.SelfNS
+				continue
+			}
+			rest := seg.SelfNS
+			if o := ov[idx[seg.Index]]; o != nil {
+				dur := max(sp.DurationNS(), 1)
+				for _, c := range []struct {
+					comp int
+					ns   int64
+				}{{CompLock, o.FutexWaitNS}, {CompIO, o.BlockIONS}, {CompRunqueue, o.RunqueueNS}} {
+					share := min(rest, int64(float64(seg.SelfNS)*math.Min(1, float64(c.ns)/float64(dur))))
+					if share > 0 {
+						t.charges[key{op: op, comp: c.comp}] += share
+						rest -= share
+					}
+				}
+			}
+			t.charges[key{op: op, comp: CompSelf}] += rest
+		}
+		out = append(out, t)
+	}
+	return out, nil
+}
+
+// children lists each local span's children.
+func children(spans []evidence.Span) [][]int {
+	pos := make(map[evidence.SpanID]int, len(spans))
+	for i := range spans {
+		pos[spans[i].SpanID] = i
+	}
+	kids := make([][]int, len(spans))
+	for i := range spans {
+		if p, ok := pos[spans[i].ParentSpanID]; ok && !spans[i].ParentSpanID.IsZero() && p != i {
+			kids[p] = append(kids[p], i)
+		}
+	}
+	return kids
+}
+
+// transitCallee reports whether span i is a call into other services (not
+// a root; not a server or consumer span; every child in another service)
+// and returns its longest child.
+func transitCallee(spans []evidence.Span, kids [][]int, i int) (int, bool) {
+	sp := &spans[i]
+	if sp.ParentSpanID.IsZero() || len(kids[i]) == 0 || sp.Kind == evidence.KindServer || sp.Kind == evidence.KindConsumer {
+		return 0, false
+	}
+	best := -1
+	for _, c := range kids[i] {
+		if spans[c].Service == sp.Service {
+			return 0, false
+		}
+		if best < 0 || spans[c].DurationNS() > spans[best].DurationNS() {
+			best = c
+		}
+	}
+	return best, true
+}
+
+// groupByRoot groups traces by root operation and window.
+func groupByRoot(ts []trace) map[Op]*[2][]*trace {
+	out := map[Op]*[2][]*trace{}
+	for i := range ts {
+		t := &ts[i]
+		g := out[t.root]
+		if g == nil {
+			g = &[2][]*trace{}
+			out[t.root] = g
+		}
+		w := 1
+		if t.base {
+			w = 0
+		}
+		g[w] = append(g[w], t)
+	}
+	return out
+}
+
+// latencyDeltas returns each key's change of critical-path time per
+// request and, for the keys that grew, their BH-adjusted q-values.
+func (m *Model) latencyDeltas(ep map[Op]*[2][]*trace, cfg Config) (map[key]float64, map[key]float64) {
+	var matched []Op
+	var incMatched int
+	for op, g := range ep {
+		if len(g[0]) >= cfg.MinTraces && len(g[1]) >= cfg.MinTraces {
+			matched = append(matched, op)
+			incMatched += len(g[1])
+		} else if len(g[1]) > 0 {
+			m.Unmatched++
+		}
+	}
+	slices.SortFunc(matched, func(a, b Op) int { return cmp.Or(cmp.Compare(a.Service, b.Service), cmp.Compare(a.Name, b.Name)) })
+	m.Matched = len(matched)
+	deltas := map[key]float64{}
+	if len(matched) == 0 {
+		// No baseline: the incident's own critical-path time per request.
+		n := float64(m.Traces[1])
+		for _, g := range ep {
+			for _, t := range g[1] {
+				m.MeanPathNS[1] += float64(t.pathNS) / n
+				for k, v := range t.charges {
+					deltas[k] += float64(v) / n
+				}
+			}
+		}
+		m.LatencyChange = 1
+		return deltas, nil
+	}
+	m.Baseline = true
+	type values struct{ inc, base []float64 }
+	centred := map[key]*values{} // per-trace values of the matched root operations
+	for _, op := range matched {
+		g := ep[op]
+		w := float64(len(g[1])) / float64(incMatched)
+		means := [2]map[key]float64{{}, {}}
+		for win := range 2 {
+			n := float64(len(g[win]))
+			for _, t := range g[win] {
+				m.MeanPathNS[win] += w * float64(t.pathNS) / n
+				for k, v := range t.charges {
+					means[win][k] += float64(v) / n
+				}
+			}
+		}
+		for k := range union(means[0], means[1]) {
+			deltas[k] += w * (means[1][k] - means[0][k])
+			v := centred[k]
+			if v == nil {
+				v = &values{}
+				centred[k] = v
+			}
+			for _, t := range g[1] {
+				v.inc = append(v.inc, float64(t.charges[k]))
+			}
+			for _, t := range g[0] {
+				v.base = append(v.base, float64(t.charges[k]))
+			}
+		}
+	}
+	if m.MeanPathNS[0] > 0 {
+		m.LatencyChange = math.Min(1, math.Max(0, (m.MeanPathNS[1]-m.MeanPathNS[0])/m.MeanPathNS[0]))
+	}
+	var ks []key
+	var ps []float64
+	for k, v := range centred {
+		if deltas[k] <= 0 {
+			continue
+		}
+		ks = append(ks, k)
+		p := changeP(v.inc, v.base)
+		ps = append(ps, p)
+	}
+	qs := map[key]float64{}
+	if len(ps) > 0 {
+		bh, err := stattest.BenjaminiHochberg(ps, cfg.Alpha)
+		if err == nil {
+			for i, k := range ks {
+				qs[k] = bh.Adjusted[i]
+			}
+		}
+	}
+	return deltas, qs
+}
+
+// changeP tests a key's per-trace time between the windows in its two
+// parts: how many traces spend any time on it (Fisher) and how much those
+// that do spend (Mann–Whitney on the non-zero values); the smaller p,
+// doubled. Most traces spend nothing on most keys, so a rank test over
+// all traces would see ties at zero and miss a few traces' large growth.
+func changeP(inc, base []float64) float64 {
+	var nz [2][]float64
+	for w, vs := range [][]float64{base, inc} {
+		for _, v := range vs {
+			if v != 0 {
+				nz[w] = append(nz[w], v)
+			}
+		}
+	}
+	pf, _ := stattest.FisherTwoSided(len(nz[1]), len(inc)-len(nz[1]), len(nz[0]), len(base)-len(nz[0]))
+	pm, _ := stattest.MannWhitney(nz[1], nz[0])
+	return math.Min(1, 2*math.Min(pf, pm))
+}
+
+func union(a, b map[key]float64) map[key]bool {
+	out := make(map[key]bool, len(a)+len(b))
+	for k := range a {
+		out[k] = true
+	}
+	for k := range b {
+		out[k] = true
+	}
+	return out
+}
+
+// resolveTransits says where each key's time is charged: a transit goes
+// to the side whose own processes' TCP retransmits grew (kernel evidence of
+// which end loses packets), else to whichever the significantly grown
+// transits (q < alpha) share more, the callee on a tie; other keys stay.
+func resolveTransits(deltas, tests map[key]float64, retx map[string]float64, alpha float64) map[key]key {
+	shared := map[string]float64{}
+	for k, d := range deltas {
+		if q, ok := tests[k]; k.transit && d > 0 && ok && q < alpha {
+			shared[k.op.Service] += d
+			shared[k.to.Service] += d
+		}
+	}
+	out := make(map[key]key, len(deltas))
+	for k := range deltas {
+		at := k
+		if k.transit {
+			at = key{op: k.to, comp: CompNetwork}
+			rc, rt := retx[k.op.Service], retx[k.to.Service]
+			if rc > rt && rc > 0 || rc == rt && shared[k.op.Service] > shared[k.to.Service] {
+				at = key{op: k.op, comp: CompNetwork}
+			}
+		}
+		out[k] = at
+	}
+	return out
+}
+
+// retransmitGrowth is, per service, the growth of the share of traces
+// matched by a TCP retransmit of its processes, from the baseline to the
+// incident: retransmits per trace of each window (the incident's alone
+// without a baseline). A retransmit names its service, else the service of
+// the spans of its process.
+func retransmitGrowth(in Input) map[string]float64 {
+	pid := map[int64]string{}
+	traces := [2]map[evidence.TraceID]bool{{}, {}}
+	for i := range in.Spans {
+		sp := &in.Spans[i]
+		if sp.ProcessPID != 0 {
+			pid[sp.ProcessPID] = sp.Service
+		}
+		w := 1
+		if in.IsBaseline != nil && in.IsBaseline(sp) {
+			w = 0
+		}
+		traces[w][sp.TraceID] = true
+	}
+	n := [2]map[string]float64{{}, {}}
+	for i := range in.Kernel {
+		k := &in.Kernel[i]
+		if k.Type != evidence.KernelTCPRetransmit {
+			continue
+		}
+		svc := cmp.Or(k.Service, pid[k.PID])
+		if svc == "" {
+			continue
+		}
+		w := 1
+		if in.KernelIsBaseline != nil && in.KernelIsBaseline(k) {
+			w = 0
+		}
+		n[w][svc]++
+	}
+	out := map[string]float64{}
+	for svc, c := range n[1] {
+		out[svc] = c / float64(max(1, len(traces[1])))
+		if len(traces[0]) > 0 {
+			out[svc] -= n[0][svc] / float64(len(traces[0]))
+		}
+	}
+	return out
+}
+
+// testParts tests, for every service and operation whose critical-path
+// time grew, the per-trace time charged to it between the windows
+// (changeP over the matched root operations' traces), with
+// Benjamini–Hochberg over services and operations separately. Services
+// are keyed by an Op with an empty Name.
+func (m *Model) testParts(ep map[Op]*[2][]*trace, assign map[key]key, parts map[Op]*Part, cfg Config) map[Op]float64 {
+	grown := map[Op]bool{}
+	svcDelta := map[string]float64{}
+	for op, p := range parts {
+		svcDelta[op.Service] += p.Delta()
+		if p.Delta() > 0 {
+			grown[op] = true
+		}
+	}
+	for svc, d := range svcDelta {
+		if d > 0 {
+			grown[Op{Service: svc}] = true
+		}
+	}
+	type values struct{ inc, base []float64 }
+	vals := map[Op]*values{}
+	for op := range grown {
+		vals[op] = &values{}
+	}
+	for _, g := range ep {
+		if len(g[0]) < cfg.MinTraces || len(g[1]) < cfg.MinTraces {
+			continue
+		}
+		for w := range 2 {
+			for _, t := range g[w] {
+				per := map[Op]float64{}
+				for k, v := range t.charges {
+					op := assign[k].op
+					per[op] += float64(v)
+					per[Op{Service: op.Service}] += float64(v)
+				}
+				for op, v := range vals {
+					if w == 0 {
+						v.base = append(v.base, per[op])
+					} else {
+						v.inc = append(v.inc, per[op])
+					}
+				}
+			}
+		}
+	}
+	out := map[Op]float64{}
+	for _, level := range []bool{true, false} { // services, then operations
+		var ops []Op
+		var ps []float64
+		for op, v := range vals {
+			if (op.Name == "") == level {
+				ops = append(ops, op)
+				ps = append(ps, changeP(v.inc, v.base))
+			}
+		}
+		if len(ps) == 0 {
+			continue
+		}
+		bh, err := stattest.BenjaminiHochberg(ps, cfg.Alpha)
+		if err != nil {
+			continue
+		}
+		for i, op := range ops {
+			out[op] = bh.Adjusted[i]
+		}
+	}
+	return out
+}
+
+// finish weighs the parts into shares and sorts the candidates.
+func (m *Model) finish(parts map[Op]*Part, cfg Config) {
+	byService := map[string]*Candidate{}
+	for op, p := range parts {
+		if op.Name == "" {
+			continue // a service's own test (testParts)
+		}
+		c := byService[op.Service]
+		if c == nil {
+			c = &Candidate{Service: op.Service, Part: Part{Q: 1}}
+			byService[op.Service] = c
+		}
+		c.Ops = append(c.Ops, OpPart{Op: op, Part: *p})
+		for i, v := range p.DeltaNS {
+			c.DeltaNS[i] += v
+		}
+		c.Shape += p.Shape
+		if p.Shape > 0 {
+			c.Q = math.Min(c.Q, p.Q) // the shape tests
+		}
+	}
+	for _, c := range byService {
+		if sp := parts[Op{Service: c.Service}]; sp != nil {
+			c.Q = math.Min(c.Q, sp.Q)
+		}
+	}
+	var totalSvc, totalOp float64
+	for _, c := range byService {
+		totalSvc += math.Max(0, c.Delta())
+		for _, o := range c.Ops {
+			totalOp += math.Max(0, o.Delta())
+		}
+	}
+	weigh := func(p *Part, total float64) {
+		if total > 0 {
+			p.Latency = math.Max(0, p.Delta()) / total
+		}
+		if !m.Baseline {
+			p.Q, p.Significant = 0, p.Latency > 0
+		} else {
+			p.Significant = p.Q < cfg.Alpha && (p.Latency > 0 || p.Shape > 0)
+		}
+		if w := m.LatencyChange + m.ShapeChange; w > 0 && p.Significant {
+			p.Explained = (m.LatencyChange*p.Latency + m.ShapeChange*p.Shape) / w
+		}
+	}
+	for _, c := range byService {
+		weigh(&c.Part, totalSvc)
+		for i := range c.Ops {
+			weigh(&c.Ops[i].Part, totalOp)
+		}
+		slices.SortFunc(c.Ops, func(a, b OpPart) int {
+			return cmp.Or(cmp.Compare(b.Explained, a.Explained), cmp.Compare(b.Delta(), a.Delta()), cmp.Compare(a.Op.Name, b.Op.Name))
+		})
+		m.Candidates = append(m.Candidates, *c)
+	}
+	slices.SortFunc(m.Candidates, func(a, b Candidate) int {
+		return cmp.Or(cmp.Compare(b.Explained, a.Explained), cmp.Compare(b.Delta(), a.Delta()), cmp.Compare(a.Service, b.Service))
+	})
+}

@@ -1,0 +1,118 @@
+package shape
+
+import (
+	"testing"
+
+	"github.com/debugai/debugai/evidence"
+)
+
+// build makes one trace per call of mk, baseline first.
+type traceBuilder struct {
+	spans []evidence.Span
+	base  map[evidence.TraceID]bool
+	n     int
+}
+
+// add appends a span; parent is a span id in the same trace (0: root).
+func (b *traceBuilder) add(trace, id, parent int, svc, name string, start, end int64, err bool) {
+	sp := evidence.Span{TraceID: evidence.TraceID{byte(trace >> 8), byte(trace)}, SpanID: evidence.SpanID{byte(id)},
+		Service: svc, Name: name, StartNS: start, EndNS: end}
+	if parent > 0 {
+		sp.ParentSpanID = evidence.SpanID{byte(parent)}
+	}
+	if err {
+		sp.StatusCode = evidence.StatusError
+	}
+	b.spans = append(b.spans, sp)
+}
+
+// request: api GET /order calls stock (which calls db) then pay; fault
+// "stock-exception" makes stock skip db, fail fast, and api skip pay;
+// fault "db-leaf" makes db fail fast and stock skip its second db call
+// and api skip pay.
+func (b *traceBuilder) request(trace int, base bool, fault string) {
+	t0 := int64(trace) * 1_000_000
+	if base {
+		b.base[evidence.TraceID{byte(trace >> 8), byte(trace)}] = true
+	}
+	b.add(trace, 1, 0, "api", "GET /order", t0, t0+100_000, false)
+	b.add(trace, 2, 1, "api", "HTTP GET", t0+1000, t0+40_000, false)
+	switch fault {
+	case "stock-exception":
+		b.add(trace, 3, 2, "stock", "GET /stock", t0+2000, t0+2500, false)
+		return
+	case "db-leaf":
+		b.add(trace, 3, 2, "stock", "GET /stock", t0+2000, t0+20_000, false)
+		b.add(trace, 4, 3, "db", "SELECT", t0+3000, t0+3100, false)
+		return
+	}
+	b.add(trace, 3, 2, "stock", "GET /stock", t0+2000, t0+39_000, false)
+	b.add(trace, 4, 3, "db", "SELECT", t0+3000, t0+13_000+int64(trace%7)*100, false)
+	b.add(trace, 5, 3, "db", "SELECT", t0+14_000, t0+24_000+int64(trace%5)*100, false)
+	b.add(trace, 6, 1, "api", "HTTP POST", t0+41_000, t0+90_000, false)
+	b.add(trace, 7, 6, "pay", "POST /pay", t0+42_000, t0+89_000, false)
+}
+
+func analyzeFault(t *testing.T, fault string, faulty int) (Result, []evidence.Finding) {
+	t.Helper()
+	b := &traceBuilder{base: map[evidence.TraceID]bool{}}
+	for i := range 40 {
+		b.request(i+1, true, "")
+	}
+	for i := range 40 {
+		f := ""
+		if i < faulty {
+			f = fault
+		}
+		b.request(100+i, false, f)
+	}
+	res, fs, err := Analyze(Input{Spans: b.spans, IsBaseline: func(s *evidence.Span) bool { return b.base[s.TraceID] }}, DefaultConfig())
+	if err != nil {
+		t.Fatal(err)
+	}
+	return res, fs
+}
+
+func TestShapeBlamesTheDeepestChange(t *testing.T) {
+	res, fs := analyzeFault(t, "stock-exception", 30)
+	if len(res.Blames) == 0 || res.Blames[0].Op != (Op{"stock", "GET /stock"}) {
+		t.Fatalf("blames %+v, want stock GET /stock first (api merely lost its pay call)", res.Blames)
+	}
+	if res.Change < 0.7 || res.Change > 0.8 {
+		t.Errorf("change %.2f, want 30/40", res.Change)
+	}
+	if len(fs) == 0 || fs[0].Kind != Kind || fs[0].Subject != "stock GET /stock" {
+		t.Fatalf("findings %+v", fs)
+	}
+}
+
+func TestShapePassesBlameToAChangedLeafCallee(t *testing.T) {
+	res, _ := analyzeFault(t, "db-leaf", 30)
+	if len(res.Blames) == 0 || res.Blames[0].Op != (Op{"db", "SELECT"}) {
+		t.Fatalf("blames %+v, want db SELECT first (stock stopped after its failing db call)", res.Blames)
+	}
+}
+
+func TestShapeNothingWithoutChange(t *testing.T) {
+	res, fs := analyzeFault(t, "", 0)
+	if len(fs) != 0 || res.Change != 0 {
+		t.Fatalf("no fault: change %.2f, findings %+v", res.Change, fs)
+	}
+	for _, tst := range res.Tests {
+		if tst.Significant {
+			t.Errorf("significant test without a fault: %+v", tst)
+		}
+	}
+}
+
+func TestShapeNeedsABaseline(t *testing.T) {
+	b := &traceBuilder{base: map[evidence.TraceID]bool{}}
+	b.request(1, false, "")
+	res, fs, err := Analyze(Input{Spans: b.spans}, DefaultConfig())
+	if err != nil || len(fs) != 0 || res.Change != 0 {
+		t.Fatalf("no baseline: %v %+v %v", err, fs, res.Change)
+	}
+	if err := (Config{}).Validate(); err == nil {
+		t.Error("zero config accepted")
+	}
+}
