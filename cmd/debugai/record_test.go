@@ -279,7 +279,7 @@ func TestRecordScenariosDescribed(t *testing.T) {
 		if !ok || truth.Pattern == "" || truth.Notes == "" || recordDescription[s] == "" {
 			t.Errorf("scenario %s: truth %+v (known %v), description %q", s, truth, ok, recordDescription[s])
 		}
-		if control := s == "none" || s == "bump"; control != (truth.RootCauseService == "none") {
+		if control := s == "none" || s == "bump" || s == "shop-flagflip" || s == "shop-loadup"; control != (truth.RootCauseService == "none") {
 			t.Errorf("scenario %s: root cause %q", s, truth.RootCauseService)
 		}
 	}

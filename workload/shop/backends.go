@@ -90,8 +90,16 @@ func (s *Service) getStock(w http.ResponseWriter, r *http.Request) {
 	}
 	burn(s.cfg.StockRounds, product)
 	s.storeMu.Lock()
+	var err2 error
+	if s.Bug() == BugPoolSat { // the audit record of the read, synced under the mutex
+		err2 = s.store.write(int64(product), s.cfg.RecordBytes/2)
+	}
 	n := s.stock[product]
 	s.storeMu.Unlock()
+	if err2 != nil {
+		http.Error(w, "auditing the read: "+err2.Error(), http.StatusInternalServerError)
+		return
+	}
 	fmt.Fprintln(w, n)
 }
 
@@ -121,7 +129,11 @@ func (s *Service) reserve(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	burn(s.cfg.StockRounds, product)
-	if err := s.store.write(int64(product), s.Bug() == BugReserveSync); err != nil {
+	sync := 0
+	if s.Bug() == BugReserveSync {
+		sync = s.cfg.RecordBytes / 2
+	}
+	if err := s.store.write(int64(product), sync); err != nil {
 		http.Error(w, "journaling the reservation: "+err.Error(), http.StatusInternalServerError)
 		return
 	}
@@ -164,7 +176,7 @@ func (s *Service) charge(w http.ResponseWriter, r *http.Request) {
 }
 
 // placeOrder serves orders' POST /orders: the order appended to the log
-// (durably, under the mutex, with poolsat), then a fulfilment job queued
+// under the mutex, then a fulfilment job queued
 // (producer span). Under dropfulfil the enqueue path returns an error
 // the handler swallows: 201 all the same, nothing queued.
 func (s *Service) placeOrder(w http.ResponseWriter, r *http.Request) {
@@ -175,7 +187,7 @@ func (s *Service) placeOrder(w http.ResponseWriter, r *http.Request) {
 	}
 	bug := s.Bug()
 	s.ordersMu.Lock()
-	err = s.orderLog.write(int64(product), bug == BugPoolSat)
+	err = s.orderLog.write(int64(product), 0)
 	s.ordersMu.Unlock()
 	if err != nil {
 		http.Error(w, "writing the order: "+err.Error(), http.StatusInternalServerError)
@@ -247,7 +259,7 @@ func (s *Service) fulfil(j job) {
 		return
 	}
 	if held {
-		if err := s.manifest.write(int64(j.product), true); err != nil {
+		if err := s.manifest.write(int64(j.product), s.cfg.RecordBytes); err != nil {
 			s.log.Debug("manifest not written", "err", err)
 		}
 	}

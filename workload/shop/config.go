@@ -52,9 +52,10 @@
 //     (a token cache that keeps expiring); the gateway retries them;
 //   - slowquote (pricing): Quote does SlowQuoteFactor times its CPU work;
 //     gateway checkouts and product reads look slow;
-//   - poolsat (payments, orders): the payment pool shrinks to
+//   - poolsat (payments, inventory): the payment pool shrinks to
 //     SaturatedWorkers slots (requests wait in payments.pool.acquire) and
-//     orders fdatasyncs its order log while holding its mutex (a lock
+//     inventory's GET /stock writes an audit record durably (half a
+//     record, fdatasync per chunk) while holding the store mutex (a lock
 //     convoy, the smaller share);
 //   - cpuquota (inventory): inventory joins the CPUCgroups, which the
 //     caller gives a CPU quota;
@@ -64,8 +65,8 @@
 //     the reservation call and a durable rewrite of the shipping manifest
 //     (write + fdatasync per chunk): consumers queue behind the holder;
 //   - reservesync (inventory): POST /reserve journals each reservation
-//     durably (write + fdatasync per chunk) on the request path, outside
-//     the mutex;
+//     durably (half a record, fdatasync per chunk) on the request path,
+//     outside the mutex;
 //   - flagflip (gateway): turns on a gift-wrap option that only requests
 //     with giftwrap=1 take (the load sends none): a flag flip with no
 //     effect, for controls;
@@ -186,15 +187,15 @@ type Config struct {
 }
 
 // DefaultConfig is a v1 inventory without bugs: 16 products cached for
-// 1 s, item reads holding the store mutex for 4 ms, 40 SHA-256 rounds per
+// 1 s, item reads holding the store mutex for 6 ms, 40 SHA-256 rounds per
 // quote (x40 under slowquote), 10 per inventory request, 16 payment slots
-// (1 under poolsat), a 3 ms card network, 4 charge attempts, 4 fulfilment
-// workers, 128 KiB durable records synced per 32 KiB.
+// (1 under poolsat), a 10 ms card network, 4 charge attempts, 4
+// fulfilment workers, 512 KiB durable records synced per 8 KiB.
 func DefaultConfig() Config {
 	return Config{Role: RoleInventory, Version: "v1", Bug: BugNone, Products: 16, CacheTTL: time.Second,
-		ItemHold: 4 * time.Millisecond, QuoteRounds: 40, SlowQuoteFactor: 40, StockRounds: 10,
-		PaymentWorkers: 16, SaturatedWorkers: 1, CardDelay: 3 * time.Millisecond, RetryAttempts: 4,
-		FulfilWorkers: 4, RecordBytes: 128 << 10, SyncChunkBytes: 32 << 10}
+		ItemHold: 6 * time.Millisecond, QuoteRounds: 40, SlowQuoteFactor: 40, StockRounds: 10,
+		PaymentWorkers: 16, SaturatedWorkers: 1, CardDelay: 10 * time.Millisecond, RetryAttempts: 4,
+		FulfilWorkers: 4, RecordBytes: 512 << 10, SyncChunkBytes: 8 << 10}
 }
 
 // Validate reports the first problem with c.

@@ -54,22 +54,24 @@ func openDurable(cfg *Config, pattern string) (*durable, error) {
 
 func (d *durable) close() error { return errors.Join(d.f.Close(), os.Remove(d.f.Name())) }
 
-// write writes one record for key into the next slot: with sync the
-// whole record in chunks, each fdatasynced (a naive crash-safe write, on
-// the caller's goroutine); without, its first 4 KiB to the page cache.
-func (d *durable) write(key int64, sync bool) error {
+// write writes one record for key into the next slot: with syncBytes > 0
+// that many bytes of it (at most the record) in chunks, each fdatasynced
+// (a naive crash-safe write, on the caller's goroutine); with 0, its
+// first 4 KiB to the page cache.
+func (d *durable) write(key int64, syncBytes int) error {
 	buf := d.bufs.Get().([]byte)
 	defer d.bufs.Put(buf)
 	slot := d.next.Add(1) - 1
 	binary.LittleEndian.PutUint64(buf[0:], uint64(slot))
 	binary.LittleEndian.PutUint64(buf[8:], uint64(key))
 	base := (slot % durableSlots) * int64(d.size)
-	if !sync {
+	if syncBytes <= 0 {
 		_, err := d.f.WriteAt(buf[:min(lightBytes, len(buf))], base)
 		return err
 	}
-	for off := 0; off < len(buf); off += d.chunk {
-		if _, err := d.f.WriteAt(buf[off:min(off+d.chunk, len(buf))], base+int64(off)); err != nil {
+	n := min(syncBytes, len(buf))
+	for off := 0; off < n; off += d.chunk {
+		if _, err := d.f.WriteAt(buf[off:min(off+d.chunk, n)], base+int64(off)); err != nil {
 			return fmt.Errorf("writing: %w", err)
 		}
 		if err := unix.Fdatasync(d.fd); err != nil {
