@@ -191,6 +191,46 @@ func TestRecordBank(t *testing.T) {
 	}
 }
 
+// TestRecordShop records a tiny shop-dropfulfil bundle (workload/shop's
+// six services) with the real node collector: all six observed, the bug
+// switched on in every service, the async fulfilment spans in the
+// baseline, the charges in both phases, kernel records from the node.
+func TestRecordShop(t *testing.T) {
+	requireEBPF(t)
+	if testing.Short() {
+		t.Skip("builds debugai-node and runs the collector: not in -short")
+	}
+	nodeBin := filepath.Join(t.TempDir(), "debugai-node")
+	build := exec.Command("go", "build", "-o", nodeBin, "../debugai-node")
+	build.Env = append(os.Environ(), "CGO_ENABLED=0")
+	if out, err := build.CombinedOutput(); err != nil {
+		t.Fatalf("building debugai-node: %v\n%s", err, out)
+	}
+	t.Setenv("DEBUGAI_TEST_MAIN", "1")
+	out := filepath.Join(t.TempDir(), "bundle")
+	_, stderr, err := runCLI(t, "record", "--scenario", "shop-dropfulfil", "--out", out, "--node-bin", nodeBin,
+		"--baseline", "1s", "--incident", "1s", "--rate", "40")
+	if err != nil {
+		t.Fatalf("record: %v\n%s", err, stderr)
+	}
+	for _, want := range []string{"the node observes 6 target processes", "switching the dropfulfil bug on", "incident checkouts: 40 ok"} {
+		if !strings.Contains(stderr, want) {
+			t.Errorf("progress lacks %q:\n%s", want, stderr)
+		}
+	}
+	var truth bundleTruth
+	readJSON(t, filepath.Join(out, "truth.json"), &truth)
+	if truth.RootCauseService != "orders" || truth.Pattern != "code_fault" || truth.InjectTimeUTC == "" || !strings.Contains(truth.Source, "workload/shop") {
+		t.Errorf("truth.json: %+v", truth)
+	}
+	for file, key := range map[string]string{"baseline.otlp.jsonl.gz": `"orders.fulfil"`,
+		"incident.otlp.jsonl.gz": `"payments.pool.acquire"`, "kernel.otlp.jsonl.gz": `"resourceLogs"`} {
+		if b := gunzip(t, filepath.Join(out, file)); !bytes.Contains(b, []byte(key)) {
+			t.Errorf("%s has no %s", file, key)
+		}
+	}
+}
+
 func readJSON(t *testing.T, path string, v any) {
 	t.Helper()
 	b, err := os.ReadFile(path)

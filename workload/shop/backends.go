@@ -89,17 +89,18 @@ func (s *Service) getStock(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	burn(s.cfg.StockRounds, product)
-	s.storeMu.Lock()
-	var err2 error
-	if s.Bug() == BugPoolSat { // the audit record of the read, synced under the mutex
-		err2 = s.store.write(int64(product), s.cfg.RecordBytes/2)
+	if s.Bug() == BugPoolSat { // the audit record of the read, synced under the audit mutex
+		s.auditMu.Lock()
+		err := s.store.write(int64(product), s.cfg.RecordBytes/32)
+		s.auditMu.Unlock()
+		if err != nil {
+			http.Error(w, "auditing the read: "+err.Error(), http.StatusInternalServerError)
+			return
+		}
 	}
+	s.storeMu.Lock()
 	n := s.stock[product]
 	s.storeMu.Unlock()
-	if err2 != nil {
-		http.Error(w, "auditing the read: "+err2.Error(), http.StatusInternalServerError)
-		return
-	}
 	fmt.Fprintln(w, n)
 }
 
@@ -219,6 +220,9 @@ func (s *Service) enqueue(ctx context.Context, product int, bug Bug) error {
 	}
 }
 
+// drainLimit bounds how long Close lets the workers drain the queue.
+const drainLimit = 3 * time.Second
+
 // fulfilLoop is one background worker: a consumer span per job (a child
 // of its producer span, linked to it) that reserves the item; under
 // workerconvoy the worker holds the manifest mutex across the reservation
@@ -227,7 +231,8 @@ func (s *Service) fulfilLoop() {
 	for {
 		select {
 		case <-s.stop:
-			for {
+			deadline := time.Now().Add(drainLimit)
+			for time.Now().Before(deadline) {
 				select {
 				case j := <-s.jobs:
 					s.fulfil(j)
@@ -235,6 +240,8 @@ func (s *Service) fulfilLoop() {
 					return
 				}
 			}
+			s.log.Warn("fulfilment queue not drained in time: jobs dropped", "left", len(s.jobs))
+			return
 		case j := <-s.jobs:
 			s.fulfil(j)
 		}
@@ -259,7 +266,7 @@ func (s *Service) fulfil(j job) {
 		return
 	}
 	if held {
-		if err := s.manifest.write(int64(j.product), s.cfg.RecordBytes); err != nil {
+		if err := s.manifest.write(int64(j.product), s.cfg.RecordBytes/16); err != nil {
 			s.log.Debug("manifest not written", "err", err)
 		}
 	}

@@ -54,8 +54,8 @@
 //     gateway checkouts and product reads look slow;
 //   - poolsat (payments, inventory): the payment pool shrinks to
 //     SaturatedWorkers slots (requests wait in payments.pool.acquire) and
-//     inventory's GET /stock writes an audit record durably (half a
-//     record, fdatasync per chunk) while holding the store mutex (a lock
+//     inventory's GET /stock writes an audit record durably (1/32 of a
+//     record, fdatasync per chunk) while holding an audit mutex (a lock
 //     convoy, the smaller share);
 //   - cpuquota (inventory): inventory joins the CPUCgroups, which the
 //     caller gives a CPU quota;
@@ -63,7 +63,8 @@
 //     the store, whose item reads queue on its mutex;
 //   - workerconvoy (orders): the fulfilment workers hold one mutex across
 //     the reservation call and a durable rewrite of the shipping manifest
-//     (write + fdatasync per chunk): consumers queue behind the holder;
+//     (1/16 of a record, fdatasync per chunk): consumers queue behind the
+//     holder; Close drains the queue for at most 3 s;
 //   - reservesync (inventory): POST /reserve journals each reservation
 //     durably (half a record, fdatasync per chunk) on the request path,
 //     outside the mutex;

@@ -44,6 +44,7 @@ type Service struct {
 	cache   map[int]cached
 	// inventory
 	storeMu sync.Mutex
+	auditMu sync.Mutex // poolsat: the stock reads' audit records
 	stock   []int64
 	store   *durable // reservations, and reservesync's journal
 	// payments
