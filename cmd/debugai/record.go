@@ -89,6 +89,7 @@ type recordConfig struct {
 	lossPercent        int
 	loadFactor         float64 // shop-loadup: incident load / baseline load
 	hogThreads         int     // shop-neighbour: the neighbour's busy threads
+	hogWeight          int     // shop-neighbour: its cgroup's CPU weight, in default tasks
 }
 
 // defaultNodeArgs: lock order needs -gcflags=all=-l builds
@@ -122,6 +123,7 @@ func parseRecordFlags(args []string, env *cmdEnv) (recordConfig, error) {
 	fs.DurationVar(&c.cpuPeriod, "cpu-period", 100*time.Millisecond, "the cgroup's CPU quota period (cpuquota)")
 	fs.Float64Var(&c.loadFactor, "load-factor", 1.5, "incident load as a multiple of the baseline's (shop-loadup)")
 	fs.IntVar(&c.hogThreads, "hog-threads", 3, "busy threads of the noisy neighbour (shop-neighbour)")
+	fs.IntVar(&c.hogWeight, "hog-weight", 10, "CPU weight of the noisy neighbour's cgroup, in default tasks (shop-neighbour)")
 	if err := parseFlags(fs, args); err != nil {
 		return c, err
 	}
@@ -157,6 +159,8 @@ func parseRecordFlags(args []string, env *cmdEnv) (recordConfig, error) {
 		return c, usagef("record: --cpu-period %v: want 1ms to 1s", c.cpuPeriod)
 	case c.loadFactor < 1 || c.loadFactor > 10:
 		return c, usagef("record: --load-factor %g: want 1 to 10", c.loadFactor)
+	case c.hogWeight < 1 || c.hogWeight > 100:
+		return c, usagef("record: --hog-weight %d: want 1 to 100", c.hogWeight)
 	case c.hogThreads < 1 || c.hogThreads > 64:
 		return c, usagef("record: --hog-threads %d: want 1 to 64", c.hogThreads)
 	case c.lossPercent < 1 || c.lossPercent > 50:
@@ -194,6 +198,7 @@ type recording struct {
 // recordFacts are what manifest.json and truth.json report.
 type recordFacts struct {
 	baselineStart, baselineEnd, incidentStart, incidentEnd, inject time.Time
+	loadavg                                                        map[string]string // /proc/loadavg at the phases' ends: the machine's background load
 	version                                                        string
 	loads                                                          map[string]httpload.Result
 }

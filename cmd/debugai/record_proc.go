@@ -205,13 +205,13 @@ var scenarioTruth = map[string]bundleTruth{
 		SecondaryCauses: []truthCause{{Service: "inventory", Operation: "GET /items", Pattern: "lock_convoy"}},
 		Notes:           "at inject a flag makes catalog bypass its cache: every GetProduct reads the store (inventory GET /items, about 8x as many calls), whose item reads hold the store mutex for 6 ms each and now queue on it, as do the stock reads that take the same mutex (secondary: the overloaded store)"},
 	"shop-workerconvoy": {RootCauseService: "orders", RootCauseOperation: "orders.fulfil", Pattern: "lock_convoy", Version: "v1",
-		Notes: "at inject orders' four fulfilment workers hold one mutex across the reservation call (inventory POST /reserve) and a durable rewrite of the shipping manifest (32 KiB, fdatasync per 8 KiB): the async consumer spans orders.fulfil queue behind the holder; checkout latency does not change"},
+		Notes: "at inject orders' four fulfilment workers hold one mutex across the reservation call (inventory POST /reserve) and a durable rewrite of the shipping manifest (32 KiB, fdatasync per 8 KiB): the async consumer spans orders.fulfil queue behind the holder; the checkouts do not wait for them"},
 	"shop-reservesync": {RootCauseService: "inventory", RootCauseOperation: "POST /reserve", Pattern: "io_latency", Version: "v1",
 		Notes: "at inject inventory's POST /reserve journals each reservation durably on the request path, outside its mutex (256 KiB written in 8 KiB chunks, each fdatasynced): reservations wait for the disk, and orders' async orders.fulfil spans that call it inherit the wait"},
 	"shop-deploycpu": {RootCauseService: "inventory", Pattern: "starvation", Version: "v1",
 		Notes: "at inject the gateway is redeployed as v2 with no change (a benign version bump, restart included) and, at the same moment, inventory joins a cgroup with a CPU quota below what its load needs: its threads are throttled and wait runnable for a CPU (every inventory operation, hence no root_cause_operation); the deploy is a distractor, not a cause"},
 	"shop-neighbour": {RootCauseService: "pricing", RootCauseOperation: "debugai.shop.v1.Pricing/Quote", Pattern: "starvation", Version: "v1",
-		Notes: "pricing runs pinned to CPU 1 (taskset) throughout; at inject a noisy neighbour, another process (not a traced service) pinned to the same CPU, starts busy threads: pricing's threads wait runnable for the CPU and its quotes (its only operation) and their callers slow down"},
+		Notes: "pricing runs pinned to CPU 1 (taskset) throughout; at inject a noisy neighbour, another process (not a traced service) in its own cgroup with a larger CPU weight, pinned to the same CPU, starts busy threads: pricing's threads wait runnable for the CPU and its quotes (its only operation) and their callers slow down"},
 	"shop-stockloss": {RootCauseService: "inventory", Pattern: "retransmit_tail", Version: "v1",
 		Notes: "inventory runs in a private network namespace behind a veth pair; at inject an nftables rule drops a share of the TCP packets it sends, so its answers to catalog, gateway and orders wait for retransmission timeouts (every inventory operation, hence no root_cause_operation)"},
 	"shop-flagflip": {RootCauseService: "none", Pattern: "none", Version: "v1",
@@ -255,7 +255,7 @@ func (r *recording) manifest() map[string]any {
 		"versions":    map[string]string{"debugai": buildRevision(), "go": runtime.Version(), "baseline": "v1", "incident": r.facts.version},
 		"window": map[string]string{"baseline_start": ts(r.facts.baselineStart), "baseline_end": ts(r.facts.baselineEnd),
 			"incident_start": ts(r.facts.incidentStart), "incident_end": ts(r.facts.incidentEnd), "inject": ts(r.facts.inject)},
-		"node":   map[string]any{"kernel": strings.TrimSpace(string(kernel)), "cpus": runtime.NumCPU(), "cpu_model": cpuModel(), "arch": runtime.GOARCH},
+		"node":   r.nodeFacts(strings.TrimSpace(string(kernel))),
 		"load":   loads,
 		"counts": map[string]any{"spans": spans, "kernel_records": logs},
 		"files":  files,
@@ -284,10 +284,20 @@ var recordDescription = map[string]string{
 	"shop-workerconvoy": "shop (gateway -> catalog and pricing over gRPC, inventory stock over HTTP, in parallel; -> payments, -> orders over HTTP; catalog caches inventory items; orders queues fulfilment jobs that background workers send to inventory); at inject orders' fulfilment workers hold one mutex across the reservation call and an fdatasynced manifest rewrite",
 	"shop-reservesync":  "shop (gateway -> catalog and pricing over gRPC, inventory stock over HTTP, in parallel; -> payments, -> orders over HTTP; catalog caches inventory items; orders queues fulfilment jobs that background workers send to inventory); at inject inventory's POST /reserve journals each reservation with fdatasync per chunk",
 	"shop-deploycpu":    "shop (gateway -> catalog and pricing over gRPC, inventory stock over HTTP, in parallel; -> payments, -> orders over HTTP; catalog caches inventory items; orders queues fulfilment jobs that background workers send to inventory); at inject the gateway is redeployed as v2 (benign) and inventory joins a CPU-quota cgroup",
-	"shop-neighbour":    "shop (gateway -> catalog and pricing over gRPC, inventory stock over HTTP, in parallel; -> payments, -> orders over HTTP; catalog caches inventory items; orders queues fulfilment jobs that background workers send to inventory); pricing pinned to CPU 1 throughout; at inject a noisy neighbour process spins threads on CPU 1",
+	"shop-neighbour":    "shop (gateway -> catalog and pricing over gRPC, inventory stock over HTTP, in parallel; -> payments, -> orders over HTTP; catalog caches inventory items; orders queues fulfilment jobs that background workers send to inventory); pricing pinned to CPU 1 throughout; at inject a noisy neighbour process in a heavier cgroup spins threads on CPU 1",
 	"shop-stockloss":    "shop (gateway -> catalog and pricing over gRPC, inventory stock over HTTP, in parallel; -> payments, -> orders over HTTP; catalog caches inventory items; orders queues fulfilment jobs that background workers send to inventory); inventory in a private network namespace behind a veth pair; at inject nftables drops a share of its outgoing TCP packets",
 	"shop-flagflip":     "shop (gateway -> catalog and pricing over gRPC, inventory stock over HTTP, in parallel; -> payments, -> orders over HTTP; catalog caches inventory items; orders queues fulfilment jobs that background workers send to inventory); control: at inject a feature flag with no effect on the offered requests is flipped",
 	"shop-loadup":       "shop (gateway -> catalog and pricing over gRPC, inventory stock over HTTP, in parallel; -> payments, -> orders over HTTP; catalog caches inventory items; orders queues fulfilment jobs that background workers send to inventory); control: at inject the offered load rises (--load-factor), no bug",
+}
+
+// nodeFacts describes the machine: kernel, CPUs and, when sampled, its
+// load averages (the 2-core machine is shared: background load varies).
+func (r *recording) nodeFacts(kernel string) map[string]any {
+	m := map[string]any{"kernel": kernel, "cpus": runtime.NumCPU(), "cpu_model": cpuModel(), "arch": runtime.GOARCH}
+	if r.facts.loadavg != nil {
+		m["loadavg"] = r.facts.loadavg
+	}
+	return m
 }
 
 func buildRevision() string {
@@ -350,7 +360,7 @@ func (r *recording) command() string {
 		cmd += fmt.Sprintf(" --load-factor %g", c.loadFactor)
 	}
 	if sc.hog != "" {
-		cmd += fmt.Sprintf(" --hog-threads %d", c.hogThreads)
+		cmd += fmt.Sprintf(" --hog-threads %d --hog-weight %d", c.hogThreads, c.hogWeight)
 	}
 	if c.serviceBin != "" {
 		cmd += " --service-bin " + filepath.Base(c.serviceBin)

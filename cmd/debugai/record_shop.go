@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net"
 	"net/http"
+	"os"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -57,6 +58,7 @@ type shopRecording struct {
 	urls  map[shop.Role]string // HTTP base URLs
 	grpcs map[shop.Role]string // gRPC addresses
 	hog   *child
+	hogCg *cpuCgroups // the neighbour's cgroup
 }
 
 // startShop starts the six services, callees first, at version (only the
@@ -126,6 +128,10 @@ func (r *recording) stopShop(only shop.Role) error {
 		err = errors.Join(err, r.shop.hog.stop("noisy neighbour"))
 		r.shop.hog = nil
 	}
+	if only == "" {
+		err = errors.Join(err, r.shop.hogCg.remove())
+		r.shop.hogCg = nil
+	}
 	return err
 }
 
@@ -164,7 +170,12 @@ func (r *recording) injectShop(ctx context.Context) error {
 		}
 	}
 	if sc.hog != "" {
-		r.progress("starting a noisy neighbour: %d busy threads on CPU %s, %s's CPU", r.cfg.hogThreads, hogCPU, sc.hog)
+		r.progress("starting a noisy neighbour: %d busy threads on CPU %s, %s's CPU, in a cgroup of CPU weight %dx", r.cfg.hogThreads, hogCPU, sc.hog, r.cfg.hogWeight)
+		cg, err := newWeightCgroup(filepath.Base(r.tmp)+"-neighbour", r.cfg.hogWeight)
+		if err != nil {
+			return err
+		}
+		r.shop.hogCg = cg
 		hogExe, err := copyExecutableFrom(r.exe, filepath.Join(r.tmp, "debugai-neighbour")) // another executable: not a node target
 		if err != nil {
 			return err
@@ -174,6 +185,9 @@ func (r *recording) injectShop(ctx context.Context) error {
 			return fmt.Errorf("noisy neighbour: %w", err)
 		}
 		r.shop.hog = c
+		if err := cg.join(c.cmd.Process.Pid); err != nil {
+			return err
+		}
 	}
 	if sc.bug == "" {
 		r.progress("no bug switched on")
@@ -259,6 +273,7 @@ func (r *recording) runShop(ctx context.Context) error {
 		return err
 	}
 	r.facts.baselineEnd = time.Now()
+	r.facts.loadavg = map[string]string{"baseline_end": readLoadavg()}
 	if err := r.injectShop(ctx); err != nil {
 		return err
 	}
@@ -267,5 +282,17 @@ func (r *recording) runShop(ctx context.Context) error {
 		return err
 	}
 	r.facts.incidentEnd = time.Now()
+	r.facts.loadavg["incident_end"] = readLoadavg()
 	return nil
+}
+
+// readLoadavg returns the 1, 5 and 15 minute load averages ("" when
+// unreadable).
+func readLoadavg() string {
+	b, err := os.ReadFile("/proc/loadavg")
+	if err != nil {
+		return ""
+	}
+	f := strings.Fields(string(b))
+	return strings.Join(f[:min(3, len(f))], " ")
 }
