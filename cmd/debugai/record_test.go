@@ -13,6 +13,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/debugai/debugai/agent/hypothesis"
 	"github.com/debugai/debugai/evidence"
 	"github.com/debugai/debugai/report"
 )
@@ -125,6 +126,9 @@ func TestRecordFlags(t *testing.T) {
 		{[]string{"--scenario", "lockinv", "--out", "x"}, "--service-bin is required"},
 		{[]string{"--scenario", "netloss", "--out", "x", "--loss", "0"}, "--loss 0"},
 		{[]string{"--scenario", "netloss", "--out", "x", "--loss", "90"}, "--loss 90"},
+		{[]string{"--scenario", "shop-loadup", "--out", "x", "--load-factor", "0.5"}, "--load-factor 0.5"},
+		{[]string{"--scenario", "shop-neighbour", "--out", "x", "--hog-weight", "0"}, "--hog-weight 0"},
+		{[]string{"--scenario", "shop-neighbour", "--out", "x", "--hog-threads", "99"}, "--hog-threads 99"},
 		{[]string{"--scenario", "convoy", "--out", "x", "--node-bin", "/nonexistent/debugai-node"}, "CGO_ENABLED=0 go build -o /nonexistent/debugai-node ./cmd/debugai-node"},
 	} {
 		_, _, err := runCLI(t, append([]string{"record"}, tc.args...)...)
@@ -321,6 +325,14 @@ func TestRecordScenariosDescribed(t *testing.T) {
 		}
 		if control := s == "none" || s == "bump" || s == "shop-flagflip" || s == "shop-loadup"; control != (truth.RootCauseService == "none") {
 			t.Errorf("scenario %s: root cause %q", s, truth.RootCauseService)
+		}
+		for _, c := range truth.SecondaryCauses {
+			if c.Service == "" || c.Service == truth.RootCauseService || !hypothesis.Pattern(c.Pattern).Valid() {
+				t.Errorf("scenario %s: secondary cause %+v", s, c)
+			}
+		}
+		if p := hypothesis.Pattern(truth.Pattern); truth.RootCauseService != "none" && !p.Valid() {
+			t.Errorf("scenario %s: pattern %q", s, p)
 		}
 	}
 }
