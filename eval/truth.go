@@ -33,8 +33,20 @@ type Truth struct {
 	InjectTimeUTC string `json:"inject_time_utc,omitempty"`
 	Source        string `json:"source,omitempty"`
 	Notes         string `json:"notes,omitempty"`
+	// SecondaryCauses are further causes of the incident, each smaller
+	// than the root cause (e.g. a lock that queues requests behind a
+	// saturated pool); optional.
+	SecondaryCauses []Cause `json:"secondary_causes,omitempty"`
 	// InjectTime is InjectTimeUTC parsed; zero when absent.
 	InjectTime time.Time `json:"-"`
+}
+
+// Cause is one secondary cause: a service (required), optionally an
+// operation, and a pattern (required, a known one).
+type Cause struct {
+	Service   string `json:"service"`
+	Operation string `json:"operation,omitempty"`
+	Pattern   string `json:"pattern"`
 }
 
 // Control reports whether the bundle has no root cause to find.
@@ -96,6 +108,20 @@ func ParseTruth(b []byte) (Truth, error) {
 	}
 	if t.Pattern != "" && t.Pattern != NoRootCause && !hypothesis.Pattern(t.Pattern).Valid() {
 		return t, &TruthError{Path: TruthFile, Field: "pattern", Err: fmt.Errorf("%q is not a known pattern", t.Pattern)}
+	}
+	for i := range t.SecondaryCauses {
+		c := &t.SecondaryCauses[i]
+		c.Service = strings.TrimSpace(c.Service)
+		field := fmt.Sprintf("secondary_causes[%d]", i)
+		switch {
+		case c.Service == "" || strings.EqualFold(c.Service, NoRootCause):
+			return t, &TruthError{Path: TruthFile, Field: field + ".service", Err: errors.New("required (a service, not \"none\")")}
+		case !hypothesis.Pattern(c.Pattern).Valid():
+			return t, &TruthError{Path: TruthFile, Field: field + ".pattern", Err: errors.New("required, a known pattern")}
+		}
+	}
+	if len(t.SecondaryCauses) > 0 && t.Control() {
+		return t, &TruthError{Path: TruthFile, Field: "secondary_causes", Err: errors.New("a control (root_cause_service \"none\") has no causes")}
 	}
 	if t.InjectTimeUTC != "" {
 		ts, err := parseInjectTime(t.InjectTimeUTC)

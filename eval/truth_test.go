@@ -24,6 +24,13 @@ func TestEvalParseTruth(t *testing.T) {
 		{"service not a string", `{"root_cause_service":7}`, "root_cause_service", "must be a JSON string"},
 		{"bad time", `{"root_cause_service":"a","inject_time_utc":"yesterday"}`, "inject_time_utc", "neither RFC 3339"},
 		{"bad pattern", `{"root_cause_service":"a","pattern":"gremlins"}`, "pattern", "not a known pattern"},
+		{"secondary causes", `{"root_cause_service":"payments","pattern":"pool_saturation","secondary_causes":[{"service":"inventory","operation":"GET /stock","pattern":"lock_convoy"}]}`, "-", ""},
+		{"secondary without service", `{"root_cause_service":"a","secondary_causes":[{"pattern":"lock_convoy"}]}`, "secondary_causes[0].service", "required"},
+		{"secondary none service", `{"root_cause_service":"a","secondary_causes":[{"service":"none","pattern":"lock_convoy"}]}`, "secondary_causes[0].service", "required"},
+		{"secondary bad pattern", `{"root_cause_service":"a","secondary_causes":[{"service":"b","pattern":"x"}]}`, "secondary_causes[0].pattern", "known pattern"},
+		{"secondary without pattern", `{"root_cause_service":"a","secondary_causes":[{"service":"b"},{"service":"c"}]}`, "secondary_causes[0].pattern", "known pattern"},
+		{"secondary on a control", `{"root_cause_service":"none","secondary_causes":[{"service":"b","pattern":"lock_convoy"}]}`, "secondary_causes", "control"},
+		{"secondary not an array", `{"root_cause_service":"a","secondary_causes":{}}`, "secondary_causes", "must be a JSON array"},
 		{"not JSON", `{"root_cause_service":`, "", "not a JSON object"},
 		{"array", `[1]`, "", "must be a JSON object, not array"},
 	}
@@ -44,6 +51,16 @@ func TestEvalParseTruth(t *testing.T) {
 				t.Errorf("error %q does not name the field", err)
 			}
 		})
+	}
+}
+
+// TestEvalParseTruthSecondary: secondary causes keep their order and
+// fields (the service trimmed).
+func TestEvalParseTruthSecondary(t *testing.T) {
+	tr, err := ParseTruth([]byte(`{"root_cause_service":"catalog","secondary_causes":[{"service":" inventory ","operation":"GET /items","pattern":"lock_convoy"},{"service":"orders","pattern":"io_latency"}]}`))
+	want := []Cause{{Service: "inventory", Operation: "GET /items", Pattern: "lock_convoy"}, {Service: "orders", Pattern: "io_latency"}}
+	if err != nil || len(tr.SecondaryCauses) != 2 || tr.SecondaryCauses[0] != want[0] || tr.SecondaryCauses[1] != want[1] {
+		t.Fatalf("%+v, %v; want %+v", tr.SecondaryCauses, err, want)
 	}
 }
 

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -18,7 +19,7 @@ import (
 	"github.com/debugai/debugai/workload/bank"
 )
 
-const recordUsage = `record --scenario convoy|callconvoy|regression|iostorm|faultstorm|cpuquota|lockinv|lockinv-pthread|netloss|none|bump --out DIR [flags]
+const recordUsage = `record --scenario convoy|callconvoy|regression|iostorm|faultstorm|cpuquota|lockinv|lockinv-pthread|netloss|none|bump|shop-* --out DIR [flags]
 
 Records a real incident bundle (ARCHITECTURE.md, "Incident bundle") of
 the bank system (package workload/bank) on this machine. As root, it
@@ -54,6 +55,19 @@ creates a cgroup limited to --cpu-quota CPUs per --cpu-period (v1 cpu
 controller, plus a v2 cgroup on a hybrid host; or v2 cpu.max), which the
 ledger joins at inject, and removes it at the end. Progress goes to stderr.
 
+The shop-* scenarios (corpus 2, EVAL.md) record the six services of
+package workload/shop instead (checkouts at --rate, default 80/s, and
+product reads at half of it): shop-catalogpanic, shop-quotepanic,
+shop-dropfulfil, shop-retrystorm, shop-slowquote, shop-poolsat,
+shop-nocache, shop-workerconvoy and shop-reservesync switch that bug on
+in every service at inject; shop-deploycpu restarts the gateway as v2
+(benign) and moves inventory into a CPU-quota cgroup; shop-neighbour pins
+pricing to CPU 1 throughout and starts a noisy neighbour (debugai
+workload hog, --hog-threads) there at inject; shop-stockloss runs
+inventory in a lossy network namespace (--loss); the controls
+shop-flagflip (a flag with no effect) and shop-loadup (--load-factor
+times the load, no bug).
+
 Needs root (the node loads eBPF programs) and a debugai-node binary:
   CGO_ENABLED=0 go build -o "$(dirname "$(command -v debugai)")/debugai-node" ./cmd/debugai-node`
 
@@ -73,6 +87,9 @@ type recordConfig struct {
 	cpuPeriod          time.Duration
 	serviceBin         string // serves "workload bank" ("": a copy of this executable)
 	lossPercent        int
+	loadFactor         float64 // shop-loadup: incident load / baseline load
+	hogThreads         int     // shop-neighbour: the neighbour's busy threads
+	hogWeight          int     // shop-neighbour: its cgroup's CPU weight, in default tasks
 }
 
 // defaultNodeArgs: lock order needs -gcflags=all=-l builds
@@ -82,7 +99,8 @@ type recordConfig struct {
 const defaultNodeArgs = "--go-locks=false --fsync-threshold=100us --runqueue-threshold=1ms"
 
 // recordScenarios are the scenarios record knows.
-var recordScenarios = []string{"convoy", "callconvoy", "regression", "iostorm", "faultstorm", "cpuquota", "lockinv", "lockinv-pthread", "netloss", "none", "bump"}
+var recordScenarios = append([]string{"convoy", "callconvoy", "regression", "iostorm", "faultstorm", "cpuquota", "lockinv", "lockinv-pthread", "netloss", "none", "bump"},
+	slices.Sorted(maps.Keys(shopScenarios))...)
 
 func parseRecordFlags(args []string, env *cmdEnv) (recordConfig, error) {
 	c := recordConfig{}
@@ -103,10 +121,16 @@ func parseRecordFlags(args []string, env *cmdEnv) (recordConfig, error) {
 	fs.IntVar(&c.faultPages, "fault-pages", def.FaultPages, "evicted archive pages read per balance (faultstorm)")
 	fs.Float64Var(&c.cpuQuota, "cpu-quota", 0.1, "CPUs per period the ledger's cgroup may use (cpuquota)")
 	fs.DurationVar(&c.cpuPeriod, "cpu-period", 100*time.Millisecond, "the cgroup's CPU quota period (cpuquota)")
+	fs.Float64Var(&c.loadFactor, "load-factor", 1.5, "incident load as a multiple of the baseline's (shop-loadup)")
+	fs.IntVar(&c.hogThreads, "hog-threads", 3, "busy threads of the noisy neighbour (shop-neighbour)")
+	fs.IntVar(&c.hogWeight, "hog-weight", 10, "CPU weight of the noisy neighbour's cgroup, in default tasks (shop-neighbour)")
 	if err := parseFlags(fs, args); err != nil {
 		return c, err
 	}
 	c.nodeArgs = strings.Fields(*nodeArgs)
+	if isShop(c.scenario) && !flagSet(fs, "rate") {
+		c.rate = shopDefaultRate
+	}
 	if !flagSet(fs, "node-args") {
 		switch c.scenario {
 		case "lockinv":
@@ -133,6 +157,12 @@ func parseRecordFlags(args []string, env *cmdEnv) (recordConfig, error) {
 		return c, usagef("record: --cpu-quota %g: want a positive number of CPUs", c.cpuQuota)
 	case c.cpuPeriod < time.Millisecond || c.cpuPeriod > time.Second:
 		return c, usagef("record: --cpu-period %v: want 1ms to 1s", c.cpuPeriod)
+	case c.loadFactor < 1 || c.loadFactor > 10:
+		return c, usagef("record: --load-factor %g: want 1 to 10", c.loadFactor)
+	case c.hogWeight < 1 || c.hogWeight > 100:
+		return c, usagef("record: --hog-weight %d: want 1 to 100", c.hogWeight)
+	case c.hogThreads < 1 || c.hogThreads > 64:
+		return c, usagef("record: --hog-threads %d: want 1 to 64", c.hogThreads)
 	case c.lossPercent < 1 || c.lossPercent > 50:
 		return c, usagef("record: --loss %d: want 1 to 50 percent", c.lossPercent)
 	case c.scenario == "lockinv" && c.serviceBin == "":
@@ -157,7 +187,8 @@ type recording struct {
 
 	svcs       map[bank.Role]*child
 	cgroups    *cpuCgroups // cpuquota: the ledger's CPU-limited cgroups
-	netns      *lossyNetns // netloss: the frontend's network
+	netns      *lossyNetns // netloss: the frontend's network; shop-stockloss: inventory's
+	shop       *shopRecording
 	urls       map[bank.Role]string
 	node       *child
 	metricsURL string
@@ -167,6 +198,7 @@ type recording struct {
 // recordFacts are what manifest.json and truth.json report.
 type recordFacts struct {
 	baselineStart, baselineEnd, incidentStart, incidentEnd, inject time.Time
+	loadavg                                                        map[string]string // /proc/loadavg at the phases' ends: the machine's background load
 	version                                                        string
 	loads                                                          map[string]httpload.Result
 }
@@ -210,12 +242,13 @@ func runRecord(ctx context.Context, args []string, env *cmdEnv) (err error) {
 			return fmt.Errorf("--service-bin %s cannot show lock order: %w", cfg.serviceBin, err)
 		}
 	}
-	switch cfg.scenario {
-	case "cpuquota":
+	sc := shopScenarios[cfg.scenario]
+	switch {
+	case cfg.scenario == "cpuquota" || sc.cgroups:
 		if r.cgroups, err = newCPUCgroups(filepath.Base(tmp), cfg.cpuQuota, cfg.cpuPeriod); err != nil {
 			return err
 		}
-	case "netloss":
+	case cfg.scenario == "netloss" || sc.lossy != "":
 		if r.netns, err = newLossyNetns(filepath.Base(tmp), byte(os.Getpid()%200+20)); err != nil {
 			return err
 		}
@@ -227,7 +260,11 @@ func runRecord(ctx context.Context, args []string, env *cmdEnv) (err error) {
 	if r.rec, err = startRecorder(cfg.out, "baseline", listen); err != nil {
 		return errors.Join(err, r.cgroups.remove(), r.netns.remove())
 	}
-	err = r.run(ctx)
+	if isShop(cfg.scenario) {
+		err = r.runShop(ctx)
+	} else {
+		err = r.run(ctx)
+	}
 	err = errors.Join(err, r.stopServices(), r.cgroups.remove(), r.stopNode(), r.rec.close(), r.netns.remove())
 	if err != nil {
 		return fmt.Errorf("recording %s: %w", cfg.scenario, err)
@@ -314,18 +351,25 @@ func (r *recording) inject(ctx context.Context) error {
 
 // admin POSTs to a service's admin path.
 func (r *recording) admin(ctx context.Context, role bank.Role, path string) error {
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, r.urls[role]+path, nil)
+	return postAdmin(ctx, string(role), r.urls[role]+path)
+}
+
+// postAdmin POSTs to a service's admin URL; errors name the service and
+// the path.
+func postAdmin(ctx context.Context, service, u string) error {
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, u, nil)
 	if err != nil {
 		return err
 	}
+	path := req.URL.Path
 	resp, err := metricsClient.Do(req)
 	if err != nil {
-		return fmt.Errorf("%s %s: %w", role, path, err)
+		return fmt.Errorf("%s %s: %w", service, path, err)
 	}
 	body, _ := io.ReadAll(io.LimitReader(resp.Body, 1024))
 	resp.Body.Close()
 	if resp.StatusCode/100 != 2 {
-		return fmt.Errorf("%s %s: %s %s", role, path, resp.Status, strings.TrimSpace(string(body)))
+		return fmt.Errorf("%s %s: %s %s", service, path, resp.Status, strings.TrimSpace(string(body)))
 	}
 	return nil
 }

@@ -66,6 +66,47 @@ func newCPUCgroups(name string, quota float64, period time.Duration) (cg *cpuCgr
 	return cg, writeCgroup(dir, "cpu.max", fmt.Sprintf("%d %d", quotaUS, periodUS))
 }
 
+// newWeightCgroup creates a cgroup whose members together weigh weight
+// times a default task against the others (v1 cpu.shares, weight x 1024;
+// or v2 cpu.weight, weight x 100): the noisy neighbour's.
+func newWeightCgroup(name string, weight int) (cg *cpuCgroups, err error) {
+	cg = &cpuCgroups{}
+	defer func() {
+		if err != nil {
+			err = errors.Join(fmt.Errorf("creating the neighbour's cgroup: %w", err), cg.remove())
+		}
+	}()
+	if _, err := os.Stat(filepath.Join(cgroupRoots.v1CPU, "cpu.shares")); err == nil {
+		dir, err := cg.mkdir(cgroupRoots.v1CPU, name)
+		if err != nil {
+			return cg, err
+		}
+		return cg, writeCgroup(dir, "cpu.shares", strconv.Itoa(weight*1024))
+	}
+	ctrl, err := os.ReadFile(filepath.Join(cgroupRoots.v2, "cgroup.controllers"))
+	if err != nil || !strings.Contains(" "+string(ctrl)+" ", " cpu ") {
+		return cg, errors.New("no cgroup CPU controller: neither v1 cpu.shares nor v2 cpu.weight is available")
+	}
+	if err := writeCgroup(cgroupRoots.v2, "cgroup.subtree_control", "+cpu"); err != nil {
+		return cg, err
+	}
+	dir, err := cg.mkdir(cgroupRoots.v2, name)
+	if err != nil {
+		return cg, err
+	}
+	return cg, writeCgroup(dir, "cpu.weight", strconv.Itoa(min(weight*100, 10000)))
+}
+
+// join moves pid into the cgroups.
+func (cg *cpuCgroups) join(pid int) error {
+	for _, d := range cg.dirs {
+		if err := writeCgroup(d, "cgroup.procs", strconv.Itoa(pid)); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
 func (cg *cpuCgroups) mkdir(root, name string) (string, error) {
 	dir := filepath.Join(root, name)
 	if err := os.Mkdir(dir, 0o755); err != nil {

@@ -80,6 +80,9 @@ func (r *recording) startServices(ctx context.Context, version string) error {
 // remaining spans before it exits.
 func (r *recording) stopServices() error {
 	var err error
+	if r.shop != nil {
+		err = r.stopShop("")
+	}
 	for _, role := range []bank.Role{bank.RoleFrontend, bank.RoleLedger} {
 		if c := r.svcs[role]; c != nil {
 			err = errors.Join(err, c.stop(string(role)))
@@ -149,6 +152,16 @@ type bundleTruth struct {
 	InjectTimeUTC      string `json:"inject_time_utc"`
 	Source             string `json:"source"`
 	Notes              string `json:"notes,omitempty"`
+	// SecondaryCauses are further causes of the incident, smaller than
+	// the root cause (eval.Truth.SecondaryCauses).
+	SecondaryCauses []truthCause `json:"secondary_causes,omitempty"`
+}
+
+// truthCause is one secondary cause.
+type truthCause struct {
+	Service   string `json:"service"`
+	Operation string `json:"operation,omitempty"`
+	Pattern   string `json:"pattern"`
 }
 
 // scenarioTruth is each scenario's ground truth, but the times.
@@ -175,12 +188,45 @@ var scenarioTruth = map[string]bundleTruth{
 		Notes: "the frontend runs in a private network namespace; at inject an nftables rule there drops a share of its outgoing TCP packets at random, so its calls to the ledger (and its answers) wait for TCP retransmission timeouts"},
 	"bump": {RootCauseService: "none", Pattern: "none", Version: "v2",
 		Notes: "control: both services are redeployed as v2 with no bug (a benign version bump, restarts included); a correct investigation accepts no root cause"},
+	"shop-catalogpanic": {RootCauseService: "catalog", RootCauseOperation: "debugai.shop.v1.Catalog/GetProduct", Pattern: "code_fault", Version: "v1",
+		Notes: "at inject catalog's GetProduct starts throwing (a write to a nil map) for every third product, before its cache; its own recovery answers \"not found\" with an OK status, so the gateway answers 404 to those checkouts and product reads without calling payments or orders, and catalog skips its store reads for them: traces end early and no span carries an error status"},
+	"shop-quotepanic": {RootCauseService: "pricing", RootCauseOperation: "debugai.shop.v1.Pricing/Quote", Pattern: "code_fault", Version: "v1",
+		Notes: "at inject pricing's Quote starts throwing (a write to a nil map) for every third product; a recovery interceptor answers codes.Internal (error status on the pricing server span and the gateway's client and server spans) and the gateway fails those checkouts after the fan-out, without calling payments or orders: traces end early"},
+	"shop-dropfulfil": {RootCauseService: "orders", RootCauseOperation: "POST /orders", Pattern: "code_fault", Version: "v1",
+		Notes: "at inject orders' enqueue path returns an error that POST /orders logs and swallows: it answers 201 as fast as before, but no fulfilment job is queued, so the orders.enqueue, orders.fulfil and inventory POST /reserve spans disappear; no latency change, no error status"},
+	"shop-retrystorm": {RootCauseService: "payments", RootCauseOperation: "POST /charge", Pattern: "retry_storm", Version: "v1",
+		Notes: "at inject payments' POST /charge fails fast with 503 on two of every three calls (a token cache that keeps expiring); the gateway retries each charge until it succeeds, so checkouts make about three charge calls instead of one"},
+	"shop-slowquote": {RootCauseService: "pricing", RootCauseOperation: "debugai.shop.v1.Pricing/Quote", Pattern: "gc_or_cpu", Version: "v1",
+		Notes: "at inject pricing's Quote does 40 times its CPU work (SHA-256 rounds); the gateway's checkouts and product reads, which wait for the quote in their fan-out, look slow too (they inherit the callee's time)"},
+	"shop-poolsat": {RootCauseService: "payments", RootCauseOperation: "POST /charge", Pattern: "pool_saturation", Version: "v1",
+		SecondaryCauses: []truthCause{{Service: "inventory", Operation: "GET /stock", Pattern: "lock_convoy"}},
+		Notes:           "at inject payments' worker pool shrinks from 16 slots to 1 while each charge holds its slot for the 10 ms card network call: charges queue in payments.pool.acquire (the dominant share); at the same time inventory's GET /stock starts writing an audit record durably (16 KiB, fdatasync per 8 KiB) while holding an audit mutex, a smaller lock convoy in the checkout's fan-out (secondary)"},
+	"shop-nocache": {RootCauseService: "catalog", RootCauseOperation: "debugai.shop.v1.Catalog/GetProduct", Pattern: "regression_other", Version: "v1",
+		SecondaryCauses: []truthCause{{Service: "inventory", Operation: "GET /items", Pattern: "lock_convoy"}},
+		Notes:           "at inject a flag makes catalog bypass its cache: every GetProduct reads the store (inventory GET /items, about 8x as many calls), whose item reads hold the store mutex for 6 ms each and now queue on it, as do the stock reads that take the same mutex (secondary: the overloaded store)"},
+	"shop-workerconvoy": {RootCauseService: "orders", RootCauseOperation: "orders.fulfil", Pattern: "lock_convoy", Version: "v1",
+		Notes: "at inject orders' four fulfilment workers hold one mutex across the reservation call (inventory POST /reserve) and a durable rewrite of the shipping manifest (32 KiB, fdatasync per 8 KiB): the async consumer spans orders.fulfil queue behind the holder; the checkouts do not wait for them"},
+	"shop-reservesync": {RootCauseService: "inventory", RootCauseOperation: "POST /reserve", Pattern: "io_latency", Version: "v1",
+		Notes: "at inject inventory's POST /reserve journals each reservation durably on the request path, outside its mutex (256 KiB written in 8 KiB chunks, each fdatasynced): reservations wait for the disk, and orders' async orders.fulfil spans that call it inherit the wait"},
+	"shop-deploycpu": {RootCauseService: "inventory", Pattern: "starvation", Version: "v1",
+		Notes: "at inject the gateway is redeployed as v2 with no change (a benign version bump, restart included) and, at the same moment, inventory joins a cgroup with a CPU quota below what its load needs: its threads are throttled and wait runnable for a CPU (every inventory operation, hence no root_cause_operation); the deploy is a distractor, not a cause"},
+	"shop-neighbour": {RootCauseService: "pricing", RootCauseOperation: "debugai.shop.v1.Pricing/Quote", Pattern: "starvation", Version: "v1",
+		Notes: "pricing runs pinned to CPU 1 (taskset) throughout; at inject a noisy neighbour, another process (not a traced service) in its own cgroup with a larger CPU weight, pinned to the same CPU, starts busy threads: pricing's threads wait runnable for the CPU and its quotes (its only operation) and their callers slow down"},
+	"shop-stockloss": {RootCauseService: "inventory", Pattern: "retransmit_tail", Version: "v1",
+		Notes: "inventory runs in a private network namespace behind a veth pair; at inject an nftables rule drops a share of the TCP packets it sends, so its answers to catalog, gateway and orders wait for retransmission timeouts (every inventory operation, hence no root_cause_operation)"},
+	"shop-flagflip": {RootCauseService: "none", Pattern: "none", Version: "v1",
+		Notes: "control: at inject a feature flag is flipped on every service: a gift-wrap option only requests with giftwrap=1 take (the load sends none) and a receipt wording change in orders; a correct investigation accepts no root cause"},
+	"shop-loadup": {RootCauseService: "none", Pattern: "none", Version: "v1",
+		Notes: "control: at inject the offered load rises (--load-factor times the baseline's checkouts and product reads) with no bug; the services have the capacity; a correct investigation accepts no root cause"},
 }
 
 func (r *recording) writeBundleFiles() error {
 	t := scenarioTruth[r.cfg.scenario]
 	t.InjectTimeUTC = r.facts.inject.UTC().Format(time.RFC3339Nano)
 	t.Source = "recorded on this machine by debugai record --scenario " + r.cfg.scenario + " (workload/bank, debugai-node)"
+	if isShop(r.cfg.scenario) {
+		t.Source = "recorded on this machine by debugai record --scenario " + r.cfg.scenario + " (workload/shop, debugai-node)"
+	}
 	if err := writeJSONFile(filepath.Join(r.cfg.out, "truth.json"), t); err != nil {
 		return err
 	}
@@ -209,7 +255,7 @@ func (r *recording) manifest() map[string]any {
 		"versions":    map[string]string{"debugai": buildRevision(), "go": runtime.Version(), "baseline": "v1", "incident": r.facts.version},
 		"window": map[string]string{"baseline_start": ts(r.facts.baselineStart), "baseline_end": ts(r.facts.baselineEnd),
 			"incident_start": ts(r.facts.incidentStart), "incident_end": ts(r.facts.incidentEnd), "inject": ts(r.facts.inject)},
-		"node":   map[string]any{"kernel": strings.TrimSpace(string(kernel)), "cpus": runtime.NumCPU(), "cpu_model": cpuModel(), "arch": runtime.GOARCH},
+		"node":   r.nodeFacts(strings.TrimSpace(string(kernel))),
 		"load":   loads,
 		"counts": map[string]any{"spans": spans, "kernel_records": logs},
 		"files":  files,
@@ -217,17 +263,41 @@ func (r *recording) manifest() map[string]any {
 }
 
 var recordDescription = map[string]string{
-	"convoy":          "bank (frontend -> ledger: Authorize over gRPC, entries and balances over HTTP); the ledger's convoy bug switched on at inject: a sync.Mutex held across fdatasync",
-	"callconvoy":      "bank (frontend -> ledger: Authorize over gRPC, entries and balances over HTTP); the ledger's Authorize waits 2 ms for a slow dependency throughout; at inject the frontend's callconvoy bug holds a mutex across that call",
-	"regression":      "bank (frontend -> ledger: Authorize over gRPC, entries and balances over HTTP); v1 in the baseline, v2 (extra CPU work in the ledger's GET /balance) deployed at inject",
-	"iostorm":         "bank (frontend -> ledger: Authorize over gRPC, entries and balances over HTTP); the ledger's iostorm bug switched on at inject: synchronous chunked writes + fdatasync per entry on the request path, outside any lock",
-	"faultstorm":      "bank (frontend -> ledger: Authorize over gRPC, entries and balances over HTTP); the ledger's faultstorm bug switched on at inject: each balance read touches evicted pages of an mmapped archive (major faults)",
-	"cpuquota":        "bank (frontend -> ledger: Authorize over gRPC, entries and balances over HTTP); the ledger joins a CPU-quota cgroup at inject (cpuquota) and is throttled under the same load",
-	"none":            "bank (frontend -> ledger: Authorize over gRPC, entries and balances over HTTP); control recording: the same load in both phases, no bug",
-	"lockinv":         "bank (frontend -> ledger: Authorize over gRPC, entries and balances over HTTP); the ledger's lockinv bug switched on at inject: audit lock and ledger mutex taken in both orders, the retry path bounded by a TryLock timeout; services built with -gcflags=all=-l for lock order",
-	"lockinv-pthread": "bank (frontend -> ledger: Authorize over gRPC, entries and balances over HTTP); the ledger's lockinv bug with pthread mutexes in C (cgo, system compiler) switched on at inject; pthread lock-order probes on the C library, a normal build",
-	"netloss":         "bank (frontend -> ledger: Authorize over gRPC, entries and balances over HTTP); the frontend in a private network namespace behind a veth pair; at inject nftables drops a share of its outgoing TCP packets",
-	"bump":            "bank (frontend -> ledger: Authorize over gRPC, entries and balances over HTTP); control recording: v1 in the baseline, both services restarted as v2 at inject with no bug (a benign version bump)",
+	"convoy":            "bank (frontend -> ledger: Authorize over gRPC, entries and balances over HTTP); the ledger's convoy bug switched on at inject: a sync.Mutex held across fdatasync",
+	"callconvoy":        "bank (frontend -> ledger: Authorize over gRPC, entries and balances over HTTP); the ledger's Authorize waits 2 ms for a slow dependency throughout; at inject the frontend's callconvoy bug holds a mutex across that call",
+	"regression":        "bank (frontend -> ledger: Authorize over gRPC, entries and balances over HTTP); v1 in the baseline, v2 (extra CPU work in the ledger's GET /balance) deployed at inject",
+	"iostorm":           "bank (frontend -> ledger: Authorize over gRPC, entries and balances over HTTP); the ledger's iostorm bug switched on at inject: synchronous chunked writes + fdatasync per entry on the request path, outside any lock",
+	"faultstorm":        "bank (frontend -> ledger: Authorize over gRPC, entries and balances over HTTP); the ledger's faultstorm bug switched on at inject: each balance read touches evicted pages of an mmapped archive (major faults)",
+	"cpuquota":          "bank (frontend -> ledger: Authorize over gRPC, entries and balances over HTTP); the ledger joins a CPU-quota cgroup at inject (cpuquota) and is throttled under the same load",
+	"none":              "bank (frontend -> ledger: Authorize over gRPC, entries and balances over HTTP); control recording: the same load in both phases, no bug",
+	"lockinv":           "bank (frontend -> ledger: Authorize over gRPC, entries and balances over HTTP); the ledger's lockinv bug switched on at inject: audit lock and ledger mutex taken in both orders, the retry path bounded by a TryLock timeout; services built with -gcflags=all=-l for lock order",
+	"lockinv-pthread":   "bank (frontend -> ledger: Authorize over gRPC, entries and balances over HTTP); the ledger's lockinv bug with pthread mutexes in C (cgo, system compiler) switched on at inject; pthread lock-order probes on the C library, a normal build",
+	"netloss":           "bank (frontend -> ledger: Authorize over gRPC, entries and balances over HTTP); the frontend in a private network namespace behind a veth pair; at inject nftables drops a share of its outgoing TCP packets",
+	"bump":              "bank (frontend -> ledger: Authorize over gRPC, entries and balances over HTTP); control recording: v1 in the baseline, both services restarted as v2 at inject with no bug (a benign version bump)",
+	"shop-catalogpanic": "shop (gateway -> catalog and pricing over gRPC, inventory stock over HTTP, in parallel; -> payments, -> orders over HTTP; catalog caches inventory items; orders queues fulfilment jobs that background workers send to inventory); at inject catalog's GetProduct throws for every third product and its recovery answers not-found with an OK status (traces end early, no error status)",
+	"shop-quotepanic":   "shop (gateway -> catalog and pricing over gRPC, inventory stock over HTTP, in parallel; -> payments, -> orders over HTTP; catalog caches inventory items; orders queues fulfilment jobs that background workers send to inventory); at inject pricing's Quote throws for every third product (codes.Internal; the gateway fails those checkouts early)",
+	"shop-dropfulfil":   "shop (gateway -> catalog and pricing over gRPC, inventory stock over HTTP, in parallel; -> payments, -> orders over HTTP; catalog caches inventory items; orders queues fulfilment jobs that background workers send to inventory); at inject orders swallows an error return on its enqueue path: no fulfilment jobs, same latency",
+	"shop-retrystorm":   "shop (gateway -> catalog and pricing over gRPC, inventory stock over HTTP, in parallel; -> payments, -> orders over HTTP; catalog caches inventory items; orders queues fulfilment jobs that background workers send to inventory); at inject payments fails two of three charges fast with 503 and the gateway retries them",
+	"shop-slowquote":    "shop (gateway -> catalog and pricing over gRPC, inventory stock over HTTP, in parallel; -> payments, -> orders over HTTP; catalog caches inventory items; orders queues fulfilment jobs that background workers send to inventory); at inject pricing's Quote does 40x its CPU work",
+	"shop-poolsat":      "shop (gateway -> catalog and pricing over gRPC, inventory stock over HTTP, in parallel; -> payments, -> orders over HTTP; catalog caches inventory items; orders queues fulfilment jobs that background workers send to inventory); at inject payments' pool shrinks to one slot and inventory's stock reads fdatasync an audit record under an audit mutex",
+	"shop-nocache":      "shop (gateway -> catalog and pricing over gRPC, inventory stock over HTTP, in parallel; -> payments, -> orders over HTTP; catalog caches inventory items; orders queues fulfilment jobs that background workers send to inventory); at inject catalog's cache is bypassed and inventory's item reads queue on the store mutex",
+	"shop-workerconvoy": "shop (gateway -> catalog and pricing over gRPC, inventory stock over HTTP, in parallel; -> payments, -> orders over HTTP; catalog caches inventory items; orders queues fulfilment jobs that background workers send to inventory); at inject orders' fulfilment workers hold one mutex across the reservation call and an fdatasynced manifest rewrite",
+	"shop-reservesync":  "shop (gateway -> catalog and pricing over gRPC, inventory stock over HTTP, in parallel; -> payments, -> orders over HTTP; catalog caches inventory items; orders queues fulfilment jobs that background workers send to inventory); at inject inventory's POST /reserve journals each reservation with fdatasync per chunk",
+	"shop-deploycpu":    "shop (gateway -> catalog and pricing over gRPC, inventory stock over HTTP, in parallel; -> payments, -> orders over HTTP; catalog caches inventory items; orders queues fulfilment jobs that background workers send to inventory); at inject the gateway is redeployed as v2 (benign) and inventory joins a CPU-quota cgroup",
+	"shop-neighbour":    "shop (gateway -> catalog and pricing over gRPC, inventory stock over HTTP, in parallel; -> payments, -> orders over HTTP; catalog caches inventory items; orders queues fulfilment jobs that background workers send to inventory); pricing pinned to CPU 1 throughout; at inject a noisy neighbour process in a heavier cgroup spins threads on CPU 1",
+	"shop-stockloss":    "shop (gateway -> catalog and pricing over gRPC, inventory stock over HTTP, in parallel; -> payments, -> orders over HTTP; catalog caches inventory items; orders queues fulfilment jobs that background workers send to inventory); inventory in a private network namespace behind a veth pair; at inject nftables drops a share of its outgoing TCP packets",
+	"shop-flagflip":     "shop (gateway -> catalog and pricing over gRPC, inventory stock over HTTP, in parallel; -> payments, -> orders over HTTP; catalog caches inventory items; orders queues fulfilment jobs that background workers send to inventory); control: at inject a feature flag with no effect on the offered requests is flipped",
+	"shop-loadup":       "shop (gateway -> catalog and pricing over gRPC, inventory stock over HTTP, in parallel; -> payments, -> orders over HTTP; catalog caches inventory items; orders queues fulfilment jobs that background workers send to inventory); control: at inject the offered load rises (--load-factor), no bug",
+}
+
+// nodeFacts describes the machine: kernel, CPUs and, when sampled, its
+// load averages (the 2-core machine is shared: background load varies).
+func (r *recording) nodeFacts(kernel string) map[string]any {
+	m := map[string]any{"kernel": kernel, "cpus": runtime.NumCPU(), "cpu_model": cpuModel(), "arch": runtime.GOARCH}
+	if r.facts.loadavg != nil {
+		m["loadavg"] = r.facts.loadavg
+	}
+	return m
 }
 
 func buildRevision() string {
@@ -269,14 +339,28 @@ func (r *recording) command() string {
 	c := &r.cfg
 	cmd := fmt.Sprintf("debugai record --scenario %s --out %s --baseline %v --incident %v --rate %g --snapshot-bytes %d --regression-rounds %d",
 		c.scenario, filepath.Base(filepath.Clean(c.out)), c.baseline, c.incident, c.rate, c.snapshotBytes, c.regressionRounds)
+	if isShop(c.scenario) {
+		cmd = fmt.Sprintf("debugai record --scenario %s --out %s --baseline %v --incident %v --rate %g",
+			c.scenario, filepath.Base(filepath.Clean(c.out)), c.baseline, c.incident, c.rate)
+	}
 	switch c.scenario {
 	case "faultstorm":
 		cmd += fmt.Sprintf(" --fault-pages %d", c.faultPages)
 	case "cpuquota":
 		cmd += fmt.Sprintf(" --cpu-quota %g --cpu-period %v", c.cpuQuota, c.cpuPeriod)
 	}
-	if c.scenario == "netloss" {
+	sc := shopScenarios[c.scenario]
+	if c.scenario == "netloss" || sc.lossy != "" {
 		cmd += fmt.Sprintf(" --loss %d", c.lossPercent)
+	}
+	if sc.cgroups {
+		cmd += fmt.Sprintf(" --cpu-quota %g --cpu-period %v", c.cpuQuota, c.cpuPeriod)
+	}
+	if sc.loadMult {
+		cmd += fmt.Sprintf(" --load-factor %g", c.loadFactor)
+	}
+	if sc.hog != "" {
+		cmd += fmt.Sprintf(" --hog-threads %d --hog-weight %d", c.hogThreads, c.hogWeight)
 	}
 	if c.serviceBin != "" {
 		cmd += " --service-bin " + filepath.Base(c.serviceBin)

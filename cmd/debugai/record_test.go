@@ -13,6 +13,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/debugai/debugai/agent/hypothesis"
 	"github.com/debugai/debugai/evidence"
 	"github.com/debugai/debugai/report"
 )
@@ -125,6 +126,9 @@ func TestRecordFlags(t *testing.T) {
 		{[]string{"--scenario", "lockinv", "--out", "x"}, "--service-bin is required"},
 		{[]string{"--scenario", "netloss", "--out", "x", "--loss", "0"}, "--loss 0"},
 		{[]string{"--scenario", "netloss", "--out", "x", "--loss", "90"}, "--loss 90"},
+		{[]string{"--scenario", "shop-loadup", "--out", "x", "--load-factor", "0.5"}, "--load-factor 0.5"},
+		{[]string{"--scenario", "shop-neighbour", "--out", "x", "--hog-weight", "0"}, "--hog-weight 0"},
+		{[]string{"--scenario", "shop-neighbour", "--out", "x", "--hog-threads", "99"}, "--hog-threads 99"},
 		{[]string{"--scenario", "convoy", "--out", "x", "--node-bin", "/nonexistent/debugai-node"}, "CGO_ENABLED=0 go build -o /nonexistent/debugai-node ./cmd/debugai-node"},
 	} {
 		_, _, err := runCLI(t, append([]string{"record"}, tc.args...)...)
@@ -185,6 +189,46 @@ func TestRecordBank(t *testing.T) {
 	}
 	for file, key := range map[string]string{"baseline.otlp.jsonl.gz": `"resourceSpans"`,
 		"incident.otlp.jsonl.gz": `"ledger.commit"`, "kernel.otlp.jsonl.gz": `"kernel.fsync"`} {
+		if b := gunzip(t, filepath.Join(out, file)); !bytes.Contains(b, []byte(key)) {
+			t.Errorf("%s has no %s", file, key)
+		}
+	}
+}
+
+// TestRecordShop records a tiny shop-dropfulfil bundle (workload/shop's
+// six services) with the real node collector: all six observed, the bug
+// switched on in every service, the async fulfilment spans in the
+// baseline, the charges in both phases, kernel records from the node.
+func TestRecordShop(t *testing.T) {
+	requireEBPF(t)
+	if testing.Short() {
+		t.Skip("builds debugai-node and runs the collector: not in -short")
+	}
+	nodeBin := filepath.Join(t.TempDir(), "debugai-node")
+	build := exec.Command("go", "build", "-o", nodeBin, "../debugai-node")
+	build.Env = append(os.Environ(), "CGO_ENABLED=0")
+	if out, err := build.CombinedOutput(); err != nil {
+		t.Fatalf("building debugai-node: %v\n%s", err, out)
+	}
+	t.Setenv("DEBUGAI_TEST_MAIN", "1")
+	out := filepath.Join(t.TempDir(), "bundle")
+	_, stderr, err := runCLI(t, "record", "--scenario", "shop-dropfulfil", "--out", out, "--node-bin", nodeBin,
+		"--baseline", "1s", "--incident", "1s", "--rate", "40")
+	if err != nil {
+		t.Fatalf("record: %v\n%s", err, stderr)
+	}
+	for _, want := range []string{"the node observes 6 target processes", "switching the dropfulfil bug on", "incident checkouts: 40 ok"} {
+		if !strings.Contains(stderr, want) {
+			t.Errorf("progress lacks %q:\n%s", want, stderr)
+		}
+	}
+	var truth bundleTruth
+	readJSON(t, filepath.Join(out, "truth.json"), &truth)
+	if truth.RootCauseService != "orders" || truth.Pattern != "code_fault" || truth.InjectTimeUTC == "" || !strings.Contains(truth.Source, "workload/shop") {
+		t.Errorf("truth.json: %+v", truth)
+	}
+	for file, key := range map[string]string{"baseline.otlp.jsonl.gz": `"orders.fulfil"`,
+		"incident.otlp.jsonl.gz": `"payments.pool.acquire"`, "kernel.otlp.jsonl.gz": `"resourceLogs"`} {
 		if b := gunzip(t, filepath.Join(out, file)); !bytes.Contains(b, []byte(key)) {
 			t.Errorf("%s has no %s", file, key)
 		}
@@ -279,8 +323,16 @@ func TestRecordScenariosDescribed(t *testing.T) {
 		if !ok || truth.Pattern == "" || truth.Notes == "" || recordDescription[s] == "" {
 			t.Errorf("scenario %s: truth %+v (known %v), description %q", s, truth, ok, recordDescription[s])
 		}
-		if control := s == "none" || s == "bump"; control != (truth.RootCauseService == "none") {
+		if control := s == "none" || s == "bump" || s == "shop-flagflip" || s == "shop-loadup"; control != (truth.RootCauseService == "none") {
 			t.Errorf("scenario %s: root cause %q", s, truth.RootCauseService)
+		}
+		for _, c := range truth.SecondaryCauses {
+			if c.Service == "" || c.Service == truth.RootCauseService || !hypothesis.Pattern(c.Pattern).Valid() {
+				t.Errorf("scenario %s: secondary cause %+v", s, c)
+			}
+		}
+		if p := hypothesis.Pattern(truth.Pattern); truth.RootCauseService != "none" && !p.Valid() {
+			t.Errorf("scenario %s: pattern %q", s, p)
 		}
 	}
 }

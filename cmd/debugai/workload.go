@@ -17,21 +17,30 @@ import (
 	"github.com/debugai/debugai/workload/mutexsvc"
 )
 
-const workloadUsage = `workload mutex|bank [flags]
+const workloadUsage = `workload mutex|bank|shop|hog [flags]
 
 Serves a demo workload over HTTP until SIGINT or SIGTERM, for benchmarks
 and for trying the node collector. "mutex" (package workload/mutexsvc)
 marks each request as a span with debugai/hint, does --work of CPU work,
 then --critical more while holding one process-wide mutex. "bank"
 (package workload/bank) serves one role of a two-service system traced
-with OpenTelemetry, with switchable bugs (debugai record runs both).
+with OpenTelemetry, with switchable bugs (debugai record runs both);
+"shop" (package workload/shop) one role of a six-service system; "hog"
+spins threads on CPU work (a noisy neighbour).
 Prints "listening on http://ADDR" on stdout once it accepts requests (a
 bank ledger with --grpc-listen: "listening on http://ADDR grpc ADDR");
 GET /healthz answers without doing work.`
 
 func runWorkload(ctx context.Context, args []string, env *cmdEnv) error {
-	if len(args) > 0 && args[0] == "bank" {
-		return runWorkloadBank(ctx, args[1:], env)
+	if len(args) > 0 {
+		switch args[0] {
+		case "bank":
+			return runWorkloadBank(ctx, args[1:], env)
+		case "shop":
+			return runWorkloadShop(ctx, args[1:], env)
+		case "hog":
+			return runWorkloadHog(ctx, args[1:], env)
+		}
 	}
 	if len(args) == 0 || args[0] != "mutex" {
 		if len(args) > 0 && (args[0] == "-h" || args[0] == "--help") {

@@ -1,7 +1,9 @@
 // Package incidents holds incident bundles recorded on a real kernel with
 // debugai record (ARCHITECTURE.md, "Incident bundle"): each folder is one
-// bundle with its truth.json. The convoy bundle is embedded for debugai
-// demo, which replays it without root, network or a model.
+// bundle with its truth.json: the bank bundles (corpus 1) and the shop-*
+// bundles of workload/shop (corpus 2, split into Corpus2Dev and
+// Corpus2Sealed). The convoy bundle is embedded for debugai demo, which
+// replays it without root, network or a model.
 package incidents
 
 import "embed"
