@@ -49,3 +49,28 @@ func TestLocation(t *testing.T) {
 		})
 	}
 }
+
+func TestAbout(t *testing.T) {
+	ctx := context.Background()
+	st, err := duckdb.Open(ctx, filepath.Join(t.TempDir(), "ev.duckdb"), duckdb.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { st.Close() })
+	f, err := verifytest.Write(ctx, st)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for role, want := range map[string][]string{
+		"futex": {verifytest.Callee}, "strayFutex": nil, "slowCaller": {verifytest.Callee, verifytest.Caller},
+		"healthz": {verifytest.Caller}, "convoy": {verifytest.Callee}, "preExisting": {verifytest.Caller},
+	} {
+		got, err := About(ctx, st, verifytest.Scope(), f.IDs[role])
+		if err != nil || !reflect.DeepEqual(got, want) {
+			t.Errorf("%s: %v, %v; want %v", role, got, err, want)
+		}
+	}
+	if _, err := About(ctx, st, verifytest.Scope(), "kev:nowhere/x/1"); err == nil {
+		t.Error("an unknown id is about something")
+	}
+}
