@@ -11,9 +11,7 @@ import (
 )
 
 // outOfScope says why item lies outside scope's time ("" when it is
-// inside): it must overlap the widened incident window, and an item lying
-// in a baseline window without overlapping the incident window itself is
-// baseline evidence, not incident evidence.
+// inside): it must overlap the incident window widened by slack.
 func outOfScope(item evidence.Item, scope hypothesis.Scope, slack int64) string {
 	lo, hi, _, timed := extent(item)
 	if !timed {
@@ -23,13 +21,23 @@ func outOfScope(item evidence.Item, scope hypothesis.Scope, slack int64) string 
 	if since != 0 && hi < since-slack || until != 0 && lo > until+slack {
 		return fmt.Sprintf("%s at %s..%s lies outside the incident window %s..%s", item.ID, fmtNS(lo), fmtNS(hi), fmtNS(since), fmtNS(until))
 	}
-	inIncident := (since == 0 || hi >= since) && (until == 0 || lo < until)
-	if !inIncident {
-		for _, w := range scope.Baseline {
-			if hi >= w.SinceNS && lo < w.UntilNS {
-				return fmt.Sprintf("%s at %s..%s lies in the baseline window %s..%s, not in the incident window %s..%s",
-					item.ID, fmtNS(lo), fmtNS(hi), fmtNS(w.SinceNS), fmtNS(w.UntilNS), fmtNS(since), fmtNS(until))
-			}
+	return ""
+}
+
+// inBaseline says why item is baseline evidence ("" when it is not): it
+// lies in a baseline window without overlapping the incident window
+// itself. Supporting claims may cite it (as the comparison); root-cause
+// claims may not.
+func inBaseline(item evidence.Item, scope hypothesis.Scope) string {
+	lo, hi, _, timed := extent(item)
+	since, until := scope.SinceNS, scope.UntilNS
+	if !timed || (since == 0 || hi >= since) && (until == 0 || lo < until) {
+		return ""
+	}
+	for _, w := range scope.Baseline {
+		if hi >= w.SinceNS && lo < w.UntilNS {
+			return fmt.Sprintf("%s at %s..%s lies in the baseline window %s..%s, not in the incident window %s..%s: it is no root-cause evidence",
+				item.ID, fmtNS(lo), fmtNS(hi), fmtNS(w.SinceNS), fmtNS(w.UntilNS), fmtNS(since), fmtNS(until))
 		}
 	}
 	return ""

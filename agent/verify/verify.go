@@ -208,6 +208,10 @@ func rootCitations(ctx context.Context, loc *locator, h *hypothesis.Hypothesis, 
 				continue
 			}
 			seen[id] = true
+			if why := inBaseline(c.item, loc.scope); why != "" {
+				out = append(out, hypothesis.Reason{Code: ReasonOutOfScope, Claim: ci, Citation: id, Detail: why})
+				continue
+			}
 			if why, err := noChange(ctx, loc, c.item, cfg); err != nil {
 				return nil, nil, err
 			} else if why != "" {

@@ -216,7 +216,9 @@ func (f *Fixture) Cases() []Case {
 		// More.
 		{"an endpoint of another service", hyp(Callee, HealthOp, root(id["futex"], id["slowCallee"])), Scope(), []string{unknownLoc}, futexTrace},
 		{"citations from the baseline window only", hyp(Callee, CalleeOp, root(id["baseFutex"], id["baseCallee"])), Scope(),
-			[]string{outOfScope, outOfScope, patternLine, tooFew}, nil},
+			[]string{outOfScope, outOfScope, tooFew}, nil},
+		{"a baseline span in a supporting claim", hyp(Callee, CalleeOp, root(id["futex"], id["slowCallee"]),
+			hypothesis.Claim{Text: "before the incident it was fast", Citations: []string{id["baseCallee"]}}), Scope(), nil, futexTrace},
 		{"a pre-existing finding as the only root cause", hyp(Caller, CallerOp, root(id["preExisting"])), Scope(), []string{noChange, tooFew}, nil},
 		{"a callee span no slower than its baseline", hyp(Callee, CalleeOp, root(id["futex"], id["fastCallee"])), Scope(),
 			[]string{noChange, tooFew}, []evidence.Line{evidence.LineKernelFutex}},
