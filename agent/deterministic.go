@@ -176,6 +176,14 @@ func (d *Deterministic) hypothesisOf(ctx context.Context, lead evidence.Finding,
 	if h.Location.Service == "" {
 		h.Location.Service = d.leadService(ctx, lead, h, all)
 	}
+	// A corroboration about other services only is no root-cause evidence
+	// for this location (the verifier rejects it as a location mismatch):
+	// it stays as a supporting claim.
+	for i := 1; i < len(h.Claims); i++ {
+		if about, err := verify.About(ctx, d.Resolver, hypothesis.Scope{}, h.Claims[i].Citations[0]); err == nil && len(about) > 0 && !slices.Contains(about, h.Location.Service) {
+			h.Claims[i].RootCause = false
+		}
+	}
 	// A lead located on a process or cgroup names the endpoint its spans
 	// share; one located on a lock keeps none (its cited spans are the
 	// waiters, not the holder's operation).

@@ -2,6 +2,7 @@ package tools
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"strings"
 
@@ -14,7 +15,11 @@ type SubmitHypothesisInput struct {
 	Hypothesis hypothesis.Hypothesis `json:"hypothesis" jsonschema:"the root-cause hypothesis (schema debugai.hypothesis/v1); every claim cites evidence IDs, claims with root_cause set must cite at least two independent evidence lines"`
 	Since      string                `json:"since,omitempty" jsonschema:"incident window start: RFC 3339 time or a duration before the end of the stored data"`
 	Until      string                `json:"until,omitempty" jsonschema:"incident window end (same forms)"`
-	Services   []string              `json:"services,omitempty" jsonschema:"services in scope (default: all)"`
+	Services   []string              `json:"services,omitempty" jsonschema:"services in scope (default: all); the location's service must be one of them"`
+	// BaselineSince and BaselineUntil give the window the incident is
+	// compared with; without them a cited span's change is not judged.
+	BaselineSince string `json:"baseline_since,omitempty" jsonschema:"start of the baseline window the incident is compared with (same forms as since); root-cause citations must show a change against it"`
+	BaselineUntil string `json:"baseline_until,omitempty" jsonschema:"end of the baseline window (same forms); required with baseline_since"`
 }
 
 // ReasonRow is one rejection reason.
@@ -31,8 +36,11 @@ type SubmitHypothesisOutput struct {
 
 // SubmitHypothesis runs the verifier on a hypothesis: it is accepted only
 // when every citation resolves to stored evidence inside the scope, the
-// pattern's required lines are cited and at least two independent evidence
-// lines back the root-cause claims. It stores nothing.
+// location names a stored service (and endpoint) inside the scope, the
+// root-cause citations are about that service and show a change against
+// the baseline (when one is given), the pattern's required lines are cited
+// and at least two independent evidence lines back the root-cause claims
+// (docs/verifier.md). It stores nothing.
 func (t *Toolset) SubmitHypothesis(ctx context.Context, in SubmitHypothesisInput) (SubmitHypothesisOutput, error) {
 	out := SubmitHypothesisOutput{Lines: []string{}}
 	h := in.Hypothesis
@@ -44,7 +52,21 @@ func (t *Toolset) SubmitHypothesis(ctx context.Context, in SubmitHypothesisInput
 	if err != nil {
 		return out, err
 	}
-	v, err := t.cfg.Verify(ctx, t.r, &h, hypothesis.Scope{SinceNS: w.since, UntilNS: w.until, Services: in.Services})
+	scope := hypothesis.Scope{SinceNS: w.since, UntilNS: w.until, Services: in.Services}
+	if in.BaselineSince != "" || in.BaselineUntil != "" {
+		if in.BaselineSince == "" || in.BaselineUntil == "" {
+			return out, argErrorf("baseline_since", "baseline_since and baseline_until go together")
+		}
+		b, err := t.window(ctx, in.BaselineSince, in.BaselineUntil, false)
+		if ae := (*ArgError)(nil); errors.As(err, &ae) {
+			ae.Field = "baseline_" + ae.Field
+		}
+		if err != nil {
+			return out, err
+		}
+		scope.Baseline = []hypothesis.Window{{SinceNS: b.since, UntilNS: b.until}}
+	}
+	v, err := t.cfg.Verify(ctx, t.r, &h, scope)
 	if err != nil {
 		return out, fmt.Errorf("verifying: %w", err)
 	}

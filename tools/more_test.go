@@ -21,10 +21,15 @@ func TestSubmitHypothesisRunsTheVerifier(t *testing.T) {
 	c, _ := newClient(t)
 	ev := stampedTrace(t)
 	span := evidence.SpanEvidenceID(ev.TraceID, ev.SpanID)
+	it, err := fixture.Get(context.Background(), span)
+	if err != nil || it.Span == nil {
+		t.Fatalf("the stamped span: %+v, %v", it, err)
+	}
 	hyp := func(cites ...string) map[string]any {
 		return map[string]any{"hypothesis": map[string]any{
 			"summary": "requests queue on " + toolstest.LockA, "pattern": "lock_convoy", "confidence": 0.8,
-			"claims": []map[string]any{{"text": "the span waits on the lock", "citations": cites, "root_cause": true}},
+			"location": map[string]any{"service": it.Span.Service},
+			"claims":   []map[string]any{{"text": "the span waits on the lock", "citations": cites, "root_cause": true}},
 		}}
 	}
 	tests := []struct {

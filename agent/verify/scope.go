@@ -10,21 +10,60 @@ import (
 	"github.com/debugai/debugai/evidence"
 )
 
-// outOfScope says why item lies outside scope ("" when it is inside):
-// its time must overlap the widened window and its service, when it has
-// one, be among scope.Services (when given).
+// outOfScope says why item lies outside scope's time ("" when it is
+// inside): it must overlap the incident window widened by slack.
 func outOfScope(item evidence.Item, scope hypothesis.Scope, slack int64) string {
-	lo, hi, service, timed := extent(item)
-	if timed {
-		since, until := scope.SinceNS, scope.UntilNS
-		if since != 0 && hi < since-slack || until != 0 && lo > until+slack {
-			return fmt.Sprintf("%s at %s..%s lies outside the incident window %s..%s", item.ID, fmtNS(lo), fmtNS(hi), fmtNS(since), fmtNS(until))
-		}
+	lo, hi, _, timed := extent(item)
+	if !timed {
+		return ""
 	}
-	if service != "" && len(scope.Services) > 0 && !slices.Contains(scope.Services, service) {
-		return fmt.Sprintf("%s belongs to service %q, not to the incident's services %v", item.ID, service, scope.Services)
+	since, until := scope.SinceNS, scope.UntilNS
+	if since != 0 && hi < since-slack || until != 0 && lo > until+slack {
+		return fmt.Sprintf("%s at %s..%s lies outside the incident window %s..%s", item.ID, fmtNS(lo), fmtNS(hi), fmtNS(since), fmtNS(until))
 	}
 	return ""
+}
+
+// inBaseline says why item is baseline evidence ("" when it is not): it
+// lies in a baseline window without overlapping the incident window
+// itself. Supporting claims may cite it (as the comparison); root-cause
+// claims may not.
+func inBaseline(item evidence.Item, scope hypothesis.Scope) string {
+	lo, hi, _, timed := extent(item)
+	since, until := scope.SinceNS, scope.UntilNS
+	if !timed || (since == 0 || hi >= since) && (until == 0 || lo < until) {
+		return ""
+	}
+	for _, w := range scope.Baseline {
+		if hi >= w.SinceNS && lo < w.UntilNS {
+			return fmt.Sprintf("%s at %s..%s lies in the baseline window %s..%s, not in the incident window %s..%s: it is no root-cause evidence",
+				item.ID, fmtNS(lo), fmtNS(hi), fmtNS(w.SinceNS), fmtNS(w.UntilNS), fmtNS(since), fmtNS(until))
+		}
+	}
+	return ""
+}
+
+// outOfServices says why an item whose parts resolve to services lies
+// outside scope.Services ("" when it is inside, when no service is given,
+// or when no part resolves to a service).
+func outOfServices(id string, parts []part, scope hypothesis.Scope) string {
+	if len(scope.Services) == 0 {
+		return ""
+	}
+	var seen []string
+	for _, p := range parts {
+		for _, s := range p.services {
+			if slices.Contains(scope.Services, s) {
+				return ""
+			}
+			seen = append(seen, s)
+		}
+	}
+	if len(seen) == 0 {
+		return ""
+	}
+	slices.Sort(seen)
+	return fmt.Sprintf("%s belongs to service(s) %q, not to the incident's services %q", id, slices.Compact(seen), scope.Services)
 }
 
 // extent is an item's time interval and service.

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"time"
 
 	"github.com/debugai/debugai/agent/hypothesis"
 	"github.com/debugai/debugai/evidence"
@@ -20,6 +21,19 @@ const (
 	ReasonPatternLine      = "pattern_line_missing"
 	ReasonNoLockCycle      = "lock_cycle_missing"
 	ReasonTooFewLines      = "insufficient_independent_lines"
+	// ReasonUnknownLocation: the location names no service, a service
+	// nothing stored carries, or an endpoint the service has no span of
+	// in the incident window.
+	ReasonUnknownLocation = "unknown_location"
+	// ReasonLocationScope: the location's service is not among the
+	// incident's services.
+	ReasonLocationScope = "location_out_of_scope"
+	// ReasonLocationMismatch: a root-cause citation is about another
+	// service than the location's.
+	ReasonLocationMismatch = "location_mismatch"
+	// ReasonNoChange: a root-cause citation shows no change against the
+	// baseline.
+	ReasonNoChange = "no_change"
 )
 
 // Config tunes the verifier.
@@ -32,11 +46,14 @@ type Config struct {
 	ScopeSlackNS int64
 	// MaxCitations bounds the distinct citations of one hypothesis.
 	MaxCitations int
+	// MinBaselineSpans is how many spans of an operation the baseline
+	// must hold before a cited span of it can show no change.
+	MinBaselineSpans int
 }
 
 // DefaultConfig requires two lines and allows a minute of slack.
 func DefaultConfig() Config {
-	return Config{MinLines: 2, ScopeSlackNS: 60e9, MaxCitations: 200}
+	return Config{MinLines: 2, ScopeSlackNS: 60e9, MaxCitations: 200, MinBaselineSpans: 5}
 }
 
 // Validate reports the first invalid field.
@@ -48,6 +65,8 @@ func (c Config) Validate() error {
 		return fmt.Errorf("verify: scope slack %d: must not be negative", c.ScopeSlackNS)
 	case c.MaxCitations < 1:
 		return fmt.Errorf("verify: max citations %d: must be at least 1", c.MaxCitations)
+	case c.MinBaselineSpans < 1:
+		return fmt.Errorf("verify: min baseline spans %d: must be at least 1", c.MinBaselineSpans)
 	}
 	return nil
 }
@@ -72,9 +91,11 @@ var RequiredLines = map[hypothesis.Pattern][]evidence.Line{
 
 // citation is one resolved citation.
 type citation struct {
-	item    evidence.Item
-	lines   []evidence.Line
-	inScope bool
+	item  evidence.Item
+	lines []evidence.Line
+	// parts are what the item is about (a finding: one per resolved ref,
+	// or one for the service its subject names).
+	parts []part
 }
 
 // Verify judges h within scope. The error is for failures to consult the
@@ -94,9 +115,10 @@ func Verify(ctx context.Context, r Resolver, h *hypothesis.Hypothesis, scope hyp
 			Detail: fmt.Sprintf("%d distinct citations, at most %d", len(ids), cfg.MaxCitations)})
 		return v, nil
 	}
+	loc := newLocator(r, scope, cfg.ScopeSlackNS)
 	cites := make(map[string]*citation, len(ids))
 	for _, id := range ids {
-		c, reason, err := resolve(ctx, r, id, scope, cfg)
+		c, reason, err := resolve(ctx, r, loc, id, scope, cfg)
 		if err != nil {
 			return Verdict{}, err
 		}
@@ -107,16 +129,151 @@ func Verify(ctx context.Context, r Resolver, h *hypothesis.Hypothesis, scope hyp
 		v.Resolved++
 		cites[id] = c
 	}
-	v.Lines = rootLines(h, cites)
+	locReasons, located, err := locationReasons(ctx, loc, h, scope)
+	if err != nil {
+		return Verdict{}, err
+	}
+	v.Reasons = append(v.Reasons, locReasons...)
+	rootReasons, lines, err := rootCitations(ctx, loc, h, cites, located, cfg)
+	if err != nil {
+		return Verdict{}, err
+	}
+	v.Reasons = append(v.Reasons, rootReasons...)
+	v.Lines = lines
 	v.Reasons = append(v.Reasons, patternReasons(h, cites)...)
 	if len(v.Lines) < cfg.MinLines {
+		where := "in scope"
+		if located {
+			where = "about service " + fmt.Sprintf("%q", h.Location.Service)
+		}
 		v.Reasons = append(v.Reasons, hypothesis.Reason{Code: ReasonTooFewLines, Claim: -1,
-			Detail: fmt.Sprintf("root-cause claims cite %d independent evidence line(s) %v in scope; at least %d are required", len(v.Lines), v.Lines, cfg.MinLines)})
+			Detail: fmt.Sprintf("root-cause claims cite %d independent evidence line(s) %v %s; at least %d are required", len(v.Lines), v.Lines, where, cfg.MinLines)})
 	}
 	if len(v.Reasons) == 0 {
 		v.Status = hypothesis.Accepted
 	}
 	return v, nil
+}
+
+// locationReasons checks the location: it names a stored service, inside
+// the incident's services, and an endpoint (when given) that service has
+// spans of in the incident window. located reports whether the service is
+// known, so that citations can be compared with it.
+func locationReasons(ctx context.Context, loc *locator, h *hypothesis.Hypothesis, scope hypothesis.Scope) (out []hypothesis.Reason, located bool, err error) {
+	svc := h.Location.Service
+	if svc == "" {
+		return []hypothesis.Reason{{Code: ReasonUnknownLocation, Claim: -1, Detail: "the location names no service"}}, false, nil
+	}
+	known, err := loc.knownService(ctx, svc)
+	if err != nil {
+		return nil, false, err
+	}
+	if !known {
+		return []hypothesis.Reason{{Code: ReasonUnknownLocation, Claim: -1,
+			Detail: fmt.Sprintf("no stored span or resource has service %q (names are exact: no case folding, no trimming)", svc)}}, false, nil
+	}
+	if len(scope.Services) > 0 && !slices.Contains(scope.Services, svc) {
+		out = append(out, hypothesis.Reason{Code: ReasonLocationScope, Claim: -1,
+			Detail: fmt.Sprintf("the location's service %q is not among the incident's services %q", svc, scope.Services)})
+	}
+	if ep := h.Location.Endpoint; ep != "" {
+		ok, err := loc.knownEndpoint(ctx, svc, ep)
+		if err != nil {
+			return nil, false, err
+		}
+		if !ok {
+			out = append(out, hypothesis.Reason{Code: ReasonUnknownLocation, Claim: -1,
+				Detail: fmt.Sprintf("service %q has no span named as the location's endpoint in the incident window", svc)})
+		}
+	}
+	return out, true, nil
+}
+
+// rootCitations checks each distinct citation of the root-cause claims
+// against the location and the baseline, and returns the evidence lines
+// that count towards the two-line rule: those of citations (or, for a
+// finding, of refs) about the location's service that show a change.
+// Without a known location, every in-scope citation counts (the location
+// is rejected anyway).
+func rootCitations(ctx context.Context, loc *locator, h *hypothesis.Hypothesis, cites map[string]*citation, located bool, cfg Config) ([]hypothesis.Reason, []evidence.Line, error) {
+	var out []hypothesis.Reason
+	var lines []evidence.Line
+	svc := h.Location.Service
+	seen := map[string]bool{}
+	for ci, cl := range h.Claims {
+		if !cl.RootCause {
+			continue
+		}
+		for _, id := range cl.Citations {
+			c := cites[id]
+			if c == nil || seen[id] {
+				continue
+			}
+			seen[id] = true
+			if why := inBaseline(c.item, loc.scope); why != "" {
+				out = append(out, hypothesis.Reason{Code: ReasonOutOfScope, Claim: ci, Citation: id, Detail: why})
+				continue
+			}
+			if why, err := noChange(ctx, loc, c.item, cfg); err != nil {
+				return nil, nil, err
+			} else if why != "" {
+				out = append(out, hypothesis.Reason{Code: ReasonNoChange, Claim: ci, Citation: id, Detail: why})
+				continue
+			}
+			if !located {
+				lines = append(lines, c.lines...)
+				continue
+			}
+			var here, elsewhere []string
+			var hereLines []evidence.Line
+			for _, p := range c.parts {
+				switch {
+				case slices.Contains(p.services, svc):
+					here = append(here, svc)
+					hereLines = append(hereLines, p.lines...)
+				default:
+					elsewhere = append(elsewhere, p.services...)
+				}
+			}
+			if len(here) == 0 && len(elsewhere) > 0 {
+				slices.Sort(elsewhere)
+				out = append(out, hypothesis.Reason{Code: ReasonLocationMismatch, Claim: ci, Citation: id,
+					Detail: fmt.Sprintf("%s is about service(s) %q, not about the location's service %q", id, slices.Compact(elsewhere), svc)})
+				continue
+			}
+			lines = append(lines, hereLines...) // unlocated citations add no line
+		}
+	}
+	slices.Sort(lines)
+	return out, slices.Compact(lines), nil
+}
+
+// noChange says why a root-cause citation shows no change against the
+// baseline ("" when it does, or when that is unknown): a finding marked
+// pre-existing, or a span without error status no slower than the median
+// of its operation in the baseline windows (when they hold at least
+// cfg.MinBaselineSpans spans of it).
+func noChange(ctx context.Context, loc *locator, item evidence.Item, cfg Config) (string, error) {
+	switch {
+	case item.Finding != nil:
+		if item.Finding.Attrs[evidence.AttrPreExisting] >= 0.5 {
+			return fmt.Sprintf("%s is marked pre-existing: what it describes is as present in the baseline as in the incident", item.ID), nil
+		}
+	case item.Span != nil:
+		sp := item.Span
+		if sp.StatusCode == evidence.StatusError {
+			return "", nil
+		}
+		med, ok, err := loc.baselineMedian(ctx, sp.Service, sp.Name, cfg.MinBaselineSpans)
+		if err != nil || !ok {
+			return "", err
+		}
+		if d := sp.DurationNS(); d <= med {
+			return fmt.Sprintf("%s took %s, no more than its operation's baseline median %s, without error status", item.ID,
+				time.Duration(d), time.Duration(med)), nil
+		}
+	}
+	return "", nil
 }
 
 // citedIDs lists the distinct citations of claims and timeline, in order.
@@ -152,8 +309,9 @@ func withClaim(r hypothesis.Reason, h *hypothesis.Hypothesis, id string) hypothe
 	return r
 }
 
-// resolve looks id up and places it on its lines and in or out of scope.
-func resolve(ctx context.Context, r Resolver, id string, scope hypothesis.Scope, cfg Config) (*citation, *hypothesis.Reason, error) {
+// resolve looks id up, places it on its lines and in its services, and
+// checks that it lies in the incident's scope.
+func resolve(ctx context.Context, r Resolver, loc *locator, id string, scope hypothesis.Scope, cfg Config) (*citation, *hypothesis.Reason, error) {
 	item, err := r.Get(ctx, id)
 	switch {
 	case errors.Is(err, evidence.ErrBadID):
@@ -163,51 +321,36 @@ func resolve(ctx context.Context, r Resolver, id string, scope hypothesis.Scope,
 	case err != nil:
 		return nil, nil, fmt.Errorf("resolving %s: %w", id, err)
 	}
-	c := &citation{item: item, lines: linesOf(item)}
+	if item.ID == "" {
+		item.ID = id
+	}
 	if why := outOfScope(item, scope, cfg.ScopeSlackNS); why != "" {
 		return nil, &hypothesis.Reason{Code: ReasonOutOfScope, Citation: id, Detail: why}, nil
 	}
-	c.inScope = true
+	parts, err := loc.parts(ctx, item)
+	if err != nil {
+		return nil, nil, err
+	}
+	if why := outOfServices(id, parts, scope); why != "" {
+		return nil, &hypothesis.Reason{Code: ReasonOutOfScope, Citation: id, Detail: why}, nil
+	}
+	c := &citation{item: item, parts: parts}
+	for _, p := range parts {
+		c.lines = append(c.lines, p.lines...)
+	}
+	slices.Sort(c.lines)
+	c.lines = slices.Compact(c.lines)
 	return c, nil, nil
 }
 
-// linesOf is the evidence line of an item; a finding (which has none of
-// its own) stands for the lines of the evidence it cites.
+// linesOf is the evidence line of an item other than a finding (a
+// finding stands for the lines of the evidence it cites: see
+// locator.parts).
 func linesOf(item evidence.Item) []evidence.Line {
-	if item.Line != "" && item.Finding == nil {
-		return []evidence.Line{item.Line}
+	if item.Line == "" || item.Line == evidence.LineUnclassified {
+		return nil
 	}
-	var out []evidence.Line
-	if item.Line != "" {
-		out = append(out, item.Line)
-	}
-	if item.Finding != nil {
-		for _, ref := range item.Finding.Refs {
-			if ref.Line != "" && ref.Line != evidence.LineUnclassified {
-				out = append(out, ref.Line)
-			}
-		}
-	}
-	slices.Sort(out)
-	return slices.Compact(out)
-}
-
-// rootLines are the distinct lines of the resolved, in-scope citations of
-// root-cause claims.
-func rootLines(h *hypothesis.Hypothesis, cites map[string]*citation) []evidence.Line {
-	var lines []evidence.Line
-	for _, cl := range h.Claims {
-		if !cl.RootCause {
-			continue
-		}
-		for _, id := range cl.Citations {
-			if c := cites[id]; c != nil && c.inScope {
-				lines = append(lines, c.lines...)
-			}
-		}
-	}
-	slices.Sort(lines)
-	return slices.Compact(lines)
+	return []evidence.Line{item.Line}
 }
 
 // patternReasons checks the pattern's required lines over all citations,

@@ -33,8 +33,12 @@ func newFixture(t *testing.T) *fixture {
 	}
 	t.Cleanup(func() { st.Close() })
 	span := func(id byte, service, name string, start int64) evidence.Span {
+		pid := int64(7)
+		if service != "bank" {
+			pid = 8
+		}
 		return evidence.Span{TraceID: evidence.TraceID{id}, SpanID: evidence.SpanID{id}, Service: service, Name: name,
-			Kind: evidence.KindServer, StartNS: start, EndNS: start + 50e6}
+			Kind: evidence.KindServer, StartNS: start, EndNS: start + 50e6, Host: "n1", ProcessPID: pid}
 	}
 	spans := []evidence.Span{
 		span(1, "bank", "transfer", t0),
@@ -72,7 +76,8 @@ func newFixture(t *testing.T) *fixture {
 }
 
 func hyp(p hypothesis.Pattern, summary string, claims ...hypothesis.Claim) *hypothesis.Hypothesis {
-	return &hypothesis.Hypothesis{Schema: hypothesis.Schema, Summary: summary, Pattern: p, Confidence: 0.8, Claims: claims}
+	return &hypothesis.Hypothesis{Schema: hypothesis.Schema, Summary: summary, Pattern: p, Confidence: 0.8, Claims: claims,
+		Location: hypothesis.Location{Service: "bank"}}
 }
 
 func root(text string, ids ...string) hypothesis.Claim {
@@ -183,7 +188,8 @@ func TestTooManyCitations(t *testing.T) {
 }
 
 func TestConfigValidate(t *testing.T) {
-	for _, c := range []Config{{MinLines: 0, MaxCitations: 1}, {MinLines: 2, ScopeSlackNS: -1, MaxCitations: 1}, {MinLines: 2}} {
+	for _, c := range []Config{{MinLines: 0, MaxCitations: 1, MinBaselineSpans: 1}, {MinLines: 2, ScopeSlackNS: -1, MaxCitations: 1, MinBaselineSpans: 1},
+		{MinLines: 2, MinBaselineSpans: 1}, {MinLines: 2, MaxCitations: 1}} {
 		if c.Validate() == nil {
 			t.Errorf("%+v validated", c)
 		}

@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"time"
 
@@ -262,10 +263,17 @@ func incidentScope(ctx context.Context, r evidence.Reader, since, until, bsince,
 		sc.UntilNS = max(sc.UntilNS, w.UntilNS)
 	}
 	sc.Baseline = plan.baseline
-	for _, s := range strings.Split(services, ",") {
-		if s = strings.TrimSpace(s); s != "" {
-			sc.Services = append(sc.Services, s)
+	for i, s := range strings.Split(services, ",") {
+		if s = strings.TrimSpace(s); s == "" {
+			continue
 		}
+		// Services are matched exactly (as the verifier matches a
+		// hypothesis' location), so a misspelt one would only make every
+		// hypothesis fail: say so now.
+		if !slices.Contains(st.Services, s) {
+			return sc, usagef("--services: entry %d names no service of the store (names are matched exactly; debugai stats lists them)", i+1)
+		}
+		sc.Services = append(sc.Services, s)
 	}
 	return sc, nil
 }

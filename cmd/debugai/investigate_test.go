@@ -101,12 +101,29 @@ func TestInvestigateAcceptedConvoy(t *testing.T) {
 	}
 }
 
+// TestInvestigateServices: --services bounds the incident: the convoy's
+// service in it is accepted, a service the store does not hold is refused
+// before anything runs (the verifier would reject every hypothesis).
+func TestInvestigateServices(t *testing.T) {
+	store, _ := convoyStore(t)
+	_, stderr, err := runCLI(t, "investigate", "--store", store, "--no-detect", "--out", t.TempDir(), "--fail-on", "accepted", "--services", " bank")
+	if code := exitCode(err, io.Discard); code != report.ExitRootCause {
+		t.Fatalf("--services bank: exit %d (%v), want %d\n%s", code, err, report.ExitRootCause, stderr)
+	}
+	for _, services := range []string{"nosuchsvc", "bank,nosuchsvc", "Bank"} {
+		_, stderr, err = runCLI(t, "investigate", "--store", store, "--no-detect", "--out", t.TempDir(), "--fail-on", "accepted", "--services", services)
+		if code := exitCode(err, io.Discard); code != 2 || !strings.Contains(err.Error(), "--services: entry") || strings.Contains(err.Error()+stderr, "nosuchsvc") {
+			t.Errorf("--services %s: exit %d, %v; want 2 naming the entry, not its value\n%s", services, code, err, stderr)
+		}
+	}
+}
+
 // TestInvestigateLLM drives the investigation through a loopback
 // OpenAI-compatible server that answers with one submit_hypothesis call.
 func TestInvestigateLLM(t *testing.T) {
 	store, ids := convoyStore(t)
 	h := map[string]any{"schema": "debugai.hypothesis/v1", "summary": "transfers queue on one mutex", "pattern": "lock_convoy",
-		"confidence": 0.8, "claims": []map[string]any{
+		"location": map[string]any{"service": "bank"}, "confidence": 0.8, "claims": []map[string]any{
 			{"text": "futex waits on 0x1000", "citations": []string{ids["wait"]}, "root_cause": true},
 			{"text": "the slow transfer", "citations": []string{ids["span"]}, "root_cause": true}}}
 	args, _ := json.Marshal(map[string]any{"hypothesis": h})
