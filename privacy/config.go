@@ -79,6 +79,9 @@ type Config struct {
 	Attributes []Rule `yaml:"attributes"`
 	// Default is the action for keys no rule matches: drop unless set.
 	Default Action `yaml:"default"`
+	// Limits bound string lengths, attributes per item and audit keys per
+	// request; zero fields take their defaults.
+	Limits Limits `yaml:"limits"`
 }
 
 // KeyConfig configures the key ring.
@@ -114,6 +117,7 @@ func DefaultConfig() Config {
 		Keys:       KeyConfig{File: DefaultKeyFile, Rotation: DefaultRotation, Lookback: DefaultLookback},
 		Attributes: defaultRules(),
 		Default:    ActionDrop,
+		Limits:     Limits{}.withDefaults(),
 	}
 }
 
@@ -130,6 +134,7 @@ func LoadConfig(path string) (Config, error) {
 	var file Config
 	file.Keys = cfg.Keys
 	file.Default = cfg.Default
+	file.Limits = cfg.Limits
 	dec := yaml.NewDecoder(bytes.NewReader(data))
 	dec.KnownFields(true)
 	if err := dec.Decode(&file); err != nil && !errors.Is(err, io.EOF) {
@@ -137,6 +142,7 @@ func LoadConfig(path string) (Config, error) {
 	}
 	cfg.Keys = file.Keys
 	cfg.Default = file.Default
+	cfg.Limits = file.Limits
 	cfg.Attributes = append(file.Attributes, cfg.Attributes...)
 	if err := cfg.Validate(); err != nil {
 		return Config{}, fmt.Errorf("loading privacy config %s: %w", path, err)
@@ -153,6 +159,9 @@ func (c Config) Validate() error {
 	case ActionKeep, ActionTokenize, ActionNormalize, ActionDrop:
 	default:
 		return fmt.Errorf("default: unknown action %q (want keep, tokenize, normalize or drop)", c.Default)
+	}
+	if err := c.Limits.validate(); err != nil {
+		return err
 	}
 	for i, r := range c.Attributes {
 		if err := r.validate(); err != nil {

@@ -22,6 +22,13 @@
 //   - drop: the attribute never reaches the store. exception.stacktrace is
 //     dropped by default because stack traces carry argument values.
 //
+// [Limits] bound what one sender can make the store keep: lengths of names,
+// values, messages and statements (cut on a rune boundary, ending in "…",
+// after a scan of at most four times the limit that never ends inside a
+// token), attributes read per item, and distinct keys per request's audit.
+// Each cut is counted ([ActionTruncate], [KeyAttributesOverCap],
+// [KeyAuditOverCap]).
+//
 // [DefaultConfig] is the policy debugai ships; [LoadConfig] reads a YAML file
 // whose rules take precedence over the defaults.
 //
