@@ -23,6 +23,7 @@ type Redactor struct {
 	prefixes [256][]prefixRule // by first byte of the prefix
 	def      ruleRef
 	lim      Limits
+	vocab    map[string]bool // message words kept (lower case)
 
 	names    *cache // span and event names
 	urls     *cache
@@ -58,6 +59,16 @@ func NewRedactor(cfg Config, ring *KeyRing) (*Redactor, error) {
 		urls:     newCache(8192, 512),
 		sqls:     newCache(4096, 4096),
 		messages: newCache(4096, 1024),
+	}
+	r.vocab = make(map[string]bool, len(messageWords)+len(cfg.Messages.Words))
+	for w := range messageWords {
+		r.vocab[w] = true
+	}
+	for w := range sqlKeywords {
+		r.vocab[strings.ToLower(w)] = true
+	}
+	for _, w := range cfg.Messages.Words {
+		r.vocab[strings.ToLower(w)] = true
 	}
 	for i, rule := range cfg.Attributes {
 		ref := ruleRef{idx: i, act: rule.Action, norm: rule.Normalizer}
@@ -106,6 +117,16 @@ func (r *Redactor) ActionFor(key string) Action { return r.decide(key).act }
 // string (JSON) form.
 func (r *Redactor) Attribute(c *Counts, src Source, key string, v evidence.Value) (evidence.Value, bool) {
 	rule := r.decide(key)
+	if _, exact := r.exact[key]; !exact && !ValidKey(key) {
+		// Not an identifier (an e-mail address, a sentence): counted
+		// without its text. Keys a rule names exactly are the operator's.
+		c.Add(src, KeyInvalid, ActionDrop, 1)
+		return evidence.Value{}, false
+	}
+	if strings.HasPrefix(key, "debugai.") && rule.act == ActionKeep && !debugaiValueOK(key, v) {
+		c.Add(src, key, ActionDrop, 1)
+		return evidence.Value{}, false
+	}
 	switch rule.act {
 	case ActionKeep:
 		if v.Kind != evidence.KindString {
@@ -180,9 +201,22 @@ func (r *Redactor) url(c *Counts, src Source, key, u string) (string, Action) {
 
 func (r *Redactor) message(c *Counts, src Source, key, msg string) (string, Action) {
 	if len(msg) <= r.lim.MessageLength {
-		return r.cached(r.messages, msg, redactMessage)
+		return r.cached(r.messages, msg, r.templateMessage)
 	}
-	return bounded(c, src, key, msg, r.lim.MessageLength, func(s string) (string, Action) { return r.cached(r.messages, s, redactMessage) })
+	return bounded(c, src, key, msg, r.lim.MessageLength, func(s string) (string, Action) { return r.cached(r.messages, s, r.templateMessage) })
+}
+
+// templateMessage is redactMessage followed by templateWords.
+func (r *Redactor) templateMessage(s string) (string, bool) {
+	out, pii := redactMessage(s)
+	return templateWords(out, r.vocab), pii
+}
+
+// scanName templates the paths of a name, scans it for PII and templates
+// the words of a name of several parts.
+func (r *Redactor) scanName(s string) (string, bool) {
+	out, pii := redactPII(templateName(s))
+	return templateNameWords(out, r.vocab), pii
 }
 
 // cached runs fn (a normalizer that also scans for PII and reports whether
@@ -276,24 +310,27 @@ func (r *Redactor) Name(c *Counts, src Source, key, name string) string {
 	var act Action
 	switch {
 	case len(name) > r.lim.NameLength:
-		out, act = bounded(c, src, key, name, r.lim.NameLength, func(s string) (string, Action) { return r.cached(r.names, s, scanName) })
+		out, act = bounded(c, src, key, name, r.lim.NameLength, func(s string) (string, Action) { return r.cached(r.names, s, r.scanName) })
 	case len(name) <= 64 && strings.IndexByte(name, '/') < 0:
 		// No path to template: the PII scan alone is cheaper than the cache.
 		out, act = name, ActionKeep
 		if o, found := redactPII(name); found {
 			out, act = o, ActionRedact
 		}
+		if o := templateNameWords(out, r.vocab); o != out {
+			out = o
+			if act == ActionKeep {
+				act = ActionNormalize
+			}
+		}
 	default:
-		out, act = r.cached(r.names, name, scanName)
+		out, act = r.cached(r.names, name, r.scanName)
 	}
 	c.Add(src, key, act, 1)
 	return out
 }
 
-var (
-	scanURL  = scanned(normalizeURL)
-	scanName = scanned(templateName)
-)
+var scanURL = scanned(normalizeURL)
 
 // scanned returns fn followed by the PII scan.
 func scanned(fn func(string) string) func(string) (string, bool) {
