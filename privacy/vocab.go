@@ -13,7 +13,7 @@ all any some each every both either neither none more most less least many much 
 another same only own can cannot could may might must shall should will would yet also
 again already still just now never ever always once there here where which who whom whose what
 why how because since until unless after before during between within across against
-about above below through
+about above below through behind beside besides among around toward towards near inside outside
 i you he she we they me him her us them my your his our their mine yours
 error errors failed failure fail fails failing fatal panic panicked exception exceptions
 warning warn warned invalid valid illegal unexpected unknown unsupported unavailable
