@@ -143,3 +143,39 @@ func TestImportNameCanariesLeaveNoTrace(t *testing.T) {
 		}
 	}
 }
+
+// TestServeNameCanariesLeaveNoTrace sends the name corpus to serve over
+// OTLP/HTTP and searches the audit read through serve's API, every stored
+// value, and the file and WAL bytes.
+func TestServeNameCanariesLeaveNoTrace(t *testing.T) {
+	t.Setenv("DEBUGAI_HMAC_KEY", testKey)
+	store := filepath.Join(t.TempDir(), "ev.duckdb")
+	sp := startServe(t, store)
+	emitNameCanaries(t, sp.httpURL)
+	auditOut, errOut, err := runChild(t, "audit", "--store", store)
+	if err != nil {
+		t.Fatalf("audit while serving: %v\n%s", err, errOut)
+	}
+	assertNoNameCanary(t, "audit output", []byte(auditOut+errOut))
+	sp.stop(t)
+	st, err := duckdb.Open(context.Background(), store, duckdb.Options{ReadOnly: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var dump bytes.Buffer
+	if err := st.DumpText(context.Background(), &dump); err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Contains(dump.Bytes(), []byte("{word}")) {
+		t.Fatal("no templated message stored: the scan would prove nothing")
+	}
+	assertNoNameCanary(t, "table dump", dump.Bytes())
+	if err := st.Close(); err != nil {
+		t.Fatal(err)
+	}
+	for _, f := range []string{store, store + ".wal"} {
+		if b, err := os.ReadFile(f); err == nil {
+			assertNoNameCanary(t, "raw bytes of "+filepath.Base(f), b)
+		}
+	}
+}
