@@ -31,7 +31,8 @@ get set put post patch delete head options trace connect
 file files directory directories path paths disk space full device io input output
 database db table tables row rows column columns query queries statement transaction
 transactions commit committed rollback rolled lock locks locked locking unlock deadlock
-deadlocked contention wait waiting waited retry retries retrying retried attempt
+deadlocked contention acquire acquired acquiring release released releasing hold holding held
+take took taken granted blocked blocking waits wait waiting waited retry retries retrying retried attempt
 attempts attempted abort aborted cancel canceled cancelled cancellation interrupted
 shutdown shutting stopped stop stopping start started starting restart restarted
 service services server servers client clients backend upstream downstream peer

@@ -91,7 +91,30 @@ func templateNameWords(name string, vocab map[string]bool) string {
 	if strings.IndexByte(strings.TrimSpace(name), ' ') < 0 {
 		return name
 	}
-	return templateWords(name, vocab)
+	r := replacer{s: name}
+	start := 0
+	for i := 0; i <= len(name); i++ {
+		if i < len(name) && name[i] != ' ' {
+			continue
+		}
+		// A part with anything but letters (a path, a URL, a dotted or
+		// numbered identifier, a placeholder) is code; a word of letters
+		// follows the message rule.
+		if part := name[start:i]; part != "" && isLetters(part) && !keepWord(name, start, i, vocab) {
+			r.replace(start, i, PlaceholderWord)
+		}
+		start = i + 1
+	}
+	return r.result()
+}
+
+func isLetters(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if !isAlpha(s[i]) && s[i] != '\'' {
+			return false
+		}
+	}
+	return true
 }
 
 // ValidKey reports whether key may name an attribute: an identifier of
