@@ -35,7 +35,7 @@ func TestBlockIODirectWrites(t *testing.T) {
 	cfg := DefaultConfig()
 	cfg.CgroupIDs = []uint64{cgid}
 	cfg.BlockThreshold = 0
-	cfg.DisableFutex, cfg.DisableRunqueue, cfg.DisableTCP, cfg.DisablePageFault = true, true, true, true
+	probesOnly(t, &cfg, "Block")
 	c, err := Load(cfg)
 	if err != nil {
 		t.Fatalf("Load: %v", err)

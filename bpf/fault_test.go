@@ -37,7 +37,7 @@ func TestPageFaultMajor(t *testing.T) {
 
 	cfg := DefaultConfig()
 	cfg.CgroupIDs = []uint64{cgid}
-	cfg.DisableFutex, cfg.DisableRunqueue, cfg.DisableTCP, cfg.DisableBlock = true, true, true, true
+	probesOnly(t, &cfg, "PageFault")
 	c, err := Load(cfg)
 	if err != nil {
 		t.Fatalf("Load: %v", err)

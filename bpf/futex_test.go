@@ -37,8 +37,7 @@ func TestFutexWaitContendedMutex(t *testing.T) {
 	cfg := DefaultConfig()
 	cfg.PIDs = []uint32{pid}
 	cfg.FutexThreshold = 20 * time.Microsecond
-	cfg.DisableRunqueue = true
-	cfg.DisableTCP, cfg.DisableBlock, cfg.DisablePageFault = true, true, true
+	probesOnly(t, &cfg, "Futex")
 	c, err := Load(cfg)
 	if err != nil {
 		t.Fatalf("Load: %v", err)
@@ -112,8 +111,7 @@ func TestFutex2Syscalls(t *testing.T) {
 	cfg := DefaultConfig()
 	cfg.PIDs = []uint32{uint32(w.cmd.Process.Pid)}
 	cfg.FutexThreshold = 20 * time.Microsecond
-	cfg.DisableRunqueue = true
-	cfg.DisableTCP, cfg.DisableBlock, cfg.DisablePageFault = true, true, true
+	probesOnly(t, &cfg, "Futex")
 	c, err := Load(cfg)
 	if err != nil {
 		t.Fatalf("Load: %v", err)

@@ -123,7 +123,7 @@ func lockTest(t *testing.T, pid uint32) *Collector {
 	t.Helper()
 	cfg := DefaultConfig()
 	cfg.PIDs = []uint32{pid}
-	cfg.DisableFutex, cfg.DisableRunqueue, cfg.DisableTCP, cfg.DisableBlock, cfg.DisablePageFault = true, true, true, true, true
+	probesOnly(t, &cfg, "Fsync") // lock probes attach per binary; Validate wants one probe
 	c, err := Load(cfg)
 	if err != nil {
 		t.Fatalf("Load: %v", err)
@@ -313,7 +313,7 @@ func TestGoLockWaits(t *testing.T) {
 	cfg := DefaultConfig()
 	cfg.PIDs = []uint32{pid}
 	cfg.FutexThreshold = 500 * time.Microsecond
-	cfg.DisableRunqueue, cfg.DisableTCP, cfg.DisableBlock, cfg.DisablePageFault, cfg.DisableFsync = true, true, true, true, true
+	probesOnly(t, &cfg, "Futex")
 	c, err := Load(cfg)
 	if err != nil {
 		t.Fatalf("Load: %v", err)

@@ -80,8 +80,7 @@ func TestRunqueueDelayInCgroup(t *testing.T) {
 	cfg := DefaultConfig()
 	cfg.CgroupIDs = []uint64{cgid}
 	cfg.RunqueueThreshold = time.Millisecond
-	cfg.DisableFutex = true
-	cfg.DisableTCP, cfg.DisableBlock, cfg.DisablePageFault = true, true, true
+	probesOnly(t, &cfg, "Runqueue")
 	c, err := Load(cfg)
 	if err != nil {
 		t.Fatalf("Load: %v", err)

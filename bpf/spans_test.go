@@ -36,7 +36,7 @@ func spanHooksGoroutines(t *testing.T, bin string) {
 	cfg := DefaultConfig()
 	cfg.PIDs = []uint32{pid}
 	cfg.FsyncThreshold = 0
-	cfg.DisableFutex, cfg.DisableRunqueue, cfg.DisableTCP, cfg.DisableBlock, cfg.DisablePageFault = true, true, true, true, true
+	probesOnly(t, &cfg, "Fsync")
 	c, err := Load(cfg)
 	if err != nil {
 		t.Fatalf("Load: %v", err)
@@ -153,7 +153,7 @@ func TestSpanHooksThreads(t *testing.T) {
 	cfg := DefaultConfig()
 	cfg.PIDs = []uint32{pid}
 	cfg.FsyncThreshold, cfg.FutexThreshold = 0, 50*time.Microsecond
-	cfg.DisableRunqueue, cfg.DisableTCP, cfg.DisableBlock, cfg.DisablePageFault = true, true, true, true
+	probesOnly(t, &cfg, "Futex", "Fsync")
 	c, err := Load(cfg)
 	if err != nil {
 		t.Fatalf("Load: %v", err)

@@ -95,7 +95,7 @@ func TestTCPRetransmitVeth(t *testing.T) {
 			if tc.aggregate {
 				cfg.TCPRetransmitInterval = time.Hour
 			}
-			cfg.DisableFutex, cfg.DisableRunqueue, cfg.DisableBlock, cfg.DisablePageFault = true, true, true, true
+			probesOnly(t, &cfg, "TCP")
 			c, err := Load(cfg)
 			if err != nil {
 				t.Fatalf("Load: %v", err)

@@ -64,7 +64,7 @@ func (rj *rejections) add(format string, args ...any) {
 
 // ConvertTraces implements Converter.
 func (c *PrivacyConverter) ConvertTraces(td ptrace.Traces) (*evidence.Batch, int64, string) {
-	counts := privacy.NewCounts()
+	counts := c.r.NewCounts()
 	b := &evidence.Batch{Spans: make([]evidence.Span, 0, td.SpanCount())}
 	var rj rejections
 	var arena attrArena
@@ -115,13 +115,10 @@ func validSpan(sp ptrace.Span) string {
 func (c *PrivacyConverter) resource(counts *privacy.Counts, attrs pcommon.Map) (evidence.Resource, int64) {
 	var res evidence.Resource
 	var pid int64
-	attrs.Range(func(k string, v pcommon.Value) bool {
-		val, ok := c.attribute(counts, privacy.SourceResource, k, v)
-		if !ok {
-			return true
+	c.rangeAttrs(counts, privacy.SourceResource, attrs, func(k string, v pcommon.Value) {
+		if val, ok := c.attribute(counts, privacy.SourceResource, k, v); ok {
+			res.Attrs = append(res.Attrs, evidence.Attr{Key: k, Value: val})
 		}
-		res.Attrs = append(res.Attrs, evidence.Attr{Key: k, Value: val})
-		return true
 	})
 	slices.SortFunc(res.Attrs, func(a, b evidence.Attr) int { return strings.Compare(a.Key, b.Key) })
 	var deployVersion string
@@ -166,6 +163,28 @@ func resourceID(attrs evidence.Attrs) string {
 	return "res:" + hex.EncodeToString(h.Sum(nil)[:8])
 }
 
+// rangeAttrs calls fn for the first Limits.AttributesPerItem attributes of m
+// and counts the rest, unread, as dropped under privacy.KeyAttributesOverCap.
+func (c *PrivacyConverter) rangeAttrs(counts *privacy.Counts, src privacy.Source, m pcommon.Map, fn func(string, pcommon.Value)) {
+	limit, n := c.r.Limits().AttributesPerItem, 0
+	m.Range(func(k string, v pcommon.Value) bool {
+		if n == limit {
+			return false
+		}
+		n++
+		fn(k, v)
+		return true
+	})
+	if over := m.Len() - n; over > 0 {
+		counts.Add(src, privacy.KeyAttributesOverCap, privacy.ActionDrop, int64(over))
+	}
+}
+
+// attrRoom is how many attributes of m can be kept.
+func (c *PrivacyConverter) attrRoom(m pcommon.Map) int {
+	return min(m.Len(), c.r.Limits().AttributesPerItem)
+}
+
 // attribute converts one pdata value and applies the policy to it.
 func (c *PrivacyConverter) attribute(counts *privacy.Counts, src privacy.Source, key string, v pcommon.Value) (evidence.Value, bool) {
 	var in evidence.Value
@@ -206,10 +225,9 @@ func (c *PrivacyConverter) span(counts *privacy.Counts, arena *attrArena, res *e
 	if msg := sp.Status().Message(); msg != "" {
 		s.StatusMessage = c.r.Message(counts, privacy.SourceSpan, "status.message", msg)
 	}
-	s.Attrs = arena.take(sp.Attributes().Len())
-	sp.Attributes().Range(func(k string, v pcommon.Value) bool {
+	s.Attrs = arena.take(c.attrRoom(sp.Attributes()))
+	c.rangeAttrs(counts, privacy.SourceSpan, sp.Attributes(), func(k string, v pcommon.Value) {
 		c.spanAttribute(counts, &s, k, v)
-		return true
 	})
 	if len(s.Attrs) == 0 {
 		s.Attrs = nil
@@ -280,18 +298,17 @@ func (c *PrivacyConverter) spanEvent(counts *privacy.Counts, arena *attrArena, s
 		Index:  i,
 		TimeNS: int64(ev.Timestamp()),
 		Name:   c.r.EventName(counts, ev.Name()),
-		Attrs:  arena.take(ev.Attributes().Len()),
+		Attrs:  arena.take(c.attrRoom(ev.Attributes())),
 	}
-	ev.Attributes().Range(func(k string, v pcommon.Value) bool {
+	c.rangeAttrs(counts, privacy.SourceSpanEvent, ev.Attributes(), func(k string, v pcommon.Value) {
 		val, ok := c.attribute(counts, privacy.SourceSpanEvent, k, v)
 		if !ok {
-			return true
+			return
 		}
 		if k == "exception.type" && s.ExceptionType == "" {
 			s.ExceptionType = val.String()
 		}
 		out.Attrs = append(out.Attrs, evidence.Attr{Key: k, Value: val})
-		return true
 	})
 	if len(out.Attrs) == 0 {
 		out.Attrs = nil
@@ -313,7 +330,7 @@ func intOf(v evidence.Value) int64 {
 // "kernel." are node-collector observations (docs/kernel-events.md); the rest
 // are application logs, of which only severity, ids and kept attributes stay.
 func (c *PrivacyConverter) ConvertLogs(ld plog.Logs) (*evidence.Batch, int64, string) {
-	counts := privacy.NewCounts()
+	counts := c.r.NewCounts()
 	b := &evidence.Batch{}
 	var rj rejections
 	seen := map[string]bool{}
@@ -388,11 +405,10 @@ func (c *PrivacyConverter) logRecord(counts *privacy.Counts, b *evidence.Batch, 
 
 func (c *PrivacyConverter) keptAttrs(counts *privacy.Counts, src privacy.Source, m pcommon.Map) evidence.Attrs {
 	var out evidence.Attrs
-	m.Range(func(k string, v pcommon.Value) bool {
+	c.rangeAttrs(counts, src, m, func(k string, v pcommon.Value) {
 		if val, ok := c.attribute(counts, src, k, v); ok {
 			out = append(out, evidence.Attr{Key: k, Value: val})
 		}
-		return true
 	})
 	return out
 }

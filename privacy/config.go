@@ -79,6 +79,19 @@ type Config struct {
 	Attributes []Rule `yaml:"attributes"`
 	// Default is the action for keys no rule matches: drop unless set.
 	Default Action `yaml:"default"`
+	// Limits bound string lengths, attributes per item and audit keys per
+	// request; zero fields take their defaults.
+	Limits Limits `yaml:"limits"`
+	// Messages configures the templating of free text.
+	Messages MessagesConfig `yaml:"messages"`
+}
+
+// MessagesConfig configures free-text templating (see [Redactor.Message]).
+type MessagesConfig struct {
+	// Words are kept in messages and names besides the built-in vocabulary
+	// (case-insensitive): the words of a service's own error texts that the
+	// vocabulary lacks. Each is one word of letters.
+	Words []string `yaml:"words"`
 }
 
 // KeyConfig configures the key ring.
@@ -114,6 +127,7 @@ func DefaultConfig() Config {
 		Keys:       KeyConfig{File: DefaultKeyFile, Rotation: DefaultRotation, Lookback: DefaultLookback},
 		Attributes: defaultRules(),
 		Default:    ActionDrop,
+		Limits:     Limits{}.withDefaults(),
 	}
 }
 
@@ -130,6 +144,8 @@ func LoadConfig(path string) (Config, error) {
 	var file Config
 	file.Keys = cfg.Keys
 	file.Default = cfg.Default
+	file.Limits = cfg.Limits
+	file.Messages = cfg.Messages
 	dec := yaml.NewDecoder(bytes.NewReader(data))
 	dec.KnownFields(true)
 	if err := dec.Decode(&file); err != nil && !errors.Is(err, io.EOF) {
@@ -137,6 +153,8 @@ func LoadConfig(path string) (Config, error) {
 	}
 	cfg.Keys = file.Keys
 	cfg.Default = file.Default
+	cfg.Limits = file.Limits
+	cfg.Messages = file.Messages
 	cfg.Attributes = append(file.Attributes, cfg.Attributes...)
 	if err := cfg.Validate(); err != nil {
 		return Config{}, fmt.Errorf("loading privacy config %s: %w", path, err)
@@ -153,6 +171,19 @@ func (c Config) Validate() error {
 	case ActionKeep, ActionTokenize, ActionNormalize, ActionDrop:
 	default:
 		return fmt.Errorf("default: unknown action %q (want keep, tokenize, normalize or drop)", c.Default)
+	}
+	if err := c.Limits.validate(); err != nil {
+		return err
+	}
+	for i, w := range c.Messages.Words {
+		for j := 0; j < len(w); j++ {
+			if !isAlpha(w[j]) {
+				return fmt.Errorf("messages.words[%d]: not a word of ASCII letters", i)
+			}
+		}
+		if w == "" {
+			return fmt.Errorf("messages.words[%d]: empty", i)
+		}
 	}
 	for i, r := range c.Attributes {
 		if err := r.validate(); err != nil {

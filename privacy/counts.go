@@ -9,7 +9,7 @@ import (
 
 var (
 	knownSources = [...]Source{SourceResource, SourceSpan, SourceSpanEvent, SourceLog, SourceKernel}
-	knownActions = [...]Action{ActionKeep, ActionTokenize, ActionNormalize, ActionDrop, ActionRedact}
+	knownActions = [...]Action{ActionKeep, ActionTokenize, ActionNormalize, ActionDrop, ActionRedact, ActionTruncate}
 )
 
 func sourceIndex(s Source) int {
@@ -40,6 +40,8 @@ func actionIndex(a Action) int {
 		return 3
 	case ActionRedact:
 		return 4
+	case ActionTruncate:
+		return 5
 	}
 	return -1
 }
@@ -60,15 +62,26 @@ type countKey struct {
 type Counts struct {
 	byKey map[string]*keyCounts // known sources and actions: one string hash per Add
 	other map[countKey]int64    // anything else
+	limit int                   // distinct keys named at most; 0: no limit
 }
 
-// NewCounts returns an empty Counts.
+// NewCounts returns an empty Counts without a limit on distinct keys.
 func NewCounts() *Counts { return &Counts{byKey: make(map[string]*keyCounts, 32)} }
+
+// NewCountsLimit returns an empty Counts that names at most limit distinct
+// keys: counts on further keys are added under [KeyAuditOverCap], so that a
+// request with many attribute keys writes a bounded number of audit rows.
+func NewCountsLimit(limit int) *Counts {
+	return &Counts{byKey: make(map[string]*keyCounts, 32), limit: limit}
+}
 
 // Add counts n decisions of action a on key from src.
 func (c *Counts) Add(src Source, key string, a Action, n int64) {
 	if c == nil || n == 0 {
 		return
+	}
+	if c.limit > 0 && key != KeyAuditOverCap && c.byKey[key] == nil && len(c.byKey)+len(c.other) >= c.limit-1 {
+		key = KeyAuditOverCap
 	}
 	si, ai := sourceIndex(src), actionIndex(a)
 	if si < 0 || ai < 0 {

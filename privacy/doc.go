@@ -22,6 +22,23 @@
 //   - drop: the attribute never reaches the store. exception.stacktrace is
 //     dropped by default because stack traces carry argument values.
 //
+// # Free text
+//
+// Messages keep their shape, never their words: [Redactor.Message] replaces
+// values by typed placeholders and every word that is neither in the
+// vocabulary (vocab.go, plus [MessagesConfig.Words]) nor code-shaped by
+// {word}. Names of several words follow the same rule; a name of one token
+// is an identifier and stays. Keys that are not identifiers ([ValidKey]) are
+// dropped and counted under [KeyInvalid]. debugai.* attributes are kept
+// only under the keys and with the value shapes of docs/kernel-events.md.
+//
+// [Limits] bound what one sender can make the store keep: lengths of names,
+// values, messages and statements (cut on a rune boundary, ending in "…",
+// after a scan of at most four times the limit that never ends inside a
+// token), attributes read per item, and distinct keys per request's audit.
+// Each cut is counted ([ActionTruncate], [KeyAttributesOverCap],
+// [KeyAuditOverCap]).
+//
 // [DefaultConfig] is the policy debugai ships; [LoadConfig] reads a YAML file
 // whose rules take precedence over the defaults.
 //

@@ -27,7 +27,7 @@ func ExampleNewRedactor() {
 	fmt.Println(r.SpanName(c, privacy.SourceSpan, "GET /orders/123"))
 	v, _ := r.Attribute(c, privacy.SourceSpan, "url.full", evidence.StringValue("https://shop.example.com/orders/123?coupon=X"))
 	fmt.Println(v.Str)
-	v, _ = r.Attribute(c, privacy.SourceSpan, "debugai.note", evidence.StringValue("paged bob@example.com"))
+	v, _ = r.Attribute(c, privacy.SourceSpan, "thread.name", evidence.StringValue("paged bob@example.com"))
 	fmt.Println(v.Str)
 	_, kept := r.Attribute(c, privacy.SourceSpan, "http.request.header.cookie", evidence.StringValue("sid=abc"))
 	fmt.Println(kept)
@@ -45,9 +45,9 @@ func ExampleNewRedactor() {
 	// SELECT * FROM orders WHERE id = ? 16
 	// order {num} not found for '{str}'
 	// span db.query.text normalize 1
-	// span debugai.note redact 1
 	// span exception.message normalize 1
 	// span http.request.header.cookie drop 1
 	// span span.name normalize 1
+	// span thread.name redact 1
 	// span url.full normalize 1
 }

@@ -22,6 +22,8 @@ type Redactor struct {
 	exact    map[string]ruleRef
 	prefixes [256][]prefixRule // by first byte of the prefix
 	def      ruleRef
+	lim      Limits
+	vocab    map[string]bool // message words kept (lower case)
 
 	names    *cache // span and event names
 	urls     *cache
@@ -52,10 +54,21 @@ func NewRedactor(cfg Config, ring *KeyRing) (*Redactor, error) {
 		ring:     ring,
 		exact:    make(map[string]ruleRef, len(cfg.Attributes)),
 		def:      ruleRef{idx: math.MaxInt, act: cfg.Default},
+		lim:      cfg.Limits.withDefaults(),
 		names:    newCache(8192, 256),
 		urls:     newCache(8192, 512),
 		sqls:     newCache(4096, 4096),
 		messages: newCache(4096, 1024),
+	}
+	r.vocab = make(map[string]bool, len(messageWords)+len(cfg.Messages.Words))
+	for w := range messageWords {
+		r.vocab[w] = true
+	}
+	for w := range sqlKeywords {
+		r.vocab[strings.ToLower(w)] = true
+	}
+	for _, w := range cfg.Messages.Words {
+		r.vocab[strings.ToLower(w)] = true
 	}
 	for i, rule := range cfg.Attributes {
 		ref := ruleRef{idx: i, act: rule.Action, norm: rule.Normalizer}
@@ -104,11 +117,26 @@ func (r *Redactor) ActionFor(key string) Action { return r.decide(key).act }
 // string (JSON) form.
 func (r *Redactor) Attribute(c *Counts, src Source, key string, v evidence.Value) (evidence.Value, bool) {
 	rule := r.decide(key)
+	if _, exact := r.exact[key]; !exact && !ValidKey(key) {
+		// Not an identifier (an e-mail address, a sentence): counted
+		// without its text. Keys a rule names exactly are the operator's.
+		c.Add(src, KeyInvalid, ActionDrop, 1)
+		return evidence.Value{}, false
+	}
+	if strings.HasPrefix(key, "debugai.") && rule.act == ActionKeep && !debugaiValueOK(key, v) {
+		c.Add(src, key, ActionDrop, 1)
+		return evidence.Value{}, false
+	}
 	switch rule.act {
 	case ActionKeep:
 		if v.Kind != evidence.KindString {
 			c.Add(src, key, ActionKeep, 1)
 			return v, true
+		}
+		if len(v.Str) > r.lim.ValueLength {
+			out, act := bounded(c, src, key, v.Str, r.lim.ValueLength, scanKept)
+			c.Add(src, key, act, 1)
+			return evidence.StringValue(out), true
 		}
 		out, found := redactPII(v.Str)
 		if found {
@@ -132,7 +160,7 @@ func (r *Redactor) Attribute(c *Counts, src Source, key string, v evidence.Value
 		if v.Kind != evidence.KindString {
 			s = v.String()
 		}
-		out, act := r.normalize(rule.norm, s)
+		out, act := r.normalize(c, src, key, rule.norm, s)
 		c.Add(src, key, act, 1)
 		return evidence.StringValue(out), true
 	}
@@ -140,18 +168,55 @@ func (r *Redactor) Attribute(c *Counts, src Source, key string, v evidence.Value
 	return evidence.Value{}, false
 }
 
-// normalize applies a normalizer and a PII scan, returning the action to
-// count: redact when PII was found, normalize when the value changed, keep
+// normalize applies a normalizer, a PII scan and the normalizer's length
+// limit (a truncation is counted under key), returning the action to count:
+// redact when PII was found, normalize when the value changed, keep
 // otherwise.
-func (r *Redactor) normalize(n Normalizer, s string) (string, Action) {
+func (r *Redactor) normalize(c *Counts, src Source, key string, n Normalizer, s string) (string, Action) {
 	switch n {
 	case NormalizeURL:
-		return r.cached(r.urls, s, scanURL)
+		return r.url(c, src, key, s)
 	case NormalizeSQL:
-		fp, _, act := r.sql(s)
+		fp, _, act := r.sql(c, src, key, s)
 		return fp, act
 	}
-	return r.cached(r.messages, s, redactMessage)
+	return r.message(c, src, key, s)
+}
+
+// scanKept is the PII scan of a kept value as a bounded step.
+func scanKept(s string) (string, Action) {
+	out, found := redactPII(s)
+	if found {
+		return out, ActionRedact
+	}
+	return out, ActionKeep
+}
+
+func (r *Redactor) url(c *Counts, src Source, key, u string) (string, Action) {
+	if len(u) <= r.lim.ValueLength {
+		return r.cached(r.urls, u, scanURL)
+	}
+	return bounded(c, src, key, u, r.lim.ValueLength, func(s string) (string, Action) { return r.cached(r.urls, s, scanURL) })
+}
+
+func (r *Redactor) message(c *Counts, src Source, key, msg string) (string, Action) {
+	if len(msg) <= r.lim.MessageLength {
+		return r.cached(r.messages, msg, r.templateMessage)
+	}
+	return bounded(c, src, key, msg, r.lim.MessageLength, func(s string) (string, Action) { return r.cached(r.messages, s, r.templateMessage) })
+}
+
+// templateMessage is redactMessage followed by templateWords.
+func (r *Redactor) templateMessage(s string) (string, bool) {
+	out, pii := redactMessage(s)
+	return templateWords(out, r.vocab), pii
+}
+
+// scanName templates the paths of a name, scans it for PII and templates
+// the words of a name of several parts.
+func (r *Redactor) scanName(s string) (string, bool) {
+	out, pii := redactPII(templateName(s))
+	return templateNameWords(out, r.vocab), pii
 }
 
 // cached runs fn (a normalizer that also scans for PII and reports whether
@@ -175,7 +240,20 @@ func (r *Redactor) cached(ch *cache, s string, fn func(string) (string, bool)) (
 	return out, act
 }
 
-func (r *Redactor) sql(q string) (fp, id string, act Action) {
+// sql fingerprints q, bounded by Limits.StatementLength (a truncation is
+// counted under key).
+func (r *Redactor) sql(c *Counts, src Source, key, q string) (fp, id string, act Action) {
+	if len(q) <= r.lim.StatementLength {
+		return r.sqlFingerprint(q)
+	}
+	fp, act = bounded(c, src, key, q, r.lim.StatementLength, func(s string) (string, Action) {
+		fp, _, act := r.sqlFingerprint(s)
+		return fp, act
+	})
+	return fp, QueryID(fp), act
+}
+
+func (r *Redactor) sqlFingerprint(q string) (fp, id string, act Action) {
 	if q == "" {
 		return "", "", ActionKeep
 	}
@@ -199,7 +277,7 @@ func (r *Redactor) sql(q string) (fp, id string, act Action) {
 // SQL fingerprints a statement (see [FingerprintSQL]), scans the fingerprint
 // for PII, and returns it with its query id; it is counted under key.
 func (r *Redactor) SQL(c *Counts, src Source, key, q string) (fingerprint, queryID string) {
-	fp, id, act := r.sql(q)
+	fp, id, act := r.sql(c, src, key, q)
 	c.Add(src, key, act, 1)
 	return fp, id
 }
@@ -207,7 +285,7 @@ func (r *Redactor) SQL(c *Counts, src Source, key, q string) (fingerprint, query
 // URL keeps only the path template of a URL or request target (see
 // [TemplatePath]), scanned for PII, counted under key.
 func (r *Redactor) URL(c *Counts, src Source, key, u string) string {
-	out, act := r.cached(r.urls, u, scanURL)
+	out, act := r.url(c, src, key, u)
 	c.Add(src, key, act, 1)
 	return out
 }
@@ -230,23 +308,29 @@ func (r *Redactor) EventName(c *Counts, name string) string {
 func (r *Redactor) Name(c *Counts, src Source, key, name string) string {
 	var out string
 	var act Action
-	if len(name) <= 64 && strings.IndexByte(name, '/') < 0 {
+	switch {
+	case len(name) > r.lim.NameLength:
+		out, act = bounded(c, src, key, name, r.lim.NameLength, func(s string) (string, Action) { return r.cached(r.names, s, r.scanName) })
+	case len(name) <= 64 && strings.IndexByte(name, '/') < 0:
 		// No path to template: the PII scan alone is cheaper than the cache.
 		out, act = name, ActionKeep
 		if o, found := redactPII(name); found {
 			out, act = o, ActionRedact
 		}
-	} else {
-		out, act = r.cached(r.names, name, scanName)
+		if o := templateNameWords(out, r.vocab); o != out {
+			out = o
+			if act == ActionKeep {
+				act = ActionNormalize
+			}
+		}
+	default:
+		out, act = r.cached(r.names, name, r.scanName)
 	}
 	c.Add(src, key, act, 1)
 	return out
 }
 
-var (
-	scanURL  = scanned(normalizeURL)
-	scanName = scanned(templateName)
-)
+var scanURL = scanned(normalizeURL)
 
 // scanned returns fn followed by the PII scan.
 func scanned(fn func(string) string) func(string) (string, bool) {
@@ -299,7 +383,7 @@ func templateName(name string) string {
 // counted under key: redact when PII was found, normalize when the message
 // changed, keep otherwise.
 func (r *Redactor) Message(c *Counts, src Source, key, msg string) string {
-	out, act := r.cached(r.messages, msg, redactMessage)
+	out, act := r.message(c, src, key, msg)
 	c.Add(src, key, act, 1)
 	return out
 }
@@ -322,6 +406,13 @@ func (r *Redactor) Token(c *Counts, src Source, key, value string) string {
 func (r *Redactor) TokenInt(c *Counts, src Source, key string, v int64) string {
 	return r.Token(c, src, key, strconv.FormatInt(v, 10))
 }
+
+// Limits returns the limits the Redactor applies, defaults filled in.
+func (r *Redactor) Limits() Limits { return r.lim }
+
+// NewCounts returns an empty Counts that names at most Limits.AuditKeys
+// distinct keys (see [NewCountsLimit]).
+func (r *Redactor) NewCounts() *Counts { return NewCountsLimit(r.lim.AuditKeys) }
 
 // KeyRing returns the key ring the Redactor tokenizes with.
 func (r *Redactor) KeyRing() *KeyRing { return r.ring }

@@ -123,7 +123,12 @@ func TestAttribute(t *testing.T) {
 		{SourceResource, "process.pid", evidence.IntValue(42), evidence.IntValue(42), true, ActionKeep},
 		{SourceSpan, "http.response.status_code", evidence.IntValue(500), evidence.IntValue(500), true, ActionKeep},
 		{SourceSpan, "exception.escaped", evidence.BoolValue(true), evidence.BoolValue(true), true, ActionKeep},
-		{SourceSpan, "debugai.note", evidence.StringValue("mail bob@example.com"), evidence.StringValue("mail {email}"), true, ActionRedact},
+		{SourceSpan, "thread.name", evidence.StringValue("mail bob@example.com"), evidence.StringValue("mail {email}"), true, ActionRedact},
+		{SourceSpan, "debugai.note", evidence.StringValue("mail bob@example.com"), evidence.Value{}, false, ActionDrop}, // not a documented debugai key
+		{SourceKernel, "debugai.stream", evidence.StringValue("futex_wait-dn45"), evidence.StringValue("futex_wait-dn45"), true, ActionKeep},
+		{SourceKernel, "debugai.stream", evidence.StringValue("held by Jane Doe"), evidence.Value{}, false, ActionDrop}, // not one token
+		{SourceKernel, "debugai.duration_ns", evidence.StringValue("12"), evidence.Value{}, false, ActionDrop},          // documented as int
+		{SourceKernel, "debugai.duration_ns", evidence.IntValue(12), evidence.IntValue(12), true, ActionKeep},
 		{SourceSpan, "user.id", evidence.StringValue("alice"), evidence.StringValue(tok("alice")), true, ActionTokenize},
 		{SourceSpan, "user.id", evidence.IntValue(1234), evidence.StringValue(tok("1234")), true, ActionTokenize},
 		{SourceSpan, "user.id", evidence.StringValue(""), evidence.StringValue(""), true, ActionTokenize},

@@ -33,8 +33,12 @@
 //
 // [Markdown] escapes every stored or investigator-written string (HTML
 // special characters become entities, Markdown punctuation is
-// backslash-escaped, newlines are folded) and puts evidence IDs in code
-// spans. [JSON] writes schema [Schema] with a fixed field
+// backslash-escaped, newlines are folded, '@' never starts a mention) and
+// puts evidence IDs in code spans. Telemetry strings (services, endpoints,
+// versions, nodes, locks, code sites, finding subjects, and any
+// double-quoted name) are data, not our prose: wherever they appear,
+// inside summaries and claims too, they are rendered as code spans (ADF
+// code marks, backticks in titles), at most 200 runes each (quote.go). [JSON] writes schema [Schema] with a fixed field
 // order; [Parse] reads it back. [TimelineSVG] and [LatencySVG] draw the
 // charts by hand with fixed number formatting, so output is byte-for-byte
 // deterministic, and escape all text. [GitHub] builds an issue payload

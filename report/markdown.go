@@ -24,7 +24,11 @@ const maxText = 600
 // included) fold to one space, control characters are dropped, HTML
 // specials become entities and Markdown punctuation is backslash-escaped.
 func mdText(s string) string {
-	s = clip(strings.Join(strings.Fields(s), " "), maxText)
+	return mdEscape(clip(strings.Join(strings.Fields(s), " "), maxText))
+}
+
+// mdEscape is mdText without the folding and clipping.
+func mdEscape(s string) string {
 	var b strings.Builder
 	for _, r := range s {
 		switch {
@@ -37,6 +41,8 @@ func mdText(s string) string {
 		case strings.ContainsRune("\\`*_[]#|~$", r):
 			b.WriteByte('\\')
 			b.WriteRune(r)
+		case r == '@':
+			b.WriteString("@\u200b") // never a mention
 		case unicode.IsControl(r):
 		default:
 			b.WriteRune(r)
@@ -45,16 +51,34 @@ func mdText(s string) string {
 	return b.String()
 }
 
-// mdCode puts an identifier in a code span (pipes escaped, as GFM tables
-// require). A string holding '<', a backtick or a control character is
-// not an identifier: it is rendered as mdText instead, so no raw '<' from
-// the data ever reaches the Markdown.
+// mdCode quotes a telemetry string or identifier as data: a code span
+// (nothing inside is Markdown or HTML, and GitHub does not link mentions or
+// references in it) whose fence is longer than any backtick run inside,
+// control characters dropped, pipes escaped as GFM tables require, at most
+// maxData runes.
 func mdCode(s string) string {
-	s = clip(strings.Join(strings.Fields(s), " "), maxText)
-	if strings.ContainsAny(s, "<`") || strings.ContainsFunc(s, unicode.IsControl) {
-		return mdText(s)
+	s = clip(fold(s), maxData)
+	if s == "" {
+		return "` `"
 	}
-	return "`" + strings.ReplaceAll(s, "|", "\\|") + "`"
+	run, longest := 0, 0
+	for i := 0; i < len(s); i++ {
+		if s[i] == '`' {
+			run++
+			longest = max(longest, run)
+		} else {
+			run = 0
+		}
+	}
+	fence := strings.Repeat("`", longest+1)
+	// Code spans are literal in every CommonMark renderer, but a '<' from
+	// the data never reaches the Markdown at all (no tag can open): a
+	// look-alike stands in. '>' stays: evidence IDs hold it (edge:a>b).
+	s = strings.NewReplacer("|", "\\|", "<", "＜").Replace(s)
+	if longest > 0 || s[0] == ' ' || s[len(s)-1] == ' ' {
+		s = " " + s + " "
+	}
+	return fence + s + fence
 }
 
 // fmtTime formats unix ns as "2006-01-02 15:04:05.000" UTC; 0 is "-".
@@ -81,7 +105,7 @@ func joinLines(ls []evidence.Line) string {
 func Markdown(r Report, opts MarkdownOptions) string {
 	var b strings.Builder
 	p := func(format string, args ...any) { fmt.Fprintf(&b, format, args...) }
-	p("# %s\n\n", mdText(r.Title))
+	p("# %s\n\n", mdProse(r.Title, dataStrings(r)))
 	mdStatus(&b, r)
 	mdHypothesis(&b, r)
 	mdTimeline(&b, r)
@@ -126,12 +150,13 @@ func mdList(xs []string) string {
 
 func mdHypothesis(b *strings.Builder, r Report) {
 	h := r.Hypothesis
+	data := dataStrings(r)
 	if r.Status == StatusAccepted {
 		b.WriteString("## Root cause\n\n")
 	} else {
 		b.WriteString("## Leading hypothesis (unconfirmed)\n\n")
 	}
-	fmt.Fprintf(b, "**Summary:** %s\n\n", mdText(h.Summary))
+	fmt.Fprintf(b, "**Summary:** %s\n\n", mdProse(h.Summary, data))
 	if loc := mdLocation(h.Location.Service, h.Location.Endpoint, h.Location.Version,
 		h.Location.Node, h.Location.Lock, h.Location.CodeSite); loc != "" {
 		fmt.Fprintf(b, "**Location:** %s\n\n", loc)
@@ -142,9 +167,9 @@ func mdHypothesis(b *strings.Builder, r Report) {
 		if c.RootCause {
 			tag = " *(root cause)*"
 		}
-		fmt.Fprintf(b, "%d. %s%s\n", i+1, mdText(c.Text), tag)
+		fmt.Fprintf(b, "%d. %s%s\n", i+1, mdProse(c.Text, data), tag)
 		for _, ct := range c.Citations {
-			fmt.Fprintf(b, "   - %s\n", mdCitation(ct))
+			fmt.Fprintf(b, "   - %s\n", mdCitation(ct, data))
 		}
 	}
 	b.WriteString("\n")
@@ -158,13 +183,13 @@ func mdHypothesis(b *strings.Builder, r Report) {
 			if rs.Citation != "" {
 				where += ", " + mdCode(rs.Citation)
 			}
-			fmt.Fprintf(b, "- %s (%s): %s\n", mdCode(rs.Code), where, mdText(rs.Detail))
+			fmt.Fprintf(b, "- %s (%s): %s\n", mdCode(rs.Code), where, mdProse(rs.Detail, data))
 		}
 		b.WriteString("\n")
 	}
 	for _, sec := range []struct{ title, text string }{{"Risk", h.Risk}, {"Remediation", h.Remediation}} {
 		if sec.text != "" {
-			fmt.Fprintf(b, "**%s:** %s\n\n", sec.title, mdText(sec.text))
+			fmt.Fprintf(b, "**%s:** %s\n\n", sec.title, mdProse(sec.text, data))
 		}
 	}
 }
@@ -180,7 +205,7 @@ func mdLocation(service, endpoint, version, node, lock, site string) string {
 	return strings.Join(parts, ", ")
 }
 
-func mdCitation(ct Citation) string {
+func mdCitation(ct Citation, data []string) string {
 	if !ct.Resolved {
 		return mdCode(ct.ID) + ": **unresolved** (no such stored evidence)"
 	}
@@ -188,11 +213,12 @@ func mdCitation(ct Citation) string {
 	if ct.Line != "" {
 		line = " (" + string(ct.Line) + ")"
 	}
-	return mdCode(ct.ID) + line + ": " + mdText(ct.Text)
+	return mdCode(ct.ID) + line + ": " + mdProse(ct.Text, data)
 }
 
 func mdTimeline(b *strings.Builder, r Report) {
 	b.WriteString("## Evidence timeline\n\n")
+	data := dataStrings(r)
 	if len(r.Timeline) == 0 {
 		b.WriteString("No dated evidence.\n\n")
 		return
@@ -210,7 +236,7 @@ func mdTimeline(b *strings.Builder, r Report) {
 			}
 			cites = append(cites, s)
 		}
-		fmt.Fprintf(b, "| %s | %s | %s |\n", fmtTime(e.TimeNS), mdText(e.Text), orDash(strings.Join(cites, ", ")))
+		fmt.Fprintf(b, "| %s | %s | %s |\n", fmtTime(e.TimeNS), mdProse(e.Text, data), orDash(strings.Join(cites, ", ")))
 	}
 	b.WriteString("\n")
 }
@@ -262,6 +288,7 @@ func mdFindings(b *strings.Builder, r Report) {
 	if len(r.Findings) == 0 {
 		return
 	}
+	data := dataStrings(r)
 	b.WriteString("## Top findings\n\n| score | kind | subject | summary | lines | cited |\n|---|---|---|---|---|---|\n")
 	for _, f := range r.Findings {
 		cited := ""
@@ -269,7 +296,7 @@ func mdFindings(b *strings.Builder, r Report) {
 			cited = "yes"
 		}
 		fmt.Fprintf(b, "| %s | %s | %s | %s %s | %s | %s |\n", strconv.FormatFloat(f.Score, 'f', 2, 64),
-			mdText(f.Kind), mdCode(f.Subject), mdText(f.Summary), mdCode(f.ID), joinLines(f.Lines), cited)
+			mdText(f.Kind), mdCode(f.Subject), mdProse(f.Summary, data), mdCode(f.ID), joinLines(f.Lines), cited)
 	}
 	if r.FindingsOmitted > 0 {
 		fmt.Fprintf(b, "\n%d more findings not listed.\n", r.FindingsOmitted)

@@ -205,6 +205,8 @@ func checkInert(t *testing.T, name string, b []byte) {
 			t.Errorf("%s contains a raw '<'", name)
 		}
 		for _, line := range strings.Split(s, "\n") {
+			// Code spans are data: literal, never markup.
+			line = stripCodeSpans(line)
 			if strings.Contains(line, "ignore previous") &&
 				(!strings.Contains(line, `\*bold\*`) || strings.Contains(strings.ReplaceAll(line, `\]`, ""), "](javascript")) {
 				t.Errorf("%s: planted Markdown not escaped: %q", name, line)
@@ -320,4 +322,45 @@ func TestChartsMissing(t *testing.T) {
 	if _, err := report.LatencySVG(report.Report{}); !errors.Is(err, report.ErrNoChart) {
 		t.Errorf("LatencySVG: %v", err)
 	}
+}
+
+// stripCodeSpans removes the code spans of a Markdown line (a run of n
+// backticks up to the next run of exactly n).
+func stripCodeSpans(line string) string {
+	var b strings.Builder
+	for i := 0; i < len(line); {
+		if line[i] != '`' {
+			b.WriteByte(line[i])
+			i++
+			continue
+		}
+		j := i
+		for j < len(line) && line[j] == '`' {
+			j++
+		}
+		fence := line[i:j]
+		end := -1
+		for k := j; k < len(line); {
+			m := strings.Index(line[k:], fence)
+			if m < 0 {
+				break
+			}
+			k += m
+			e := k + len(fence)
+			if (k == 0 || line[k-1] != '`') && (e >= len(line) || line[e] != '`') {
+				end = e
+				break
+			}
+			for k < len(line) && line[k] == '`' {
+				k++
+			}
+		}
+		if end < 0 {
+			b.WriteString(fence)
+			i = j
+			continue
+		}
+		i = end
+	}
+	return b.String()
 }

@@ -29,7 +29,7 @@ func GitHub(r Report, opts MarkdownOptions) GitHubIssue {
 	if p := r.Hypothesis.Pattern; p.Valid() {
 		labels = append(labels, "pattern: "+string(p))
 	}
-	return GitHubIssue{Title: oneLine(r.Title), Body: Markdown(r, opts), Labels: labels}
+	return GitHubIssue{Title: titleText(r.Title, dataStrings(r)), Body: Markdown(r, opts), Labels: labels}
 }
 
 // JiraIssue is the body of Jira Cloud's "create issue" request
@@ -97,7 +97,7 @@ func Jira(r Report, opts JiraOptions) (JiraIssue, error) {
 	if p := r.Hypothesis.Pattern; p.Valid() {
 		labels = append(labels, "debugai-pattern-"+string(p))
 	}
-	return JiraIssue{Fields: JiraFields{Project: JiraKey{opts.Project}, Summary: oneLine(r.Title),
+	return JiraIssue{Fields: JiraFields{Project: JiraKey{opts.Project}, Summary: titleText(r.Title, dataStrings(r)),
 		Description: adfReport(r), IssueType: JiraName{it}, Labels: labels}}, nil
 }
 
@@ -150,6 +150,7 @@ func bullets(items ...ADFNode) ADFNode {
 // adfReport is the report as an ADF document, in Markdown's order.
 func adfReport(r Report) ADFNode {
 	h := r.Hypothesis
+	data := dataStrings(r)
 	doc := ADFNode{Type: "doc", Version: 1}
 	add := func(ns ...ADFNode) { doc.Content = append(doc.Content, ns...) }
 	if r.Status == StatusAccepted {
@@ -161,13 +162,13 @@ func adfReport(r Report) ADFNode {
 			txt(" The verifier did not accept this hypothesis; it is not a confirmed root cause.")))
 		add(heading(2, "Leading hypothesis (unconfirmed)"))
 	}
-	add(para(txt(h.Summary)))
+	add(para(adfProse(h.Summary, data)))
 	add(para(txt("Pattern "), txt(string(h.Pattern), code), txt(", investigator confidence "+fmtConf(h.Confidence)+
 		", window "+fmtTime(r.Scope.SinceNS)+" to "+fmtTime(r.Scope.UntilNS)+" UTC.")))
 	add(heading(3, "Claims"))
 	var claims []ADFNode
 	for _, c := range r.Claims {
-		p := para(txt(c.Text))
+		p := para(adfProse(c.Text, data))
 		if c.RootCause {
 			p.Content = append(p.Content, txt(" (root cause)", strong)...)
 		}
@@ -184,7 +185,7 @@ func adfReport(r Report) ADFNode {
 	add(adfReasons(r)...)
 	for _, sec := range [][2]string{{"Risk", h.Risk}, {"Remediation", h.Remediation}} {
 		if sec[1] != "" {
-			add(para(txt(sec[0]+": ", strong), txt(sec[1])))
+			add(para(txt(sec[0]+": ", strong), adfProse(sec[1], data)))
 		}
 	}
 	add(adfTimeline(r)...)
@@ -199,7 +200,7 @@ func adfReasons(r Report) []ADFNode {
 	}
 	var items []ADFNode
 	for _, rs := range r.Reasons {
-		p := para(txt(rs.Code, code), txt(": "+rs.Detail))
+		p := para(txt(rs.Code, code), txt(": "), adfProse(rs.Detail, dataStrings(r)))
 		if rs.Citation != "" {
 			p.Content = append(p.Content, txt(" ")...)
 			p.Content = append(p.Content, txt(rs.Citation, code)...)
@@ -215,7 +216,7 @@ func adfTimeline(r Report) []ADFNode {
 	}
 	var items []ADFNode
 	for _, e := range r.Timeline {
-		p := para(txt(fmtTime(e.TimeNS)+" ", strong), txt(e.Text))
+		p := para(txt(fmtTime(e.TimeNS)+" ", strong), adfProse(e.Text, dataStrings(r)))
 		for _, ct := range e.Citations {
 			p.Content = append(p.Content, txt(" ")...)
 			p.Content = append(p.Content, txt(ct.ID, code)...)
@@ -236,18 +237,25 @@ func adfAffected(r Report) []ADFNode {
 		xs   []string
 	}{{"Services", a.Services}, {"Endpoints", a.Endpoints}, {"Versions", a.Versions}, {"Nodes", a.Nodes}} {
 		if len(kv.xs) > 0 {
-			items = append(items, para(txt(kv.name+": ", strong), txt(strings.Join(kv.xs, ", "))))
+			p := para(txt(kv.name+": ", strong))
+			for i, x := range kv.xs {
+				if i > 0 {
+					p.Content = append(p.Content, txt(", ")...)
+				}
+				p.Content = append(p.Content, txt(clip(x, maxData), code)...)
+			}
+			items = append(items, p)
 		}
 	}
 	for _, s := range r.CodeSites {
-		items = append(items, para(txt("Code site: ", strong), txt(s.Site, code)))
+		items = append(items, para(txt("Code site: ", strong), txt(clip(s.Site, maxData), code)))
 	}
 	for _, c := range r.Commits {
 		var mark []ADFMark
 		if c.URL != "" {
 			mark = []ADFMark{{Type: "link", Attrs: map[string]any{"href": c.URL}}}
 		}
-		items = append(items, para(txt("Commit of "+c.Service+": ", strong), txt(c.Revision, mark...)))
+		items = append(items, para(txt("Commit of ", strong), txt(clip(c.Service, maxData), code), txt(": ", strong), txt(clip(c.Revision, maxData), append(mark, code)...)))
 	}
 	if len(items) == 0 {
 		return nil

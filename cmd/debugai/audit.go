@@ -13,7 +13,8 @@ const auditUsage = `audit [flags]
 
 Prints what the privacy layer did with every attribute key it met, per
 source (resource, span, span_event, log, kernel): how many values it kept,
-tokenized, normalized, redacted (PII replaced in a kept value) and dropped.
+tokenized, normalized, redacted (PII replaced in a kept value), dropped and
+truncated (cut to a length limit, counted besides the value's action).
 Keys are attribute names, never values. Works while serve runs.`
 
 func runAudit(ctx context.Context, args []string, env *cmdEnv) error {
@@ -40,7 +41,7 @@ func printAudit(w io.Writer, rows []evidence.AuditCount) error {
 	if err := tw.Flush(); err != nil {
 		return err
 	}
-	fmt.Fprintf(w, "\ntotals: keep %d, tokenize %d, normalize %d, redact %d, drop %d\n",
-		totals["keep"], totals["tokenize"], totals["normalize"], totals["redact"], totals["drop"])
+	fmt.Fprintf(w, "\ntotals: keep %d, tokenize %d, normalize %d, redact %d, drop %d, truncate %d\n",
+		totals["keep"], totals["tokenize"], totals["normalize"], totals["redact"], totals["drop"], totals["truncate"])
 	return nil
 }

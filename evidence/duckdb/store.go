@@ -3,7 +3,7 @@
 //
 // # Files and processes
 //
-// [Open] creates the file (and its directory) on first use and applies the
+// [Open] creates the file (and its directory, 0700) on first use and applies the
 // embedded schema migrations (schema/NNN_name.sql, recorded in the
 // schema_version table, each in its own transaction). A file written by a
 // newer binary is refused with [ErrSchemaTooNew]. DuckDB lets one process
@@ -12,6 +12,11 @@
 // [ErrLocked], and a command-line tool should talk to the running server
 // instead. Within one process, open a file once and share the *Store: it is
 // safe for concurrent use.
+//
+// The file, its write-ahead log and DuckDB's spill directory are readable by
+// their owner only (0600, 0700), whatever the umask: since DuckDB creates
+// them itself, a writable Open adds 077 to the process umask (see
+// prepareFiles) and tightens the modes of files left by older versions.
 //
 // # Schema
 //
@@ -277,7 +282,7 @@ func (s *Store) closeConns() []error {
 }
 
 // dataSourceName builds the driver's DSN, creating the parent directory of a
-// writable store.
+// writable store (0700) and making its files private (see prepareFiles).
 func dataSourceName(path string, opts Options) (string, error) {
 	if path == "" || strings.ContainsAny(path, "?#") {
 		return "", fmt.Errorf("path %q: must be non-empty without '?' or '#'", path)
@@ -286,8 +291,13 @@ func dataSourceName(path string, opts Options) (string, error) {
 		if _, err := os.Stat(path); err != nil {
 			return "", err
 		}
-	} else if err := os.MkdirAll(filepath.Dir(path), 0o750); err != nil {
-		return "", fmt.Errorf("creating directory: %w", err)
+	} else {
+		if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
+			return "", fmt.Errorf("creating directory: %w", err)
+		}
+		if err := prepareFiles(path); err != nil {
+			return "", err
+		}
 	}
 	q := url.Values{}
 	if opts.ReadOnly {
