@@ -254,21 +254,18 @@ func (h *HTTPHandler) decode(req *http.Request, sig signal, enc bodyEncoding, gz
 		td  ptrace.Traces
 		ld  plog.Logs
 	)
-	if sig == signalLogs {
+	switch {
+	case sig == signalLogs && enc == encJSON:
+		ld, err = unmarshalLogsJSON(buf.Bytes())
+	case sig == signalLogs:
 		r := plogotlp.NewExportRequest()
-		if enc == encJSON {
-			err = r.UnmarshalJSON(buf.Bytes())
-		} else {
-			err = r.UnmarshalProto(buf.Bytes())
-		}
+		err = r.UnmarshalProto(buf.Bytes())
 		ld = r.Logs()
-	} else {
+	case enc == encJSON:
+		td, err = unmarshalTracesJSON(buf.Bytes())
+	default:
 		r := ptraceotlp.NewExportRequest()
-		if enc == encJSON {
-			err = r.UnmarshalJSON(buf.Bytes())
-		} else {
-			err = r.UnmarshalProto(buf.Bytes())
-		}
+		err = r.UnmarshalProto(buf.Bytes())
 		td = r.Traces()
 	}
 	if err != nil {

@@ -108,3 +108,45 @@ func gunzipFile(t *testing.T, path string) []byte {
 	}
 	return b.Bytes()
 }
+
+// TestImportDeepValueRefused imports an OTLP/JSON line whose attribute
+// value is a kvlist nested a million levels deep (about 135 KB gzipped):
+// import used to die of a stack overflow; it now refuses the line by
+// number, names the nesting and writes nothing.
+func TestImportDeepValueRefused(t *testing.T) {
+	t.Setenv("DEBUGAI_HMAC_KEY", testKey)
+	var b bytes.Buffer
+	b.WriteString(`{"resourceSpans":[{"scopeSpans":[{"spans":[{"traceId":"0102030405060708090a0b0c0d0e0f10","spanId":"0102030405060708",` +
+		`"name":"GET /deep","startTimeUnixNano":"1700000000000000000","endTimeUnixNano":"1700000001000000000",` +
+		`"attributes":[{"key":"unknown.deep.key","value":`)
+	const levels = 1_000_000
+	for range levels {
+		b.WriteString(`{"kvlistValue":{"values":[{"key":"k","value":`)
+	}
+	b.WriteString(`{"stringValue":"leaf"}`)
+	for range levels {
+		b.WriteString(`}]}}`)
+	}
+	b.WriteString("}]}]}]}]}\n")
+	var zb bytes.Buffer
+	zw := gzip.NewWriter(&zb)
+	if _, err := zw.Write(b.Bytes()); err != nil {
+		t.Fatal(err)
+	}
+	if err := zw.Close(); err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	in := filepath.Join(dir, "deep.otlp.jsonl.gz")
+	if err := os.WriteFile(in, zb.Bytes(), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	store := filepath.Join(dir, "ev.duckdb")
+	_, stderr, err := runCLI(t, "import", "--store", store, in)
+	if err == nil || !strings.Contains(err.Error(), "deep.otlp.jsonl.gz:1") || !strings.Contains(err.Error(), "nested too deeply") {
+		t.Fatalf("want an error naming line 1 and the nesting, got %v (stderr %q)", err, stderr)
+	}
+	if _, err := os.Stat(store); err == nil {
+		t.Fatalf("store %s was created although the input was refused", store)
+	}
+}
