@@ -3,10 +3,12 @@ package ingest
 import (
 	"bytes"
 	"compress/gzip"
+	"errors"
 	"fmt"
 	"io"
 	"log/slog"
 	"net/http"
+	"os"
 	"runtime"
 	"strconv"
 	"strings"
@@ -42,19 +44,29 @@ type HTTPConfig struct {
 	// MaxDecompressedBytes bounds a gzip body once decompressed (gzip
 	// bombs); larger requests get 413. At least MaxRequestBytes.
 	MaxDecompressedBytes int64
-	// MaxConcurrentDecodes bounds the requests being read, decoded and
-	// converted at once; others wait. With the size limits it bounds the
-	// memory requests hold before they reach the pipeline.
+	// MaxConcurrentDecodes bounds the requests being decoded and converted
+	// at once; others wait. A slot is taken only once the body has been
+	// read, so slow senders cannot hold them.
 	MaxConcurrentDecodes int
+	// MaxConcurrentReads bounds the requests reading their bodies at once
+	// (slow connections among them); a request beyond it is answered 503
+	// with Retry-After at once, without reading its body.
+	MaxConcurrentReads int
+	// BodyReadTimeout bounds reading one request's body, from the end of
+	// its headers; a body not complete by then is answered 408.
+	BodyReadTimeout time.Duration
 }
 
-// DefaultHTTPConfig returns 16 MiB compressed, 64 MiB decompressed and two
-// decoding slots per CPU (at least four).
+// DefaultHTTPConfig returns 16 MiB compressed, 64 MiB decompressed, two
+// decoding slots per CPU (at least four), 256 bodies read at once and 30
+// seconds to send one (16 MiB at about 0.5 MiB/s).
 func DefaultHTTPConfig() HTTPConfig {
 	return HTTPConfig{
 		MaxRequestBytes:      16 << 20,
 		MaxDecompressedBytes: 64 << 20,
 		MaxConcurrentDecodes: defaultSlots(),
+		MaxConcurrentReads:   256,
+		BodyReadTimeout:      30 * time.Second,
 	}
 }
 
@@ -70,6 +82,10 @@ func (c HTTPConfig) Validate() error {
 			c.MaxDecompressedBytes, c.MaxRequestBytes)
 	case c.MaxConcurrentDecodes <= 0:
 		return fmt.Errorf("http: max concurrent decodes %d: must be positive", c.MaxConcurrentDecodes)
+	case c.MaxConcurrentReads <= 0:
+		return fmt.Errorf("http: max concurrent reads %d: must be positive", c.MaxConcurrentReads)
+	case c.BodyReadTimeout <= 0:
+		return fmt.Errorf("http: body read timeout %s: must be positive", c.BodyReadTimeout)
 	}
 	return nil
 }
@@ -79,8 +95,9 @@ func (c HTTPConfig) Validate() error {
 // answers in the request's encoding, with 200 only once the batch is
 // committed. Failures carry a google.rpc.Status body.
 type HTTPHandler struct {
-	cfg HTTPConfig
-	r   *receiver
+	cfg   HTTPConfig
+	r     *receiver
+	reads chan struct{} // body-reading slots, taken without waiting
 }
 
 var _ http.Handler = (*HTTPHandler)(nil)
@@ -95,7 +112,7 @@ func NewHTTPHandler(cfg HTTPConfig, conv Converter, p *Pipeline, logger *slog.Lo
 	if err != nil {
 		return nil, fmt.Errorf("http: %w", err)
 	}
-	return &HTTPHandler{cfg: cfg, r: r}, nil
+	return &HTTPHandler{cfg: cfg, r: r, reads: make(chan struct{}, cfg.MaxConcurrentReads)}, nil
 }
 
 // Register mounts the handler on mux at TracesPath and LogsPath.
@@ -173,21 +190,39 @@ func (h *HTTPHandler) ServeHTTP(w http.ResponseWriter, req *http.Request) {
 		return
 	}
 
+	// Read the whole body first, under its own deadline and a bound on
+	// bodies in flight; only then wait for a decoding slot, so that slow
+	// senders hold a connection each and nothing the others need.
+	select {
+	case h.reads <- struct{}{}:
+	default:
+		r.c.unavailable.Add(1)
+		w.Header().Set("Retry-After", strconv.FormatInt(retrySeconds(r.p.RetryAfter()), 10))
+		h.writeStatus(w, enc, http.StatusServiceUnavailable, codes.Unavailable,
+			fmt.Sprintf("too many request bodies in flight (limit %d): retry later", h.cfg.MaxConcurrentReads))
+		return
+	}
+	buf := getBuffer()
+	defer putBuffer(buf)
+	rc := http.NewResponseController(w)
+	_ = rc.SetReadDeadline(time.Now().Add(h.cfg.BodyReadTimeout)) // unsupported only by test recorders
+	code, msg := h.readBody(req, buf, gz)
+	<-h.reads
+	if code != 0 {
+		h.refuse(w, enc, code, msg)
+		return
+	}
+
 	ctx := req.Context()
 	if err := r.acquire(ctx); err != nil { // the client is gone
 		r.c.canceled.Add(1)
 		h.writeStatus(w, enc, http.StatusServiceUnavailable, codes.Canceled, "request canceled while waiting to be decoded")
 		return
 	}
-	td, ld, code, msg := h.decode(req, sig, enc, gz)
+	td, ld, code, msg := h.decode(buf.Bytes(), sig, enc)
 	if code != 0 {
 		r.release()
-		if code == http.StatusRequestEntityTooLarge {
-			r.c.tooLarge.Add(1)
-		} else {
-			r.c.malformed.Add(1)
-		}
-		h.writeStatus(w, enc, code, codes.InvalidArgument, msg)
+		h.refuse(w, enc, code, msg)
 		return
 	}
 	b, rejected, reason, err := r.convert(sig, td, ld)
@@ -241,14 +276,24 @@ func (h *HTTPHandler) ServeHTTP(w http.ResponseWriter, req *http.Request) {
 	writeBody(w, enc, http.StatusOK, body)
 }
 
-// decode reads and decodes the body. On failure it returns the HTTP status
-// (400 or 413) and a message naming the problem.
-func (h *HTTPHandler) decode(req *http.Request, sig signal, enc bodyEncoding, gz bool) (ptrace.Traces, plog.Logs, int, string) {
-	buf := getBuffer()
-	defer putBuffer(buf)
-	if code, msg := h.readBody(req, buf, gz); code != 0 {
-		return ptrace.Traces{}, plog.Logs{}, code, msg
+// refuse answers a body that could not be read or decoded: 400, 408 or
+// 413.
+func (h *HTTPHandler) refuse(w http.ResponseWriter, enc bodyEncoding, code int, msg string) {
+	switch code {
+	case http.StatusRequestEntityTooLarge:
+		h.r.c.tooLarge.Add(1)
+	case http.StatusRequestTimeout:
+		h.r.c.timedOut.Add(1)
+		w.Header().Set("Connection", "close")
+	default:
+		h.r.c.malformed.Add(1)
 	}
+	h.writeStatus(w, enc, code, codes.InvalidArgument, msg)
+}
+
+// decode decodes a body. On failure it returns the HTTP status (400) and a
+// message naming the problem.
+func (h *HTTPHandler) decode(body []byte, sig signal, enc bodyEncoding) (ptrace.Traces, plog.Logs, int, string) {
 	var (
 		err error
 		td  ptrace.Traces
@@ -256,16 +301,16 @@ func (h *HTTPHandler) decode(req *http.Request, sig signal, enc bodyEncoding, gz
 	)
 	switch {
 	case sig == signalLogs && enc == encJSON:
-		ld, err = unmarshalLogsJSON(buf.Bytes())
+		ld, err = unmarshalLogsJSON(body)
 	case sig == signalLogs:
 		r := plogotlp.NewExportRequest()
-		err = r.UnmarshalProto(buf.Bytes())
+		err = r.UnmarshalProto(body)
 		ld = r.Logs()
 	case enc == encJSON:
-		td, err = unmarshalTracesJSON(buf.Bytes())
+		td, err = unmarshalTracesJSON(body)
 	default:
 		r := ptraceotlp.NewExportRequest()
-		err = r.UnmarshalProto(buf.Bytes())
+		err = r.UnmarshalProto(body)
 		td = r.Traces()
 	}
 	if err != nil {
@@ -284,6 +329,9 @@ func (h *HTTPHandler) readBody(req *http.Request, buf *bytes.Buffer, gz bool) (i
 	tooLarge := func() (int, string) {
 		return http.StatusRequestEntityTooLarge, fmt.Sprintf("request body exceeds the limit of %d bytes", h.cfg.MaxRequestBytes)
 	}
+	timedOut := func() (int, string) {
+		return http.StatusRequestTimeout, fmt.Sprintf("request body not received within %s", h.cfg.BodyReadTimeout)
+	}
 	if !gz {
 		if n := req.ContentLength; n > 0 {
 			buf.Grow(int(n))
@@ -292,6 +340,8 @@ func (h *HTTPHandler) readBody(req *http.Request, buf *bytes.Buffer, gz bool) (i
 		switch {
 		case body.over():
 			return tooLarge()
+		case errors.Is(body.err, os.ErrDeadlineExceeded):
+			return timedOut()
 		case err != nil:
 			return http.StatusBadRequest, fmt.Sprintf("reading request body: %v", err)
 		}
@@ -302,6 +352,9 @@ func (h *HTTPHandler) readBody(req *http.Request, buf *bytes.Buffer, gz bool) (i
 		if body.over() {
 			return tooLarge()
 		}
+		if errors.Is(body.err, os.ErrDeadlineExceeded) {
+			return timedOut()
+		}
 		return http.StatusBadRequest, fmt.Sprintf("decompressing gzip request body: %v", err)
 	}
 	defer gzipPool.Put(zr)
@@ -309,6 +362,8 @@ func (h *HTTPHandler) readBody(req *http.Request, buf *bytes.Buffer, gz bool) (i
 	switch {
 	case body.over():
 		return tooLarge()
+	case errors.Is(body.err, os.ErrDeadlineExceeded):
+		return timedOut()
 	case body.err != nil:
 		return http.StatusBadRequest, fmt.Sprintf("reading request body: %v", body.err)
 	case err != nil:

@@ -434,6 +434,8 @@ func TestConfigValidate(t *testing.T) {
 		{"body", func(c *Config) { c.HTTP.MaxRequestBytes = 0 }, "max request bytes 0"},
 		{"decompressed", func(c *Config) { c.HTTP.MaxDecompressedBytes = 1 }, "max decompressed bytes 1"},
 		{"decodes", func(c *Config) { c.HTTP.MaxConcurrentDecodes = 0 }, "max concurrent decodes 0"},
+		{"reads", func(c *Config) { c.HTTP.MaxConcurrentReads = 0 }, "max concurrent reads 0"},
+		{"body timeout", func(c *Config) { c.HTTP.BodyReadTimeout = 0 }, "body read timeout 0s"},
 		{"grpc msg", func(c *Config) { c.GRPC.MaxRecvMsgBytes = 0 }, "max receive message bytes 0"},
 		{"grpc streams", func(c *Config) { c.GRPC.MaxConcurrentStreams = 0 }, "max concurrent streams"},
 		{"timeouts", func(c *Config) { c.ReadTimeout = -1 }, "timeouts must not be negative"},

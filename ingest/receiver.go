@@ -28,6 +28,7 @@ type ReceiverStats struct {
 	Unavailable int64 // shutting down or the write failed (503 / UNAVAILABLE)
 	Internal    int64 // the converter panicked (500 / INTERNAL)
 	Canceled    int64 // the client left before its answer
+	TimedOut    int64 // the body did not arrive in time (408)
 
 	AcceptedItems int64 // items in acknowledged requests
 	RejectedItems int64 // items the converter refused (reported as partial success)
@@ -35,7 +36,7 @@ type ReceiverStats struct {
 
 type receiverCounters struct {
 	requests, accepted, malformed, tooLarge, unsupported atomic.Int64
-	refused, unavailable, internal, canceled             atomic.Int64
+	refused, unavailable, internal, canceled, timedOut   atomic.Int64
 	acceptedItems, rejectedItems                         atomic.Int64
 }
 
@@ -50,6 +51,7 @@ func (c *receiverCounters) snapshot() ReceiverStats {
 		Unavailable:   c.unavailable.Load(),
 		Internal:      c.internal.Load(),
 		Canceled:      c.canceled.Load(),
+		TimedOut:      c.timedOut.Load(),
 		AcceptedItems: c.acceptedItems.Load(),
 		RejectedItems: c.rejectedItems.Load(),
 	}
