@@ -1,9 +1,13 @@
 package ingest
 
 import (
+	"bytes"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"regexp"
+	"strconv"
+	"strings"
 
 	"go.opentelemetry.io/collector/pdata/plog"
 	"go.opentelemetry.io/collector/pdata/plog/plogotlp"
@@ -138,7 +142,7 @@ func unmarshalTracesJSON(b []byte) (ptrace.Traces, error) {
 	}
 	req := ptraceotlp.NewExportRequest()
 	if err := req.UnmarshalJSON(b); err != nil {
-		return ptrace.Traces{}, err
+		return ptrace.Traces{}, jsonError(b, err)
 	}
 	return req.Traces(), nil
 }
@@ -151,7 +155,147 @@ func unmarshalLogsJSON(b []byte) (plog.Logs, error) {
 	}
 	req := plogotlp.NewExportRequest()
 	if err := req.UnmarshalJSON(b); err != nil {
-		return plog.Logs{}, err
+		return plog.Logs{}, jsonError(b, err)
 	}
 	return req.Logs(), nil
+}
+
+// ErrMalformedJSON reports an OTLP/JSON body the decoder refused.
+var ErrMalformedJSON = errors.New("malformed OTLP/JSON")
+
+// The JSON decoder's errors quote the input around the error ("...|<20
+// bytes>|..., bigger context ...|<100 bytes>|...") and parse errors quote
+// the offending value: payloads, which must not reach a client's error
+// body, a Collector's log or import's stderr.
+var (
+	quotedRE  = regexp.MustCompile(`"(?:[^"\\]|\\.)*"`)
+	foundAtRE = regexp.MustCompile(`, error found in #(\d+) byte of \.\.\.\|`)
+)
+
+// jsonError turns a decoder error on body into one that names the field
+// path (OTLP field names and indexes only) and the reason, never a value.
+func jsonError(body []byte, err error) error {
+	msg := err.Error()
+	reason, path := "invalid JSON", "" // an error of unknown form is not shown
+	if m := foundAtRE.FindStringSubmatchIndex(msg); m != nil {
+		reason = msg[:m[0]]
+		rest := msg[m[1]:]
+		if end := strings.Index(rest, "|..., bigger context ...|"); end >= 0 {
+			peek := []byte(rest[:end])
+			back, _ := strconv.Atoi(msg[m[2]:m[3]])
+			if len(peek) > 0 && bytes.Count(body, peek) == 1 {
+				path = jsonPath(body, bytes.Index(body, peek)+back)
+			}
+		}
+	}
+	reason = quotedRE.ReplaceAllString(reason, `"..."`)
+	if i := strings.Index(reason, ", but found"); i >= 0 {
+		reason = reason[:i]
+	}
+	if len(reason) > 120 {
+		reason = reason[:120] + "..."
+	}
+	if i := strings.IndexByte(strings.ReplaceAll(reason, `"..."`, "....."), '"'); i >= 0 {
+		reason = reason[:i] // an unbalanced quote: what follows may be input
+	}
+	if path == "" {
+		path = "(position not shown)"
+	}
+	return fmt.Errorf("at %s: %s: %w", path, reason, ErrMalformedJSON)
+}
+
+// otlpJSONFields are the OTLP/JSON field names a path may show; any other
+// key (an unknown field, possibly sender text) shows as "?".
+var otlpJSONFields = func() map[string]bool {
+	m := map[string]bool{}
+	for _, f := range strings.Fields(`resourceSpans resourceLogs resource scopeSpans scopeLogs scope spans logRecords
+		schemaUrl attributes droppedAttributesCount entityRefs name version traceId spanId parentSpanId traceState flags
+		kind startTimeUnixNano endTimeUnixNano events droppedEventsCount links droppedLinksCount status code message
+		timeUnixNano observedTimeUnixNano severityNumber severityText body eventName key value stringValue boolValue
+		intValue doubleValue arrayValue kvlistValue bytesValue values`) {
+		m[f] = true
+	}
+	return m
+}()
+
+// jsonPath returns the path of known field names and array indexes at
+// offset pos of an OTLP/JSON body, e.g. resourceSpans[0].scopeSpans[0].
+// spans[3].attributes[1].value.intValue.
+func jsonPath(b []byte, pos int) string {
+	type frame struct {
+		obj   bool
+		key   string
+		index int
+	}
+	var (
+		stack []frame
+		last  string
+	)
+	pos = min(pos, len(b))
+	for i := 0; i < pos; i++ {
+		switch b[i] {
+		case '"':
+			j := i + 1
+			for ; j < len(b) && b[j] != '"'; j++ {
+				if b[j] == '\\' {
+					j++
+				}
+			}
+			last = "?"
+			if j < len(b) && otlpJSONFields[string(b[i+1:j])] {
+				last = string(b[i+1 : j])
+			}
+			i = j
+		case ':':
+			if n := len(stack); n > 0 && stack[n-1].obj {
+				stack[n-1].key = last
+			}
+		case '{', '[':
+			stack = append(stack, frame{obj: b[i] == '{'})
+		case '}', ']':
+			if len(stack) > 0 {
+				stack = stack[:len(stack)-1]
+			}
+		case ',':
+			if n := len(stack); n > 0 {
+				if stack[n-1].obj {
+					stack[n-1].key = ""
+				} else {
+					stack[n-1].index++
+				}
+			}
+		}
+	}
+	var sb strings.Builder
+	for _, f := range stack {
+		switch {
+		case !f.obj:
+			fmt.Fprintf(&sb, "[%d]", f.index)
+		case f.key != "":
+			if sb.Len() > 0 {
+				sb.WriteByte('.')
+			}
+			sb.WriteString(f.key)
+		}
+	}
+	if sb.Len() == 0 {
+		return "the top level"
+	}
+	return sb.String()
+}
+
+// headerToken quotes a request header or path for an error message when it
+// looks like protocol metadata (a short media type, encoding or path), and
+// shows nothing of it otherwise.
+func headerToken(s string) string {
+	if len(s) > 64 {
+		return "(not shown)"
+	}
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || strings.IndexByte("/._+-;= ", c) >= 0) {
+			return "(not shown)"
+		}
+	}
+	return strconv.Quote(s)
 }

@@ -157,7 +157,7 @@ func (h *HTTPHandler) ServeHTTP(w http.ResponseWriter, req *http.Request) {
 		sig = signalLogs
 	default:
 		r.c.unsupported.Add(1)
-		h.writeStatus(w, enc, http.StatusNotFound, codes.NotFound, fmt.Sprintf("unknown path %q: use %s or %s", req.URL.Path, TracesPath, LogsPath))
+		h.writeStatus(w, enc, http.StatusNotFound, codes.NotFound, fmt.Sprintf("unknown path %s: use %s or %s", headerToken(req.URL.Path), TracesPath, LogsPath))
 		return
 	}
 	if req.Method != http.MethodPost {
@@ -169,7 +169,7 @@ func (h *HTTPHandler) ServeHTTP(w http.ResponseWriter, req *http.Request) {
 	if !encOK {
 		r.c.unsupported.Add(1)
 		h.writeStatus(w, enc, http.StatusUnsupportedMediaType, codes.InvalidArgument,
-			fmt.Sprintf("unsupported content type %q: use %s or %s", req.Header.Get("Content-Type"), contentTypeProto, contentTypeJSON))
+			fmt.Sprintf("unsupported content type %s: use %s or %s", headerToken(req.Header.Get("Content-Type")), contentTypeProto, contentTypeJSON))
 		return
 	}
 	var gz bool
@@ -180,7 +180,7 @@ func (h *HTTPHandler) ServeHTTP(w http.ResponseWriter, req *http.Request) {
 	default:
 		r.c.unsupported.Add(1)
 		h.writeStatus(w, enc, http.StatusUnsupportedMediaType, codes.InvalidArgument,
-			fmt.Sprintf("unsupported content encoding %q: use gzip or identity", ce))
+			fmt.Sprintf("unsupported content encoding %s: use gzip or identity", headerToken(ce)))
 		return
 	}
 	if req.ContentLength > h.cfg.MaxRequestBytes {

@@ -111,7 +111,8 @@ func (r *receiver) convert(sig signal, td ptrace.Traces, ld plog.Logs) (b *evide
 	defer func() {
 		if v := recover(); v != nil {
 			r.log.Error("converter panicked", "signal", sig.String(), "panic", v, "stack", string(debug.Stack()))
-			b, rejected, reason, err = nil, 0, "", fmt.Errorf("converting %s: %v: %w", sig, v, ErrConverterPanic)
+			// The panic value is logged, not answered: it may quote input.
+			b, rejected, reason, err = nil, 0, "", fmt.Errorf("converting %s: %w", sig, ErrConverterPanic)
 		}
 	}()
 	if sig == signalLogs {

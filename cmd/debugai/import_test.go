@@ -150,3 +150,33 @@ func TestImportDeepValueRefused(t *testing.T) {
 		t.Fatalf("store %s was created although the input was refused", store)
 	}
 }
+
+// TestImportErrorsDoNotEchoPayloads imports lines that fail to decode
+// beside a sender's values: the error names the file, line and field path,
+// and neither it nor stderr quotes the values.
+func TestImportErrorsDoNotEchoPayloads(t *testing.T) {
+	t.Setenv("DEBUGAI_HMAC_KEY", testKey)
+	const span = `{"resourceSpans":[{"scopeSpans":[{"spans":[{"traceId":"0102030405060708090a0b0c0d0e0f10","spanId":"0102030405060708",`
+	for _, line := range []string{
+		span + `"attributes":[{"key":"card","value":{"intValue":"4111 1111 1111 1111"}}]}]}]}]}`,
+		span + `"name":"alice.canary@example.org 4111 1111 1111 1111" x}]}]}]}`,
+		span + `"startTimeUnixNano":"alice.canary@example.org"}]}]}]}`,
+	} {
+		dir := t.TempDir()
+		in := filepath.Join(dir, "bad.otlp.jsonl")
+		if err := os.WriteFile(in, []byte(line+"\n"), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		stdout, stderr, err := runCLI(t, "import", "--store", filepath.Join(dir, "ev.duckdb"), in)
+		if err == nil || !strings.Contains(err.Error(), "bad.otlp.jsonl:1: ") || !strings.Contains(err.Error(), "at resourceSpans[0].scopeSpans[0].spans[0]") {
+			t.Fatalf("want an error naming the line and the path, got %v", err)
+		}
+		for _, out := range []string{err.Error(), stderr, stdout} {
+			for _, c := range []string{"4111", "alice.canary", "example.org"} {
+				if strings.Contains(out, c) {
+					t.Errorf("output quotes %q: %s", c, out)
+				}
+			}
+		}
+	}
+}
