@@ -98,12 +98,14 @@ type HTTPHandler struct {
 	cfg   HTTPConfig
 	r     *receiver
 	reads chan struct{} // body-reading slots, taken without waiting
+	auth  *authenticator
 }
 
 var _ http.Handler = (*HTTPHandler)(nil)
 
 // NewHTTPHandler returns a handler feeding p through conv. A nil logger
-// discards.
+// discards. The handler itself checks neither tokens nor Host/Origin; a
+// Server applies its AuthConfig to it.
 func NewHTTPHandler(cfg HTTPConfig, conv Converter, p *Pipeline, logger *slog.Logger) (*HTTPHandler, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
@@ -149,6 +151,16 @@ func (h *HTTPHandler) ServeHTTP(w http.ResponseWriter, req *http.Request) {
 	r := h.r
 	r.c.requests.Add(1)
 	enc, encOK := mediaType(req.Header.Get("Content-Type"))
+	if h.auth != nil {
+		if code, gcode, msg := h.auth.checkHTTP(req); code != 0 {
+			r.c.unauthorized.Add(1)
+			if code == http.StatusUnauthorized {
+				w.Header().Set("WWW-Authenticate", `Bearer realm="debugai-otlp"`)
+			}
+			h.writeStatus(w, enc, code, gcode, msg)
+			return
+		}
+	}
 	var sig signal
 	switch req.URL.Path {
 	case TracesPath:

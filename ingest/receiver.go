@@ -19,16 +19,17 @@ import (
 // ReceiverStats counts what one receiver (HTTP or gRPC) answered. Every
 // request lands in exactly one outcome counter.
 type ReceiverStats struct {
-	Requests    int64 // all requests, including those refused before decoding
-	Accepted    int64 // acknowledged: committed (2xx / OK)
-	Malformed   int64 // undecodable body (400 / INVALID_ARGUMENT)
-	TooLarge    int64 // over a size limit (413 / RESOURCE_EXHAUSTED)
-	Unsupported int64 // wrong method, path, content type or encoding (404, 405, 415)
-	Refused     int64 // queue full (429 / RESOURCE_EXHAUSTED with RetryInfo)
-	Unavailable int64 // shutting down or the write failed (503 / UNAVAILABLE)
-	Internal    int64 // the converter panicked (500 / INTERNAL)
-	Canceled    int64 // the client left before its answer
-	TimedOut    int64 // the body did not arrive in time (408)
+	Requests     int64 // all requests, including those refused before decoding
+	Accepted     int64 // acknowledged: committed (2xx / OK)
+	Malformed    int64 // undecodable body (400 / INVALID_ARGUMENT)
+	TooLarge     int64 // over a size limit (413 / RESOURCE_EXHAUSTED)
+	Unsupported  int64 // wrong method, path, content type or encoding (404, 405, 415)
+	Refused      int64 // queue full (429 / RESOURCE_EXHAUSTED with RetryInfo)
+	Unavailable  int64 // shutting down or the write failed (503 / UNAVAILABLE)
+	Internal     int64 // the converter panicked (500 / INTERNAL)
+	Canceled     int64 // the client left before its answer
+	TimedOut     int64 // the body did not arrive in time (408)
+	Unauthorized int64 // no or wrong token, or a Host/Origin not allowed (401, 403 / UNAUTHENTICATED)
 
 	AcceptedItems int64 // items in acknowledged requests
 	RejectedItems int64 // items the converter refused (reported as partial success)
@@ -37,6 +38,7 @@ type ReceiverStats struct {
 type receiverCounters struct {
 	requests, accepted, malformed, tooLarge, unsupported atomic.Int64
 	refused, unavailable, internal, canceled, timedOut   atomic.Int64
+	unauthorized                                         atomic.Int64
 	acceptedItems, rejectedItems                         atomic.Int64
 }
 
@@ -52,6 +54,7 @@ func (c *receiverCounters) snapshot() ReceiverStats {
 		Internal:      c.internal.Load(),
 		Canceled:      c.canceled.Load(),
 		TimedOut:      c.timedOut.Load(),
+		Unauthorized:  c.unauthorized.Load(),
 		AcceptedItems: c.acceptedItems.Load(),
 		RejectedItems: c.rejectedItems.Load(),
 	}

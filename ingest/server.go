@@ -2,6 +2,7 @@ package ingest
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -11,6 +12,7 @@ import (
 	"time"
 
 	"google.golang.org/grpc"
+	"google.golang.org/grpc/credentials"
 
 	"github.com/debugai/debugai/evidence"
 )
@@ -25,6 +27,9 @@ type Config struct {
 	HTTP     HTTPConfig
 	GRPC     GRPCConfig
 	Pipeline PipelineConfig
+	// Auth says who may send; a non-loopback address requires a token or
+	// client certificates. OTLP/HTTP's Host/Origin checks apply always.
+	Auth AuthConfig
 
 	// ReadHeaderTimeout, ReadTimeout and IdleTimeout configure the
 	// http.Server (slow or idle clients).
@@ -64,7 +69,7 @@ func (c Config) Validate() error {
 	if c.ReadHeaderTimeout < 0 || c.ReadTimeout < 0 || c.IdleTimeout < 0 {
 		return errors.New("ingest: http timeouts must not be negative")
 	}
-	for _, err := range []error{c.HTTP.Validate(), c.GRPC.Validate(), c.Pipeline.Validate()} {
+	for _, err := range []error{c.HTTP.Validate(), c.GRPC.Validate(), c.Pipeline.Validate(), c.Auth.validate(c.HTTPAddr, c.GRPCAddr)} {
 		if err != nil {
 			return fmt.Errorf("ingest: %w", err)
 		}
@@ -117,8 +122,19 @@ func NewServer(cfg Config, conv Converter, w evidence.Writer, logger *slog.Logge
 	if s.httpH, err = NewHTTPHandler(cfg.HTTP, conv, pipe, log); err != nil {
 		return nil, fmt.Errorf("ingest: %w", err)
 	}
+	auth := newAuthenticator(cfg.Auth)
+	s.httpH.auth = auth
 	s.httpH.Register(s.mux)
-	s.grpcS = grpc.NewServer(cfg.GRPC.ServerOptions()...)
+	opts := append(cfg.GRPC.ServerOptions(), grpc.InTapHandle(auth.grpcTap(func() {
+		if s.grpcR != nil {
+			s.grpcR.r.c.requests.Add(1)
+			s.grpcR.r.c.unauthorized.Add(1)
+		}
+	})))
+	if cfg.Auth.TLS != nil {
+		opts = append(opts, grpc.Creds(credentials.NewTLS(cfg.Auth.TLS)))
+	}
+	s.grpcS = grpc.NewServer(opts...)
 	if s.grpcR, err = RegisterGRPC(s.grpcS, cfg.GRPC, conv, pipe, log); err != nil {
 		return nil, fmt.Errorf("ingest: %w", err)
 	}
@@ -200,6 +216,11 @@ func (s *Server) Start(ctx context.Context) (err error) {
 	if s.cfg.HTTPAddr != "" {
 		if httpLn, err = lc.Listen(ctx, "tcp", s.cfg.HTTPAddr); err != nil {
 			return fmt.Errorf("starting ingest server: listening for OTLP/HTTP: %w", err)
+		}
+		if t := s.cfg.Auth.TLS; t != nil {
+			t = t.Clone()
+			t.NextProtos = []string{"http/1.1"}
+			httpLn = tls.NewListener(httpLn, t)
 		}
 	}
 	if s.cfg.GRPCAddr != "" {

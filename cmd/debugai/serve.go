@@ -26,6 +26,14 @@ is committed to the store; when the queue is full the answer is 429 /
 RESOURCE_EXHAUSTED with Retry-After. SIGINT or SIGTERM shut down gracefully:
 everything acknowledged is flushed.
 
+OTLP on a non-loopback address requires authentication: a bearer token
+(--otlp-token-file or DEBUGAI_OTLP_TOKEN; at least 16 characters; senders
+send "Authorization: Bearer <token>", e.g. the Collector's bearertokenauth
+extension or an exporter's headers) and/or client certificates
+(--otlp-tls-cert, --otlp-tls-key, --otlp-client-ca). OTLP/HTTP refuses
+Host and Origin headers that do not name localhost, an IP address or one
+of --otlp-allowed-hosts (DNS-rebinding protection).
+
 serve owns the store file; it publishes <store>.serve.json (0600) so that
 stats, audit and import reach the data through it while it runs.
 
@@ -52,6 +60,7 @@ func runServe(ctx context.Context, args []string, env *cmdEnv) (err error) {
 	gcPercent := fs.Int("gc-percent", 300, "Go GC target percentage (GOGC); ingest allocates per span, and 300 cut serve's CPU per span ~10% here at ~15% more peak memory. The GOGC environment variable, when set, wins")
 	cpuProfile := fs.String("cpuprofile", "", "write a Go CPU profile of the whole run to this file (for performance work)")
 	mcpFlags := addMCPHTTPFlags(fs, env)
+	authFlags := addOTLPAuthFlags(fs)
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
@@ -79,13 +88,26 @@ func runServe(ctx context.Context, args []string, env *cmdEnv) (err error) {
 	if err != nil {
 		return err
 	}
+	// The run's token guards the read API and, when OTLP requires a token,
+	// is accepted there too: import reaches serve with it from the 0600
+	// state file.
+	token, err := remote.NewToken()
+	if err != nil {
+		return err
+	}
 	cfg := def
+	if cfg.Auth, err = authFlags.config(env, token); err != nil {
+		return err
+	}
 	cfg.HTTPAddr, cfg.GRPCAddr = *httpAddr, *grpcAddr
 	cfg.HTTP.MaxRequestBytes = *maxBody
 	cfg.HTTP.MaxDecompressedBytes = max(cfg.HTTP.MaxDecompressedBytes, *maxBody)
 	cfg.Pipeline.MaxQueueItems, cfg.Pipeline.MaxQueueBytes = *queueItems, *queueBytes
 	cfg.Pipeline.MaxCommitItems = min(cfg.Pipeline.MaxCommitItems, *queueItems)
 	if err := cfg.Validate(); err != nil {
+		if errors.Is(err, ingest.ErrAuthRequired) {
+			return usagef("%v (set --otlp-token-file or DEBUGAI_OTLP_TOKEN, or --otlp-client-ca)", err)
+		}
 		return usagef("%v", err)
 	}
 	redactor, _, err := pf.load(env)
@@ -108,10 +130,6 @@ func runServe(ctx context.Context, args []string, env *cmdEnv) (err error) {
 	if err != nil {
 		return err
 	}
-	token, err := remote.NewToken()
-	if err != nil {
-		return err
-	}
 	if err := srv.Handle(remote.APIPrefix, remote.Handler(st, token, logger)); err != nil {
 		return err
 	}
@@ -121,6 +139,9 @@ func runServe(ctx context.Context, args []string, env *cmdEnv) (err error) {
 	state := remote.State{PID: os.Getpid(), Store: *store, GRPCAddr: srv.GRPCAddr(), Token: token}
 	if a := srv.HTTPAddr(); a != "" {
 		state.HTTPURL = "http://" + a
+		if cfg.Auth.TLS != nil {
+			state.HTTPURL = "https://" + a
+		}
 	}
 	mcpURL := ""
 	if mcpOn {
