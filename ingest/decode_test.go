@@ -55,6 +55,7 @@ func TestDeepJSONAttributeRefusedByServer(t *testing.T) {
 			w := &recordingWriter{}
 			cfg := DefaultConfig()
 			cfg.HTTPAddr, cfg.GRPCAddr = "127.0.0.1:0", "127.0.0.1:0"
+			cfg.MemoryBudgetBytes = 1 << 30 // room to decode the 50 MB body: the nesting, not memory, must refuse it
 			s, err := NewServer(cfg, testConverter(t), w, nil)
 			if err != nil {
 				t.Fatal(err)

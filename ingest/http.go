@@ -3,6 +3,7 @@ package ingest
 import (
 	"bytes"
 	"compress/gzip"
+	"context"
 	"errors"
 	"fmt"
 	"io"
@@ -214,24 +215,49 @@ func (h *HTTPHandler) ServeHTTP(w http.ResponseWriter, req *http.Request) {
 			fmt.Sprintf("too many request bodies in flight (limit %d): retry later", h.cfg.MaxConcurrentReads))
 		return
 	}
+	// Every byte held for this request, from the body buffer to the
+	// converted batch, is reserved in the memory budget first.
+	ctx := req.Context()
+	res := newReservation(r.budget)
+	defer res.done()
 	buf := getBuffer()
-	defer putBuffer(buf)
+	bufDone := false
+	defer func() {
+		if !bufDone {
+			putBuffer(buf)
+		}
+	}()
 	rc := http.NewResponseController(w)
 	_ = rc.SetReadDeadline(time.Now().Add(h.cfg.BodyReadTimeout)) // unsupported only by test recorders
-	code, msg := h.readBody(req, buf, gz)
+	code, msg, err := h.readBody(ctx, req, buf, gz, res)
 	<-h.reads
+	if err != nil {
+		h.fail(w, enc, err)
+		return
+	}
 	if code != 0 {
 		h.refuse(w, enc, code, msg)
 		return
 	}
 
-	ctx := req.Context()
 	if err := r.acquire(ctx); err != nil { // the client is gone
 		r.c.canceled.Add(1)
 		h.writeStatus(w, enc, http.StatusServiceUnavailable, codes.Canceled, "request canceled while waiting to be decoded")
 		return
 	}
+	factor := int64(decodeFactorProto)
+	if enc == encJSON {
+		factor = decodeFactorJSON
+	}
+	if err := res.ensureDecode(ctx, factor*int64(buf.Len())); err != nil {
+		r.release()
+		h.fail(w, enc, err)
+		return
+	}
 	td, ld, code, msg := h.decode(buf.Bytes(), sig, enc)
+	putBuffer(buf) // the decoders copy what they keep
+	bufDone = true
+	res.shrink(0)
 	if code != 0 {
 		r.release()
 		h.refuse(w, enc, code, msg)
@@ -239,16 +265,14 @@ func (h *HTTPHandler) ServeHTTP(w http.ResponseWriter, req *http.Request) {
 	}
 	b, rejected, reason, err := r.convert(sig, td, ld)
 	r.release()
+	// The batch now counts against the pipeline's queue bounds.
+	td, ld = ptrace.Traces{}, plog.Logs{}
+	res.done()
 	if err == nil {
 		err = r.p.Submit(ctx, b)
 	}
 	if err != nil {
-		o := r.classify(err)
-		o.counter.Add(1)
-		if o.retry {
-			w.Header().Set("Retry-After", strconv.FormatInt(retrySeconds(r.p.RetryAfter()), 10))
-		}
-		h.writeStatus(w, enc, o.httpStatus, o.code, err.Error())
+		h.fail(w, enc, err)
 		return
 	}
 	r.c.accepted.Add(1)
@@ -256,6 +280,27 @@ func (h *HTTPHandler) ServeHTTP(w http.ResponseWriter, req *http.Request) {
 	if b != nil {
 		r.c.acceptedItems.Add(int64(b.Len()))
 	}
+	h.answer(w, enc, sig, rejected, reason)
+}
+
+// fail answers a request that failed after its headers were accepted:
+// budget, pipeline, converter or a client gone.
+func (h *HTTPHandler) fail(w http.ResponseWriter, enc bodyEncoding, err error) {
+	r := h.r
+	{
+		o := r.classify(err)
+		o.counter.Add(1)
+		if o.retry {
+			w.Header().Set("Retry-After", strconv.FormatInt(retrySeconds(r.p.RetryAfter()), 10))
+		}
+		h.writeStatus(w, enc, o.httpStatus, o.code, err.Error())
+	}
+}
+
+// answer writes the success response, with partial success when items
+// were rejected.
+func (h *HTTPHandler) answer(w http.ResponseWriter, enc bodyEncoding, sig signal, rejected int64, reason string) {
+	r := h.r
 	var resp interface {
 		MarshalProto() ([]byte, error)
 		MarshalJSON() ([]byte, error)
@@ -275,7 +320,10 @@ func (h *HTTPHandler) ServeHTTP(w http.ResponseWriter, req *http.Request) {
 		}
 		resp = tr
 	}
-	var body []byte
+	var (
+		body []byte
+		err  error
+	)
 	if enc == encJSON {
 		body, err = resp.MarshalJSON()
 	} else {
@@ -335,29 +383,53 @@ func (h *HTTPHandler) decode(body []byte, sig signal, enc bodyEncoding) (ptrace.
 	return td, ld, 0, ""
 }
 
-// readBody reads the body into buf within the configured limits.
-func (h *HTTPHandler) readBody(req *http.Request, buf *bytes.Buffer, gz bool) (int, string) {
+// readBody reads the body into buf within the configured limits, holding
+// its buffer in res. It returns the status (400, 408 or 413) and message of
+// a body that cannot be read, or a budget (or client gone) error.
+func (h *HTTPHandler) readBody(ctx context.Context, req *http.Request, buf *bytes.Buffer, gz bool, res *reservation) (int, string, error) {
 	body := &limitedBody{r: req.Body, left: h.cfg.MaxRequestBytes + 1}
-	tooLarge := func() (int, string) {
-		return http.StatusRequestEntityTooLarge, fmt.Sprintf("request body exceeds the limit of %d bytes", h.cfg.MaxRequestBytes)
+	tooLarge := func() (int, string, error) {
+		return http.StatusRequestEntityTooLarge, fmt.Sprintf("request body exceeds the limit of %d bytes", h.cfg.MaxRequestBytes), nil
 	}
-	timedOut := func() (int, string) {
-		return http.StatusRequestTimeout, fmt.Sprintf("request body not received within %s", h.cfg.BodyReadTimeout)
+	timedOut := func() (int, string, error) {
+		return http.StatusRequestTimeout, fmt.Sprintf("request body not received within %s", h.cfg.BodyReadTimeout), nil
+	}
+	// A pooled buffer much larger than this request needs (or than a fair
+	// share of the budget) would be reserved whole: leave it to the GC.
+	hold := int64(maxPooledBuffer)
+	if b := h.r.budget; b != nil {
+		hold = min(hold, b.read.limit/8)
+	}
+	if n := req.ContentLength; !gz && n >= 0 {
+		hold = min(hold, 2*(n+1)+minGrow)
+	}
+	if int64(buf.Cap()) > hold {
+		*buf = bytes.Buffer{}
+	}
+	if err := res.ensure(ctx, int64(buf.Cap())); err != nil {
+		return 0, "", err
 	}
 	if !gz {
-		if n := req.ContentLength; n > 0 {
-			buf.Grow(int(n))
+		if n := req.ContentLength; n > 0 && n <= h.cfg.MaxRequestBytes {
+			// One byte more than announced: reading EOF then needs no growth.
+			if err := res.ensure(ctx, int64(buf.Cap())+n+1); err != nil {
+				return 0, "", err
+			}
+			buf.Grow(int(n) + 1)
+			res.shrink(int64(buf.Cap()))
 		}
-		_, err := buf.ReadFrom(body)
+		over, budgetErr, err := readInto(ctx, body, buf, h.cfg.MaxRequestBytes, res)
 		switch {
-		case body.over():
+		case budgetErr != nil:
+			return 0, "", budgetErr
+		case over || body.over():
 			return tooLarge()
 		case errors.Is(body.err, os.ErrDeadlineExceeded):
 			return timedOut()
 		case err != nil:
-			return http.StatusBadRequest, fmt.Sprintf("reading request body: %v", err)
+			return http.StatusBadRequest, fmt.Sprintf("reading request body: %v", err), nil
 		}
-		return 0, ""
+		return 0, "", nil
 	}
 	zr, err := getGzipReader(body)
 	if err != nil {
@@ -367,23 +439,72 @@ func (h *HTTPHandler) readBody(req *http.Request, buf *bytes.Buffer, gz bool) (i
 		if errors.Is(body.err, os.ErrDeadlineExceeded) {
 			return timedOut()
 		}
-		return http.StatusBadRequest, fmt.Sprintf("decompressing gzip request body: %v", err)
+		return http.StatusBadRequest, fmt.Sprintf("decompressing gzip request body: %v", err), nil
 	}
 	defer gzipPool.Put(zr)
-	_, err = buf.ReadFrom(io.LimitReader(zr, h.cfg.MaxDecompressedBytes+1))
+	over, budgetErr, err := readInto(ctx, zr, buf, h.cfg.MaxDecompressedBytes, res)
 	switch {
+	case budgetErr != nil:
+		return 0, "", budgetErr
 	case body.over():
 		return tooLarge()
 	case errors.Is(body.err, os.ErrDeadlineExceeded):
 		return timedOut()
 	case body.err != nil:
-		return http.StatusBadRequest, fmt.Sprintf("reading request body: %v", body.err)
+		return http.StatusBadRequest, fmt.Sprintf("reading request body: %v", body.err), nil
 	case err != nil:
-		return http.StatusBadRequest, fmt.Sprintf("decompressing gzip request body: %v", err)
-	case int64(buf.Len()) > h.cfg.MaxDecompressedBytes:
-		return http.StatusRequestEntityTooLarge, fmt.Sprintf("decompressed request body exceeds the limit of %d bytes", h.cfg.MaxDecompressedBytes)
+		return http.StatusBadRequest, fmt.Sprintf("decompressing gzip request body: %v", err), nil
+	case over:
+		return http.StatusRequestEntityTooLarge, fmt.Sprintf("decompressed request body exceeds the limit of %d bytes", h.cfg.MaxDecompressedBytes), nil
 	}
-	return 0, ""
+	return 0, "", nil
+}
+
+// minGrow is the smallest step a body buffer grows by.
+const minGrow = 32 << 10
+
+// readInto reads src into buf until EOF, or until buf holds limit bytes and
+// src has more (over). Before the buffer grows it reserves in res what
+// growing holds: the old and the new array (bytes.Buffer at least doubles)
+// until the old one is garbage. It returns a budget error (nothing more
+// could be reserved) or the read error.
+func readInto(ctx context.Context, src io.Reader, buf *bytes.Buffer, limit int64, res *reservation) (over bool, budgetErr, readErr error) {
+	for {
+		if int64(buf.Len()) >= limit {
+			var probe [1]byte
+			n, err := io.ReadFull(src, probe[:])
+			switch {
+			case n > 0:
+				return true, nil, nil
+			case err == io.EOF:
+				return false, nil, nil
+			default:
+				return false, nil, err
+			}
+		}
+		if buf.Available() == 0 {
+			grow := min(max(buf.Cap(), minGrow), int(limit)-buf.Len())
+			next := int64(max(buf.Len()+grow, 2*buf.Cap()))
+			if err := res.ensure(ctx, int64(buf.Cap())+next+next/8); err != nil {
+				return false, err, nil
+			}
+			buf.Grow(grow)
+			if err := res.ensure(ctx, int64(buf.Cap())); err != nil {
+				return false, err, nil
+			}
+			res.shrink(int64(buf.Cap()))
+		}
+		p := buf.AvailableBuffer()
+		p = p[:min(cap(p), int(limit)-buf.Len())]
+		n, err := src.Read(p)
+		buf.Write(p[:n])
+		if err == io.EOF {
+			return false, nil, nil
+		}
+		if err != nil {
+			return false, nil, err
+		}
+	}
 }
 
 // limitedBody reads at most left bytes and remembers the underlying error.

@@ -439,6 +439,9 @@ func TestConfigValidate(t *testing.T) {
 		{"grpc msg", func(c *Config) { c.GRPC.MaxRecvMsgBytes = 0 }, "max receive message bytes 0"},
 		{"grpc streams", func(c *Config) { c.GRPC.MaxConcurrentStreams = 0 }, "max concurrent streams"},
 		{"timeouts", func(c *Config) { c.ReadTimeout = -1 }, "timeouts must not be negative"},
+		{"budget", func(c *Config) { c.MemoryBudgetBytes = 5 * c.HTTP.MaxRequestBytes }, "memory budget"},
+		{"budget wait", func(c *Config) { c.BudgetWait = -1 }, "budget wait"},
+		{"auth", func(c *Config) { c.HTTPAddr = "0.0.0.0:4318" }, "requires a bearer token"},
 	}
 	for _, c := range cases {
 		cfg := DefaultConfig()

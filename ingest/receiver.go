@@ -68,6 +68,9 @@ type receiver struct {
 	log  *slog.Logger
 	sem  chan struct{} // decoding/converting slots
 	c    receiverCounters
+	// budget bounds the memory of requests being read, decoded and
+	// converted, shared with the Server's other receiver; nil is unlimited.
+	budget *budgets
 }
 
 func newReceiver(conv Converter, p *Pipeline, logger *slog.Logger, slots int) (*receiver, error) {
@@ -137,8 +140,10 @@ type outcome struct {
 // classify maps a Submit or convert error to its answer.
 func (r *receiver) classify(err error) outcome {
 	switch {
-	case errors.Is(err, ErrBackpressure):
+	case errors.Is(err, ErrBackpressure), errors.Is(err, ErrOverBudget):
 		return outcome{http.StatusTooManyRequests, codes.ResourceExhausted, true, &r.c.refused}
+	case errors.Is(err, errNeverFits):
+		return outcome{http.StatusRequestEntityTooLarge, codes.ResourceExhausted, false, &r.c.tooLarge}
 	case errors.Is(err, ErrShuttingDown), errors.Is(err, ErrNotStarted):
 		return outcome{http.StatusServiceUnavailable, codes.Unavailable, true, &r.c.unavailable}
 	case errors.Is(err, ErrBatchTooLarge):

@@ -54,6 +54,7 @@ func runServe(ctx context.Context, args []string, env *cmdEnv) (err error) {
 	maxBody := fs.Int64("max-request-bytes", def.HTTP.MaxRequestBytes, "largest accepted request body, compressed (413 above)")
 	queueItems := fs.Int64("queue-items", def.Pipeline.MaxQueueItems, "spans, events and logs accepted but not yet committed before answering 429")
 	queueBytes := fs.Int64("queue-bytes", def.Pipeline.MaxQueueBytes, "estimated bytes of the same before answering 429")
+	budget := fs.Int64("memory-budget", def.MemoryBudgetBytes, "bytes OTLP requests may hold while being read, decompressed, decoded and converted (a third for bodies, the rest for decoding); beyond it requests wait briefly, then get 429 with Retry-After. With --queue-bytes it also sets the Go memory limit (GOMEMLIMIT, when set, wins)")
 	shutdownTimeout := fs.Duration("shutdown-timeout", 30*time.Second, "how long a graceful shutdown may take")
 	logLevel := fs.String("log-level", "info", "log level: debug, info, warn, error")
 	dbThreads := fs.Int("db-threads", defaultDBThreads(), "DuckDB worker threads; the default leaves one core to decoding and privacy (measured: on 2 cores, 1 thread ingests ~10% more)")
@@ -103,12 +104,19 @@ func runServe(ctx context.Context, args []string, env *cmdEnv) (err error) {
 	cfg.HTTP.MaxRequestBytes = *maxBody
 	cfg.HTTP.MaxDecompressedBytes = max(cfg.HTTP.MaxDecompressedBytes, *maxBody)
 	cfg.Pipeline.MaxQueueItems, cfg.Pipeline.MaxQueueBytes = *queueItems, *queueBytes
+	cfg.MemoryBudgetBytes = *budget
 	cfg.Pipeline.MaxCommitItems = min(cfg.Pipeline.MaxCommitItems, *queueItems)
 	if err := cfg.Validate(); err != nil {
 		if errors.Is(err, ingest.ErrAuthRequired) {
 			return usagef("%v (set --otlp-token-file or DEBUGAI_OTLP_TOKEN, or --otlp-client-ca)", err)
 		}
 		return usagef("%v", err)
+	}
+	if env.getenv("GOMEMLIMIT") == "" {
+		// What requests and the queue may hold, plus room for the rest of
+		// the Go heap: the GC works harder near it instead of letting the
+		// heap grow to GOGC's target (DuckDB's memory is not Go's).
+		debug.SetMemoryLimit(cfg.MemoryBudgetBytes + cfg.Pipeline.MaxQueueBytes + goHeapHeadroom)
 	}
 	redactor, _, err := pf.load(env)
 	if err != nil {
@@ -174,6 +182,10 @@ func runServe(ctx context.Context, args []string, env *cmdEnv) (err error) {
 	logger.Info("stopped", "stats", fmt.Sprintf("%+v", s))
 	return nil
 }
+
+// goHeapHeadroom is the Go heap serve needs besides ingest requests and
+// the queue: the store's Go side, MCP, analysis.
+const goHeapHeadroom = 256 << 20
 
 func orNone(s string) string {
 	if s == "" {
