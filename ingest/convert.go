@@ -198,6 +198,12 @@ func (c *PrivacyConverter) attribute(counts *privacy.Counts, src privacy.Source,
 	case pcommon.ValueTypeBool:
 		in = evidence.BoolValue(v.Bool())
 	case pcommon.ValueTypeMap, pcommon.ValueTypeSlice:
+		// Render a composite value only once the policy keeps its key: a
+		// dropped key must cost nothing however large or deep its value.
+		if c.r.ActionFor(key) == privacy.ActionDrop {
+			counts.Add(src, key, privacy.ActionDrop, 1)
+			return evidence.Value{}, false
+		}
 		in = evidence.StringValue(v.AsString())
 	default: // bytes and empty values are never stored
 		counts.Add(src, key, privacy.ActionDrop, 1)

@@ -94,12 +94,23 @@ func RegisterGRPC(s *grpc.Server, cfg GRPCConfig, conv Converter, p *Pipeline, l
 // export converts and submits one decoded request, answering with a gRPC
 // status error on failure.
 func (r *receiver) export(ctx context.Context, sig signal, td ptrace.Traces, ld plog.Logs) (rejected int64, reason string, err error) {
-	if err := r.acquire(ctx); err != nil {
-		r.c.canceled.Add(1)
-		return 0, "", status.FromContextError(err).Err()
+	// A request decoded by the receiver's own handlers holds its decoding
+	// slot and budget since before decoding (forMessage).
+	res, _ := ctx.Value(reservationKey{}).(*reservation)
+	if res == nil || res.releaseSlot == nil {
+		if err := r.acquire(ctx); err != nil {
+			r.c.canceled.Add(1)
+			return 0, "", status.FromContextError(err).Err()
+		}
 	}
 	b, rejected, reason, err := r.convert(sig, td, ld)
-	r.release()
+	// The decoded request is garbage now and the batch counts against the
+	// pipeline's queue bounds: the slot and the budget go back.
+	if res != nil && res.releaseSlot != nil {
+		res.done()
+	} else {
+		r.release()
+	}
 	if err == nil {
 		err = r.p.Submit(ctx, b)
 	}
@@ -188,7 +199,9 @@ func traceExportHandler(srv any, ctx context.Context, dec func(any) error, ic gr
 	s := srv.(*traceService)
 	s.r.c.requests.Add(1)
 	req := ptraceotlp.NewExportRequest()
-	m := &lenientMessage{unmarshal: req.UnmarshalProto}
+	ctx, res := s.r.reserve(ctx)
+	defer res.done()
+	m := &lenientMessage{unmarshal: req.UnmarshalProto, reserve: s.r.forMessage(ctx, res)}
 	if err := s.r.decoded(dec, m, "traces"); err != nil {
 		return nil, err
 	}
@@ -206,7 +219,9 @@ func logsExportHandler(srv any, ctx context.Context, dec func(any) error, ic grp
 	s := srv.(*logsService)
 	s.r.c.requests.Add(1)
 	req := plogotlp.NewExportRequest()
-	m := &lenientMessage{unmarshal: req.UnmarshalProto}
+	ctx, res := s.r.reserve(ctx)
+	defer res.done()
+	m := &lenientMessage{unmarshal: req.UnmarshalProto, reserve: s.r.forMessage(ctx, res)}
 	if err := s.r.decoded(dec, m, "logs"); err != nil {
 		return nil, err
 	}
@@ -243,11 +258,48 @@ func (r *receiver) decoded(dec func(any) error, m *lenientMessage, what string) 
 		r.c.malformed.Add(1)
 		return err
 	}
+	if m.budgetErr != nil {
+		o := r.classify(m.budgetErr)
+		o.counter.Add(1)
+		st := status.New(o.code, cleanMessage(m.budgetErr.Error()))
+		if o.retry {
+			if d, derr := st.WithDetails(&errdetails.RetryInfo{RetryDelay: durationpb.New(r.p.RetryAfter())}); derr == nil {
+				st = d
+			}
+		}
+		return st.Err()
+	}
 	if m.err != nil {
 		r.c.malformed.Add(1)
 		return status.Error(codes.InvalidArgument, cleanMessage(fmt.Sprintf("decoding protobuf %s export request: %v", what, m.err)))
 	}
 	return nil
+}
+
+// reservationKey carries a gRPC request's reservation to export.
+type reservationKey struct{}
+
+// reserve starts a request's reservation in the budget.
+func (r *receiver) reserve(ctx context.Context) (context.Context, *reservation) {
+	res := newReservation(r.budget)
+	return context.WithValue(ctx, reservationKey{}, res), res
+}
+
+// forMessage returns the hook run before a received message is decoded:
+// it reserves the message's bytes (already read by grpc-go, which bounds
+// them by MaxRecvMsgBytes), takes a decoding slot, then reserves what
+// decoding and converting will hold. export gives slot and budget back.
+func (r *receiver) forMessage(ctx context.Context, res *reservation) func(n int) error {
+	return func(n int) error {
+		if err := res.ensure(ctx, int64(n)); err != nil {
+			return err
+		}
+		if err := r.acquire(ctx); err != nil {
+			return err
+		}
+		res.releaseSlot = r.release
+		return res.ensureDecode(ctx, decodeFactorProto*int64(n))
+	}
 }
 
 // lenientMessage and rawMessage go through the gRPC codec that pdata
@@ -258,12 +310,19 @@ func (r *receiver) decoded(dec func(any) error, m *lenientMessage, what string) 
 // already encoded response.
 type lenientMessage struct {
 	unmarshal func([]byte) error
+	reserve   func(n int) error // nil: no budget
 	err       error
+	budgetErr error
 }
 
 func (m *lenientMessage) SizeProto() int          { return 0 }
 func (m *lenientMessage) MarshalProto([]byte) int { return 0 }
 func (m *lenientMessage) UnmarshalProto(b []byte) error {
+	if m.reserve != nil {
+		if m.budgetErr = m.reserve(len(b)); m.budgetErr != nil {
+			return nil
+		}
+	}
 	m.err = m.unmarshal(b)
 	return nil
 }

@@ -3,10 +3,13 @@ package ingest
 import (
 	"bytes"
 	"compress/gzip"
+	"context"
+	"errors"
 	"fmt"
 	"io"
 	"log/slog"
 	"net/http"
+	"os"
 	"runtime"
 	"strconv"
 	"strings"
@@ -42,19 +45,29 @@ type HTTPConfig struct {
 	// MaxDecompressedBytes bounds a gzip body once decompressed (gzip
 	// bombs); larger requests get 413. At least MaxRequestBytes.
 	MaxDecompressedBytes int64
-	// MaxConcurrentDecodes bounds the requests being read, decoded and
-	// converted at once; others wait. With the size limits it bounds the
-	// memory requests hold before they reach the pipeline.
+	// MaxConcurrentDecodes bounds the requests being decoded and converted
+	// at once; others wait. A slot is taken only once the body has been
+	// read, so slow senders cannot hold them.
 	MaxConcurrentDecodes int
+	// MaxConcurrentReads bounds the requests reading their bodies at once
+	// (slow connections among them); a request beyond it is answered 503
+	// with Retry-After at once, without reading its body.
+	MaxConcurrentReads int
+	// BodyReadTimeout bounds reading one request's body, from the end of
+	// its headers; a body not complete by then is answered 408.
+	BodyReadTimeout time.Duration
 }
 
-// DefaultHTTPConfig returns 16 MiB compressed, 64 MiB decompressed and two
-// decoding slots per CPU (at least four).
+// DefaultHTTPConfig returns 16 MiB compressed, 64 MiB decompressed, two
+// decoding slots per CPU (at least four), 256 bodies read at once and 30
+// seconds to send one (16 MiB at about 0.5 MiB/s).
 func DefaultHTTPConfig() HTTPConfig {
 	return HTTPConfig{
 		MaxRequestBytes:      16 << 20,
 		MaxDecompressedBytes: 64 << 20,
 		MaxConcurrentDecodes: defaultSlots(),
+		MaxConcurrentReads:   256,
+		BodyReadTimeout:      30 * time.Second,
 	}
 }
 
@@ -70,6 +83,10 @@ func (c HTTPConfig) Validate() error {
 			c.MaxDecompressedBytes, c.MaxRequestBytes)
 	case c.MaxConcurrentDecodes <= 0:
 		return fmt.Errorf("http: max concurrent decodes %d: must be positive", c.MaxConcurrentDecodes)
+	case c.MaxConcurrentReads <= 0:
+		return fmt.Errorf("http: max concurrent reads %d: must be positive", c.MaxConcurrentReads)
+	case c.BodyReadTimeout <= 0:
+		return fmt.Errorf("http: body read timeout %s: must be positive", c.BodyReadTimeout)
 	}
 	return nil
 }
@@ -79,14 +96,17 @@ func (c HTTPConfig) Validate() error {
 // answers in the request's encoding, with 200 only once the batch is
 // committed. Failures carry a google.rpc.Status body.
 type HTTPHandler struct {
-	cfg HTTPConfig
-	r   *receiver
+	cfg   HTTPConfig
+	r     *receiver
+	reads chan struct{} // body-reading slots, taken without waiting
+	auth  *authenticator
 }
 
 var _ http.Handler = (*HTTPHandler)(nil)
 
 // NewHTTPHandler returns a handler feeding p through conv. A nil logger
-// discards.
+// discards. The handler itself checks neither tokens nor Host/Origin; a
+// Server applies its AuthConfig to it.
 func NewHTTPHandler(cfg HTTPConfig, conv Converter, p *Pipeline, logger *slog.Logger) (*HTTPHandler, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
@@ -95,7 +115,7 @@ func NewHTTPHandler(cfg HTTPConfig, conv Converter, p *Pipeline, logger *slog.Lo
 	if err != nil {
 		return nil, fmt.Errorf("http: %w", err)
 	}
-	return &HTTPHandler{cfg: cfg, r: r}, nil
+	return &HTTPHandler{cfg: cfg, r: r, reads: make(chan struct{}, cfg.MaxConcurrentReads)}, nil
 }
 
 // Register mounts the handler on mux at TracesPath and LogsPath.
@@ -132,6 +152,16 @@ func (h *HTTPHandler) ServeHTTP(w http.ResponseWriter, req *http.Request) {
 	r := h.r
 	r.c.requests.Add(1)
 	enc, encOK := mediaType(req.Header.Get("Content-Type"))
+	if h.auth != nil {
+		if code, gcode, msg := h.auth.checkHTTP(req); code != 0 {
+			r.c.unauthorized.Add(1)
+			if code == http.StatusUnauthorized {
+				w.Header().Set("WWW-Authenticate", `Bearer realm="debugai-otlp"`)
+			}
+			h.writeStatus(w, enc, code, gcode, msg)
+			return
+		}
+	}
 	var sig signal
 	switch req.URL.Path {
 	case TracesPath:
@@ -140,7 +170,7 @@ func (h *HTTPHandler) ServeHTTP(w http.ResponseWriter, req *http.Request) {
 		sig = signalLogs
 	default:
 		r.c.unsupported.Add(1)
-		h.writeStatus(w, enc, http.StatusNotFound, codes.NotFound, fmt.Sprintf("unknown path %q: use %s or %s", req.URL.Path, TracesPath, LogsPath))
+		h.writeStatus(w, enc, http.StatusNotFound, codes.NotFound, fmt.Sprintf("unknown path %s: use %s or %s", headerToken(req.URL.Path), TracesPath, LogsPath))
 		return
 	}
 	if req.Method != http.MethodPost {
@@ -152,7 +182,7 @@ func (h *HTTPHandler) ServeHTTP(w http.ResponseWriter, req *http.Request) {
 	if !encOK {
 		r.c.unsupported.Add(1)
 		h.writeStatus(w, enc, http.StatusUnsupportedMediaType, codes.InvalidArgument,
-			fmt.Sprintf("unsupported content type %q: use %s or %s", req.Header.Get("Content-Type"), contentTypeProto, contentTypeJSON))
+			fmt.Sprintf("unsupported content type %s: use %s or %s", headerToken(req.Header.Get("Content-Type")), contentTypeProto, contentTypeJSON))
 		return
 	}
 	var gz bool
@@ -163,7 +193,7 @@ func (h *HTTPHandler) ServeHTTP(w http.ResponseWriter, req *http.Request) {
 	default:
 		r.c.unsupported.Add(1)
 		h.writeStatus(w, enc, http.StatusUnsupportedMediaType, codes.InvalidArgument,
-			fmt.Sprintf("unsupported content encoding %q: use gzip or identity", ce))
+			fmt.Sprintf("unsupported content encoding %s: use gzip or identity", headerToken(ce)))
 		return
 	}
 	if req.ContentLength > h.cfg.MaxRequestBytes {
@@ -173,35 +203,76 @@ func (h *HTTPHandler) ServeHTTP(w http.ResponseWriter, req *http.Request) {
 		return
 	}
 
+	// Read the whole body first, under its own deadline and a bound on
+	// bodies in flight; only then wait for a decoding slot, so that slow
+	// senders hold a connection each and nothing the others need.
+	select {
+	case h.reads <- struct{}{}:
+	default:
+		r.c.unavailable.Add(1)
+		w.Header().Set("Retry-After", strconv.FormatInt(retrySeconds(r.p.RetryAfter()), 10))
+		h.writeStatus(w, enc, http.StatusServiceUnavailable, codes.Unavailable,
+			fmt.Sprintf("too many request bodies in flight (limit %d): retry later", h.cfg.MaxConcurrentReads))
+		return
+	}
+	// Every byte held for this request, from the body buffer to the
+	// converted batch, is reserved in the memory budget first.
 	ctx := req.Context()
+	res := newReservation(r.budget)
+	defer res.done()
+	buf := getBuffer()
+	bufDone := false
+	defer func() {
+		if !bufDone {
+			putBuffer(buf)
+		}
+	}()
+	rc := http.NewResponseController(w)
+	_ = rc.SetReadDeadline(time.Now().Add(h.cfg.BodyReadTimeout)) // unsupported only by test recorders
+	code, msg, err := h.readBody(ctx, req, buf, gz, res)
+	<-h.reads
+	if err != nil {
+		h.fail(w, enc, err)
+		return
+	}
+	if code != 0 {
+		h.refuse(w, enc, code, msg)
+		return
+	}
+
 	if err := r.acquire(ctx); err != nil { // the client is gone
 		r.c.canceled.Add(1)
 		h.writeStatus(w, enc, http.StatusServiceUnavailable, codes.Canceled, "request canceled while waiting to be decoded")
 		return
 	}
-	td, ld, code, msg := h.decode(req, sig, enc, gz)
+	factor := int64(decodeFactorProto)
+	if enc == encJSON {
+		factor = decodeFactorJSON
+	}
+	if err := res.ensureDecode(ctx, factor*int64(buf.Len())); err != nil {
+		r.release()
+		h.fail(w, enc, err)
+		return
+	}
+	td, ld, code, msg := h.decode(buf.Bytes(), sig, enc)
+	putBuffer(buf) // the decoders copy what they keep
+	bufDone = true
+	res.shrink(0)
 	if code != 0 {
 		r.release()
-		if code == http.StatusRequestEntityTooLarge {
-			r.c.tooLarge.Add(1)
-		} else {
-			r.c.malformed.Add(1)
-		}
-		h.writeStatus(w, enc, code, codes.InvalidArgument, msg)
+		h.refuse(w, enc, code, msg)
 		return
 	}
 	b, rejected, reason, err := r.convert(sig, td, ld)
 	r.release()
+	// The batch now counts against the pipeline's queue bounds.
+	td, ld = ptrace.Traces{}, plog.Logs{}
+	res.done()
 	if err == nil {
 		err = r.p.Submit(ctx, b)
 	}
 	if err != nil {
-		o := r.classify(err)
-		o.counter.Add(1)
-		if o.retry {
-			w.Header().Set("Retry-After", strconv.FormatInt(retrySeconds(r.p.RetryAfter()), 10))
-		}
-		h.writeStatus(w, enc, o.httpStatus, o.code, err.Error())
+		h.fail(w, enc, err)
 		return
 	}
 	r.c.accepted.Add(1)
@@ -209,6 +280,27 @@ func (h *HTTPHandler) ServeHTTP(w http.ResponseWriter, req *http.Request) {
 	if b != nil {
 		r.c.acceptedItems.Add(int64(b.Len()))
 	}
+	h.answer(w, enc, sig, rejected, reason)
+}
+
+// fail answers a request that failed after its headers were accepted:
+// budget, pipeline, converter or a client gone.
+func (h *HTTPHandler) fail(w http.ResponseWriter, enc bodyEncoding, err error) {
+	r := h.r
+	{
+		o := r.classify(err)
+		o.counter.Add(1)
+		if o.retry {
+			w.Header().Set("Retry-After", strconv.FormatInt(retrySeconds(r.p.RetryAfter()), 10))
+		}
+		h.writeStatus(w, enc, o.httpStatus, o.code, err.Error())
+	}
+}
+
+// answer writes the success response, with partial success when items
+// were rejected.
+func (h *HTTPHandler) answer(w http.ResponseWriter, enc bodyEncoding, sig signal, rejected int64, reason string) {
+	r := h.r
 	var resp interface {
 		MarshalProto() ([]byte, error)
 		MarshalJSON() ([]byte, error)
@@ -228,7 +320,10 @@ func (h *HTTPHandler) ServeHTTP(w http.ResponseWriter, req *http.Request) {
 		}
 		resp = tr
 	}
-	var body []byte
+	var (
+		body []byte
+		err  error
+	)
 	if enc == encJSON {
 		body, err = resp.MarshalJSON()
 	} else {
@@ -241,34 +336,41 @@ func (h *HTTPHandler) ServeHTTP(w http.ResponseWriter, req *http.Request) {
 	writeBody(w, enc, http.StatusOK, body)
 }
 
-// decode reads and decodes the body. On failure it returns the HTTP status
-// (400 or 413) and a message naming the problem.
-func (h *HTTPHandler) decode(req *http.Request, sig signal, enc bodyEncoding, gz bool) (ptrace.Traces, plog.Logs, int, string) {
-	buf := getBuffer()
-	defer putBuffer(buf)
-	if code, msg := h.readBody(req, buf, gz); code != 0 {
-		return ptrace.Traces{}, plog.Logs{}, code, msg
+// refuse answers a body that could not be read or decoded: 400, 408 or
+// 413.
+func (h *HTTPHandler) refuse(w http.ResponseWriter, enc bodyEncoding, code int, msg string) {
+	switch code {
+	case http.StatusRequestEntityTooLarge:
+		h.r.c.tooLarge.Add(1)
+	case http.StatusRequestTimeout:
+		h.r.c.timedOut.Add(1)
+		w.Header().Set("Connection", "close")
+	default:
+		h.r.c.malformed.Add(1)
 	}
+	h.writeStatus(w, enc, code, codes.InvalidArgument, msg)
+}
+
+// decode decodes a body. On failure it returns the HTTP status (400) and a
+// message naming the problem.
+func (h *HTTPHandler) decode(body []byte, sig signal, enc bodyEncoding) (ptrace.Traces, plog.Logs, int, string) {
 	var (
 		err error
 		td  ptrace.Traces
 		ld  plog.Logs
 	)
-	if sig == signalLogs {
+	switch {
+	case sig == signalLogs && enc == encJSON:
+		ld, err = unmarshalLogsJSON(body)
+	case sig == signalLogs:
 		r := plogotlp.NewExportRequest()
-		if enc == encJSON {
-			err = r.UnmarshalJSON(buf.Bytes())
-		} else {
-			err = r.UnmarshalProto(buf.Bytes())
-		}
+		err = r.UnmarshalProto(body)
 		ld = r.Logs()
-	} else {
+	case enc == encJSON:
+		td, err = unmarshalTracesJSON(body)
+	default:
 		r := ptraceotlp.NewExportRequest()
-		if enc == encJSON {
-			err = r.UnmarshalJSON(buf.Bytes())
-		} else {
-			err = r.UnmarshalProto(buf.Bytes())
-		}
+		err = r.UnmarshalProto(body)
 		td = r.Traces()
 	}
 	if err != nil {
@@ -281,45 +383,128 @@ func (h *HTTPHandler) decode(req *http.Request, sig signal, enc bodyEncoding, gz
 	return td, ld, 0, ""
 }
 
-// readBody reads the body into buf within the configured limits.
-func (h *HTTPHandler) readBody(req *http.Request, buf *bytes.Buffer, gz bool) (int, string) {
+// readBody reads the body into buf within the configured limits, holding
+// its buffer in res. It returns the status (400, 408 or 413) and message of
+// a body that cannot be read, or a budget (or client gone) error.
+func (h *HTTPHandler) readBody(ctx context.Context, req *http.Request, buf *bytes.Buffer, gz bool, res *reservation) (int, string, error) {
 	body := &limitedBody{r: req.Body, left: h.cfg.MaxRequestBytes + 1}
-	tooLarge := func() (int, string) {
-		return http.StatusRequestEntityTooLarge, fmt.Sprintf("request body exceeds the limit of %d bytes", h.cfg.MaxRequestBytes)
+	tooLarge := func() (int, string, error) {
+		return http.StatusRequestEntityTooLarge, fmt.Sprintf("request body exceeds the limit of %d bytes", h.cfg.MaxRequestBytes), nil
+	}
+	timedOut := func() (int, string, error) {
+		return http.StatusRequestTimeout, fmt.Sprintf("request body not received within %s", h.cfg.BodyReadTimeout), nil
+	}
+	// A pooled buffer much larger than this request needs (or than a fair
+	// share of the budget) would be reserved whole: leave it to the GC.
+	hold := int64(maxPooledBuffer)
+	if b := h.r.budget; b != nil {
+		hold = min(hold, b.read.limit/8)
+	}
+	if n := req.ContentLength; !gz && n >= 0 {
+		hold = min(hold, 2*(n+1)+minGrow)
+	}
+	if int64(buf.Cap()) > hold {
+		*buf = bytes.Buffer{}
+	}
+	if err := res.ensure(ctx, int64(buf.Cap())); err != nil {
+		return 0, "", err
 	}
 	if !gz {
-		if n := req.ContentLength; n > 0 {
-			buf.Grow(int(n))
+		if n := req.ContentLength; n > 0 && n <= h.cfg.MaxRequestBytes {
+			// One byte more than announced: reading EOF then needs no growth.
+			if err := res.ensure(ctx, int64(buf.Cap())+n+1); err != nil {
+				return 0, "", err
+			}
+			buf.Grow(int(n) + 1)
+			res.shrink(int64(buf.Cap()))
 		}
-		_, err := buf.ReadFrom(body)
+		over, budgetErr, err := readInto(ctx, body, buf, h.cfg.MaxRequestBytes, res)
 		switch {
-		case body.over():
+		case budgetErr != nil:
+			return 0, "", budgetErr
+		case over || body.over():
 			return tooLarge()
+		case errors.Is(body.err, os.ErrDeadlineExceeded):
+			return timedOut()
 		case err != nil:
-			return http.StatusBadRequest, fmt.Sprintf("reading request body: %v", err)
+			return http.StatusBadRequest, fmt.Sprintf("reading request body: %v", err), nil
 		}
-		return 0, ""
+		return 0, "", nil
 	}
 	zr, err := getGzipReader(body)
 	if err != nil {
 		if body.over() {
 			return tooLarge()
 		}
-		return http.StatusBadRequest, fmt.Sprintf("decompressing gzip request body: %v", err)
+		if errors.Is(body.err, os.ErrDeadlineExceeded) {
+			return timedOut()
+		}
+		return http.StatusBadRequest, fmt.Sprintf("decompressing gzip request body: %v", err), nil
 	}
 	defer gzipPool.Put(zr)
-	_, err = buf.ReadFrom(io.LimitReader(zr, h.cfg.MaxDecompressedBytes+1))
+	over, budgetErr, err := readInto(ctx, zr, buf, h.cfg.MaxDecompressedBytes, res)
 	switch {
+	case budgetErr != nil:
+		return 0, "", budgetErr
 	case body.over():
 		return tooLarge()
+	case errors.Is(body.err, os.ErrDeadlineExceeded):
+		return timedOut()
 	case body.err != nil:
-		return http.StatusBadRequest, fmt.Sprintf("reading request body: %v", body.err)
+		return http.StatusBadRequest, fmt.Sprintf("reading request body: %v", body.err), nil
 	case err != nil:
-		return http.StatusBadRequest, fmt.Sprintf("decompressing gzip request body: %v", err)
-	case int64(buf.Len()) > h.cfg.MaxDecompressedBytes:
-		return http.StatusRequestEntityTooLarge, fmt.Sprintf("decompressed request body exceeds the limit of %d bytes", h.cfg.MaxDecompressedBytes)
+		return http.StatusBadRequest, fmt.Sprintf("decompressing gzip request body: %v", err), nil
+	case over:
+		return http.StatusRequestEntityTooLarge, fmt.Sprintf("decompressed request body exceeds the limit of %d bytes", h.cfg.MaxDecompressedBytes), nil
 	}
-	return 0, ""
+	return 0, "", nil
+}
+
+// minGrow is the smallest step a body buffer grows by.
+const minGrow = 32 << 10
+
+// readInto reads src into buf until EOF, or until buf holds limit bytes and
+// src has more (over). Before the buffer grows it reserves in res what
+// growing holds: the old and the new array (bytes.Buffer at least doubles)
+// until the old one is garbage. It returns a budget error (nothing more
+// could be reserved) or the read error.
+func readInto(ctx context.Context, src io.Reader, buf *bytes.Buffer, limit int64, res *reservation) (over bool, budgetErr, readErr error) {
+	for {
+		if int64(buf.Len()) >= limit {
+			var probe [1]byte
+			n, err := io.ReadFull(src, probe[:])
+			switch {
+			case n > 0:
+				return true, nil, nil
+			case err == io.EOF:
+				return false, nil, nil
+			default:
+				return false, nil, err
+			}
+		}
+		if buf.Available() == 0 {
+			grow := min(max(buf.Cap(), minGrow), int(limit)-buf.Len())
+			next := int64(max(buf.Len()+grow, 2*buf.Cap()))
+			if err := res.ensure(ctx, int64(buf.Cap())+next+next/8); err != nil {
+				return false, err, nil
+			}
+			buf.Grow(grow)
+			if err := res.ensure(ctx, int64(buf.Cap())); err != nil {
+				return false, err, nil
+			}
+			res.shrink(int64(buf.Cap()))
+		}
+		p := buf.AvailableBuffer()
+		p = p[:min(cap(p), int(limit)-buf.Len())]
+		n, err := src.Read(p)
+		buf.Write(p[:n])
+		if err == io.EOF {
+			return false, nil, nil
+		}
+		if err != nil {
+			return false, nil, err
+		}
+	}
 }
 
 // limitedBody reads at most left bytes and remembers the underlying error.

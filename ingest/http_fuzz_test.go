@@ -5,6 +5,7 @@ import (
 	"context"
 	"net/http"
 	"net/http/httptest"
+	"strings"
 	"testing"
 	"time"
 )
@@ -23,6 +24,7 @@ func fuzzHTTP(f *testing.F, sig signal, enc bodyEncoding) {
 	}
 	seeds = append(seeds, nil, []byte("{}"), []byte(`{"resourceSpans":[{"scopeSpans":[{"spans":[{"traceId":"zz"}]}]}]}`),
 		[]byte{0x0a, 0x02, 0x0a, 0x00}, []byte{0xff})
+	seeds = append(seeds, hostileSeeds(f, sig, enc)...)
 	for _, s := range seeds {
 		f.Add(s, false)
 		f.Add(s, true)
@@ -77,6 +79,40 @@ func fuzzHTTP(f *testing.F, sig signal, enc bodyEncoding) {
 			t.Errorf("status %d (body %q)", c, rec.Body.Bytes())
 		}
 	})
+}
+
+// hostileSeeds are bodies shaped like attacks: values nested just within
+// and beyond the depth limit (kvlists and arrays), nesting in unknown
+// fields, and huge names and values.
+func hostileSeeds(f *testing.F, sig signal, enc bodyEncoding) [][]byte {
+	huge := strings.Repeat("x", 256<<10)
+	var out [][]byte
+	if sig == signalLogs {
+		for _, pl := range deepPlaces() {
+			if pl.logs != nil {
+				out = append(out, logsBody(f, pl.logs(MaxValueDepth/2, false), enc), logsBody(f, pl.logs(MaxValueDepth/3+1, true), enc))
+			}
+		}
+		ld := buildLogs(huge)
+		ld.ResourceLogs().At(0).ScopeLogs().At(0).LogRecords().At(0).Attributes().PutStr(huge, huge)
+		return append(out, logsBody(f, ld, enc))
+	}
+	for _, pl := range deepPlaces() {
+		if pl.traces != nil {
+			out = append(out, tracesBody(f, pl.traces(MaxValueDepth/2, false), enc), tracesBody(f, pl.traces(MaxValueDepth/3+1, true), enc))
+		}
+	}
+	td := buildTraces("h", 1)
+	sp := td.ResourceSpans().At(0).ScopeSpans().At(0).Spans().At(0)
+	sp.SetName(huge)
+	sp.Status().SetMessage(huge)
+	sp.Attributes().PutStr("http.route", huge)
+	out = append(out, tracesBody(f, td, enc))
+	if enc == encJSON {
+		out = append(out, deepJSONTraces(2000, false), deepJSONTraces(MaxValueDepth, true),
+			[]byte(`{"resourceSpans":[{"x":`+strings.Repeat("[", 5000)+strings.Repeat("]", 5000)+`}]}`))
+	}
+	return out
 }
 
 func FuzzHTTPTracesProto(f *testing.F) { fuzzHTTP(f, signalTraces, encProto) }

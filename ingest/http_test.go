@@ -434,9 +434,14 @@ func TestConfigValidate(t *testing.T) {
 		{"body", func(c *Config) { c.HTTP.MaxRequestBytes = 0 }, "max request bytes 0"},
 		{"decompressed", func(c *Config) { c.HTTP.MaxDecompressedBytes = 1 }, "max decompressed bytes 1"},
 		{"decodes", func(c *Config) { c.HTTP.MaxConcurrentDecodes = 0 }, "max concurrent decodes 0"},
+		{"reads", func(c *Config) { c.HTTP.MaxConcurrentReads = 0 }, "max concurrent reads 0"},
+		{"body timeout", func(c *Config) { c.HTTP.BodyReadTimeout = 0 }, "body read timeout 0s"},
 		{"grpc msg", func(c *Config) { c.GRPC.MaxRecvMsgBytes = 0 }, "max receive message bytes 0"},
 		{"grpc streams", func(c *Config) { c.GRPC.MaxConcurrentStreams = 0 }, "max concurrent streams"},
 		{"timeouts", func(c *Config) { c.ReadTimeout = -1 }, "timeouts must not be negative"},
+		{"budget", func(c *Config) { c.MemoryBudgetBytes = 5 * c.HTTP.MaxRequestBytes }, "memory budget"},
+		{"budget wait", func(c *Config) { c.BudgetWait = -1 }, "budget wait"},
+		{"auth", func(c *Config) { c.HTTPAddr = "0.0.0.0:4318" }, "requires a bearer token"},
 	}
 	for _, c := range cases {
 		cfg := DefaultConfig()

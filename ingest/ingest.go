@@ -14,6 +14,11 @@
 //   - RegisterGRPC: the OTLP trace and log services on a *grpc.Server;
 //   - Server: both listeners and the pipeline with one Start/Shutdown.
 //
+// Hostile senders are expected: OTLP/JSON nesting is bounded like protobuf's
+// (MaxValueDepth), bodies are read under a deadline before a decoding slot
+// is taken, errors name field paths and never values, and AuthConfig
+// (bearer tokens, mTLS, Host/Origin checks) says who may send.
+//
 // Conversion (pdata to evidence) is not done here: callers supply a Converter.
 package ingest
 

@@ -117,18 +117,18 @@ func decodeJSONRecord(b []byte, sig FileSignal) (FileRecord, error) {
 		}
 	}
 	if isLogs {
-		req := plogotlp.NewExportRequest()
-		if err := req.UnmarshalJSON(b); err != nil {
+		ld, err := unmarshalLogsJSON(b)
+		if err != nil {
 			return rec, fmt.Errorf("decoding OTLP/JSON logs: %w", err)
 		}
-		rec.IsLogs, rec.Logs = true, req.Logs()
+		rec.IsLogs, rec.Logs = true, ld
 		return rec, nil
 	}
-	req := ptraceotlp.NewExportRequest()
-	if err := req.UnmarshalJSON(b); err != nil {
+	td, err := unmarshalTracesJSON(b)
+	if err != nil {
 		return rec, fmt.Errorf("decoding OTLP/JSON traces: %w", err)
 	}
-	rec.Traces = req.Traces()
+	rec.Traces = td
 	return rec, nil
 }
 

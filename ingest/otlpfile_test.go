@@ -156,12 +156,31 @@ func FuzzReadOTLPFile(f *testing.F) {
 	f.Add(lp, "kernel.pb")
 	f.Add([]byte("\n\n{}\n"), "b.jsonl")
 	f.Add(binary.BigEndian.AppendUint32(nil, 5), "c.pb")
+	f.Add(deepJSONTraces(MaxValueDepth, true), "deep.jsonl")
+	f.Add(deepJSONTraces(2000, false), "deeper.jsonl")
+	for _, pl := range deepPlaces() {
+		if pl.traces != nil {
+			b, _ := ptraceotlp.NewExportRequestFromTraces(pl.traces(MaxValueDepth/3+1, true)).MarshalJSON()
+			f.Add(b, "place.jsonl")
+		} else {
+			b, _ := plogotlp.NewExportRequestFromLogs(pl.logs(MaxValueDepth/2, false)).MarshalProto()
+			f.Add(b, "place-logs.pb")
+		}
+	}
+	conv := testConverter(f)
 	f.Fuzz(func(t *testing.T, data []byte, name string) {
 		n := 0
 		_ = ReadOTLPFile(bytes.NewReader(data), name, FileAuto, func(r FileRecord) error {
 			n++
 			if r.Index < 1 {
 				t.Fatalf("record index %d", r.Index)
+			}
+			// What import does next: the privacy converter must not
+			// panic or recurse without bound on anything decoded.
+			if r.IsLogs {
+				conv.ConvertLogs(r.Logs)
+			} else {
+				conv.ConvertTraces(r.Traces)
 			}
 			return nil
 		})

@@ -19,15 +19,17 @@ import (
 // ReceiverStats counts what one receiver (HTTP or gRPC) answered. Every
 // request lands in exactly one outcome counter.
 type ReceiverStats struct {
-	Requests    int64 // all requests, including those refused before decoding
-	Accepted    int64 // acknowledged: committed (2xx / OK)
-	Malformed   int64 // undecodable body (400 / INVALID_ARGUMENT)
-	TooLarge    int64 // over a size limit (413 / RESOURCE_EXHAUSTED)
-	Unsupported int64 // wrong method, path, content type or encoding (404, 405, 415)
-	Refused     int64 // queue full (429 / RESOURCE_EXHAUSTED with RetryInfo)
-	Unavailable int64 // shutting down or the write failed (503 / UNAVAILABLE)
-	Internal    int64 // the converter panicked (500 / INTERNAL)
-	Canceled    int64 // the client left before its answer
+	Requests     int64 // all requests, including those refused before decoding
+	Accepted     int64 // acknowledged: committed (2xx / OK)
+	Malformed    int64 // undecodable body (400 / INVALID_ARGUMENT)
+	TooLarge     int64 // over a size limit (413 / RESOURCE_EXHAUSTED)
+	Unsupported  int64 // wrong method, path, content type or encoding (404, 405, 415)
+	Refused      int64 // queue full (429 / RESOURCE_EXHAUSTED with RetryInfo)
+	Unavailable  int64 // shutting down or the write failed (503 / UNAVAILABLE)
+	Internal     int64 // the converter panicked (500 / INTERNAL)
+	Canceled     int64 // the client left before its answer
+	TimedOut     int64 // the body did not arrive in time (408)
+	Unauthorized int64 // no or wrong token, or a Host/Origin not allowed (401, 403 / UNAUTHENTICATED)
 
 	AcceptedItems int64 // items in acknowledged requests
 	RejectedItems int64 // items the converter refused (reported as partial success)
@@ -35,7 +37,8 @@ type ReceiverStats struct {
 
 type receiverCounters struct {
 	requests, accepted, malformed, tooLarge, unsupported atomic.Int64
-	refused, unavailable, internal, canceled             atomic.Int64
+	refused, unavailable, internal, canceled, timedOut   atomic.Int64
+	unauthorized                                         atomic.Int64
 	acceptedItems, rejectedItems                         atomic.Int64
 }
 
@@ -50,6 +53,8 @@ func (c *receiverCounters) snapshot() ReceiverStats {
 		Unavailable:   c.unavailable.Load(),
 		Internal:      c.internal.Load(),
 		Canceled:      c.canceled.Load(),
+		TimedOut:      c.timedOut.Load(),
+		Unauthorized:  c.unauthorized.Load(),
 		AcceptedItems: c.acceptedItems.Load(),
 		RejectedItems: c.rejectedItems.Load(),
 	}
@@ -63,6 +68,9 @@ type receiver struct {
 	log  *slog.Logger
 	sem  chan struct{} // decoding/converting slots
 	c    receiverCounters
+	// budget bounds the memory of requests being read, decoded and
+	// converted, shared with the Server's other receiver; nil is unlimited.
+	budget *budgets
 }
 
 func newReceiver(conv Converter, p *Pipeline, logger *slog.Logger, slots int) (*receiver, error) {
@@ -109,7 +117,8 @@ func (r *receiver) convert(sig signal, td ptrace.Traces, ld plog.Logs) (b *evide
 	defer func() {
 		if v := recover(); v != nil {
 			r.log.Error("converter panicked", "signal", sig.String(), "panic", v, "stack", string(debug.Stack()))
-			b, rejected, reason, err = nil, 0, "", fmt.Errorf("converting %s: %v: %w", sig, v, ErrConverterPanic)
+			// The panic value is logged, not answered: it may quote input.
+			b, rejected, reason, err = nil, 0, "", fmt.Errorf("converting %s: %w", sig, ErrConverterPanic)
 		}
 	}()
 	if sig == signalLogs {
@@ -131,8 +140,10 @@ type outcome struct {
 // classify maps a Submit or convert error to its answer.
 func (r *receiver) classify(err error) outcome {
 	switch {
-	case errors.Is(err, ErrBackpressure):
+	case errors.Is(err, ErrBackpressure), errors.Is(err, ErrOverBudget):
 		return outcome{http.StatusTooManyRequests, codes.ResourceExhausted, true, &r.c.refused}
+	case errors.Is(err, errNeverFits):
+		return outcome{http.StatusRequestEntityTooLarge, codes.ResourceExhausted, false, &r.c.tooLarge}
 	case errors.Is(err, ErrShuttingDown), errors.Is(err, ErrNotStarted):
 		return outcome{http.StatusServiceUnavailable, codes.Unavailable, true, &r.c.unavailable}
 	case errors.Is(err, ErrBatchTooLarge):

@@ -2,6 +2,7 @@ package ingest
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -11,6 +12,7 @@ import (
 	"time"
 
 	"google.golang.org/grpc"
+	"google.golang.org/grpc/credentials"
 
 	"github.com/debugai/debugai/evidence"
 )
@@ -25,6 +27,19 @@ type Config struct {
 	HTTP     HTTPConfig
 	GRPC     GRPCConfig
 	Pipeline PipelineConfig
+	// Auth says who may send; a non-loopback address requires a token or
+	// client certificates. OTLP/HTTP's Host/Origin checks apply always.
+	Auth AuthConfig
+
+	// MemoryBudgetBytes bounds the memory of OTLP requests being read,
+	// decompressed, decoded and converted, over both receivers: body
+	// buffers as they grow, and an estimate of the decoded request and its
+	// batch per body byte. Converted batches then count against
+	// Pipeline.MaxQueueBytes. A request that finds the budget exhausted
+	// waits up to BudgetWait, then gets 429 (RESOURCE_EXHAUSTED) with
+	// Retry-After; one that could never fit gets 413.
+	MemoryBudgetBytes int64
+	BudgetWait        time.Duration
 
 	// ReadHeaderTimeout, ReadTimeout and IdleTimeout configure the
 	// http.Server (slow or idle clients).
@@ -42,6 +57,8 @@ func DefaultConfig() Config {
 		HTTP:              DefaultHTTPConfig(),
 		GRPC:              DefaultGRPCConfig(),
 		Pipeline:          DefaultPipelineConfig(),
+		MemoryBudgetBytes: 384 << 20,
+		BudgetWait:        2 * time.Second,
 		ReadHeaderTimeout: 10 * time.Second,
 		ReadTimeout:       2 * time.Minute,
 		IdleTimeout:       2 * time.Minute,
@@ -61,10 +78,17 @@ func (c Config) Validate() error {
 			return fmt.Errorf("ingest: %s address %q: %w", a.name, a.addr, err)
 		}
 	}
+	if c.MemoryBudgetBytes < 6*c.HTTP.MaxRequestBytes || c.MemoryBudgetBytes < 6*int64(c.GRPC.MaxRecvMsgBytes) {
+		return fmt.Errorf("ingest: memory budget %d: must be at least six times the largest request (%d HTTP, %d gRPC bytes)",
+			c.MemoryBudgetBytes, c.HTTP.MaxRequestBytes, c.GRPC.MaxRecvMsgBytes)
+	}
+	if c.BudgetWait < 0 {
+		return fmt.Errorf("ingest: budget wait %s: must not be negative", c.BudgetWait)
+	}
 	if c.ReadHeaderTimeout < 0 || c.ReadTimeout < 0 || c.IdleTimeout < 0 {
 		return errors.New("ingest: http timeouts must not be negative")
 	}
-	for _, err := range []error{c.HTTP.Validate(), c.GRPC.Validate(), c.Pipeline.Validate()} {
+	for _, err := range []error{c.HTTP.Validate(), c.GRPC.Validate(), c.Pipeline.Validate(), c.Auth.validate(c.HTTPAddr, c.GRPCAddr)} {
 		if err != nil {
 			return fmt.Errorf("ingest: %w", err)
 		}
@@ -77,17 +101,19 @@ type ServerStats struct {
 	Pipeline PipelineStats
 	HTTP     ReceiverStats
 	GRPC     ReceiverStats
+	Budget   BudgetStats
 }
 
 // Server runs the OTLP/HTTP and OTLP/gRPC receivers and their pipeline.
 type Server struct {
-	cfg   Config
-	log   *slog.Logger
-	pipe  *Pipeline
-	mux   *http.ServeMux
-	httpH *HTTPHandler
-	grpcS *grpc.Server
-	grpcR *GRPCReceiver
+	cfg    Config
+	log    *slog.Logger
+	pipe   *Pipeline
+	mux    *http.ServeMux
+	httpH  *HTTPHandler
+	grpcS  *grpc.Server
+	grpcR  *GRPCReceiver
+	budget *budgets
 
 	mu       sync.Mutex
 	started  bool
@@ -117,11 +143,25 @@ func NewServer(cfg Config, conv Converter, w evidence.Writer, logger *slog.Logge
 	if s.httpH, err = NewHTTPHandler(cfg.HTTP, conv, pipe, log); err != nil {
 		return nil, fmt.Errorf("ingest: %w", err)
 	}
+	s.budget = newBudgets(cfg.MemoryBudgetBytes, cfg.BudgetWait)
+	s.httpH.r.budget = s.budget
+	auth := newAuthenticator(cfg.Auth)
+	s.httpH.auth = auth
 	s.httpH.Register(s.mux)
-	s.grpcS = grpc.NewServer(cfg.GRPC.ServerOptions()...)
+	opts := append(cfg.GRPC.ServerOptions(), grpc.InTapHandle(auth.grpcTap(func() {
+		if s.grpcR != nil {
+			s.grpcR.r.c.requests.Add(1)
+			s.grpcR.r.c.unauthorized.Add(1)
+		}
+	})))
+	if cfg.Auth.TLS != nil {
+		opts = append(opts, grpc.Creds(credentials.NewTLS(cfg.Auth.TLS)))
+	}
+	s.grpcS = grpc.NewServer(opts...)
 	if s.grpcR, err = RegisterGRPC(s.grpcS, cfg.GRPC, conv, pipe, log); err != nil {
 		return nil, fmt.Errorf("ingest: %w", err)
 	}
+	s.grpcR.r.budget = s.budget
 	return s, nil
 }
 
@@ -150,7 +190,7 @@ func (s *Server) Pipeline() *Pipeline { return s.pipe }
 
 // Stats returns the counters of the pipeline and both receivers.
 func (s *Server) Stats() ServerStats {
-	return ServerStats{Pipeline: s.pipe.Stats(), HTTP: s.httpH.Stats(), GRPC: s.grpcR.Stats()}
+	return ServerStats{Pipeline: s.pipe.Stats(), HTTP: s.httpH.Stats(), GRPC: s.grpcR.Stats(), Budget: s.budget.stats()}
 }
 
 // HTTPAddr returns the bound OTLP/HTTP address, "" before Start or when
@@ -200,6 +240,11 @@ func (s *Server) Start(ctx context.Context) (err error) {
 	if s.cfg.HTTPAddr != "" {
 		if httpLn, err = lc.Listen(ctx, "tcp", s.cfg.HTTPAddr); err != nil {
 			return fmt.Errorf("starting ingest server: listening for OTLP/HTTP: %w", err)
+		}
+		if t := s.cfg.Auth.TLS; t != nil {
+			t = t.Clone()
+			t.NextProtos = []string{"http/1.1"}
+			httpLn = tls.NewListener(httpLn, t)
 		}
 	}
 	if s.cfg.GRPCAddr != "" {

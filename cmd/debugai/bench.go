@@ -61,12 +61,15 @@ func runBench(ctx context.Context, args []string, env *cmdEnv) error {
 	if len(args) > 0 && args[0] == "node" {
 		return runBenchNode(ctx, args[1:], env)
 	}
+	if len(args) > 0 && args[0] == "hostile" {
+		return runBenchHostile(ctx, args[1:], env)
+	}
 	if len(args) == 0 || args[0] != "ingest" {
 		if len(args) > 0 && (args[0] == "-h" || args[0] == "--help") {
-			fmt.Fprintln(env.stderr, "Usage: debugai "+benchUsage+"\n\nAlso: debugai bench node (node collector overhead; see bench node --help).")
+			fmt.Fprintln(env.stderr, "Usage: debugai "+benchUsage+"\n\nAlso: debugai bench node (node collector overhead; see bench node --help), debugai bench hostile (peak memory under gzip bombs and overload).")
 			return flag.ErrHelp
 		}
-		return usagef("bench: want a benchmark name: ingest or node")
+		return usagef("bench: want a benchmark name: ingest, node or hostile")
 	}
 	fs := newFlagSet("bench ingest", benchUsage, env)
 	runs := fs.Int("runs", 5, "number of runs (the median is reported)")

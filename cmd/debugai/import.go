@@ -208,7 +208,7 @@ func openImportSink(ctx context.Context, path string, logger *slog.Logger) (impo
 		return nil, nil, fmt.Errorf("store %s is locked by another process and no running serve publishes it (%v): %w", path, serr, err)
 	}
 	logger.Info("store is owned by a running serve; sending over OTLP/HTTP", "url", state.HTTPURL)
-	return &serveSink{url: state.HTTPURL}, func() error { return nil }, nil
+	return &serveSink{url: state.HTTPURL, token: state.Token}, func() error { return nil }, nil
 }
 
 // batchWriter accumulates converted batches (and their raw records, for the

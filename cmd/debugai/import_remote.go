@@ -21,6 +21,7 @@ import (
 // retrying on 429/503 as the OTLP spec asks.
 type serveSink struct {
 	url    string
+	token  string // the run's token from serve's 0600 state file
 	client http.Client
 }
 
@@ -52,6 +53,9 @@ func (s *serveSink) post(ctx context.Context, url string, body []byte) error {
 			return err
 		}
 		req.Header.Set("Content-Type", "application/x-protobuf")
+		if s.token != "" {
+			req.Header.Set("Authorization", "Bearer "+s.token)
+		}
 		resp, err := s.client.Do(req)
 		if err != nil {
 			return err

@@ -108,3 +108,75 @@ func gunzipFile(t *testing.T, path string) []byte {
 	}
 	return b.Bytes()
 }
+
+// TestImportDeepValueRefused imports an OTLP/JSON line whose attribute
+// value is a kvlist nested a million levels deep (about 135 KB gzipped):
+// import used to die of a stack overflow; it now refuses the line by
+// number, names the nesting and writes nothing.
+func TestImportDeepValueRefused(t *testing.T) {
+	t.Setenv("DEBUGAI_HMAC_KEY", testKey)
+	var b bytes.Buffer
+	b.WriteString(`{"resourceSpans":[{"scopeSpans":[{"spans":[{"traceId":"0102030405060708090a0b0c0d0e0f10","spanId":"0102030405060708",` +
+		`"name":"GET /deep","startTimeUnixNano":"1700000000000000000","endTimeUnixNano":"1700000001000000000",` +
+		`"attributes":[{"key":"unknown.deep.key","value":`)
+	const levels = 1_000_000
+	for range levels {
+		b.WriteString(`{"kvlistValue":{"values":[{"key":"k","value":`)
+	}
+	b.WriteString(`{"stringValue":"leaf"}`)
+	for range levels {
+		b.WriteString(`}]}}`)
+	}
+	b.WriteString("}]}]}]}]}\n")
+	var zb bytes.Buffer
+	zw := gzip.NewWriter(&zb)
+	if _, err := zw.Write(b.Bytes()); err != nil {
+		t.Fatal(err)
+	}
+	if err := zw.Close(); err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	in := filepath.Join(dir, "deep.otlp.jsonl.gz")
+	if err := os.WriteFile(in, zb.Bytes(), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	store := filepath.Join(dir, "ev.duckdb")
+	_, stderr, err := runCLI(t, "import", "--store", store, in)
+	if err == nil || !strings.Contains(err.Error(), "deep.otlp.jsonl.gz:1") || !strings.Contains(err.Error(), "nested too deeply") {
+		t.Fatalf("want an error naming line 1 and the nesting, got %v (stderr %q)", err, stderr)
+	}
+	if _, err := os.Stat(store); err == nil {
+		t.Fatalf("store %s was created although the input was refused", store)
+	}
+}
+
+// TestImportErrorsDoNotEchoPayloads imports lines that fail to decode
+// beside a sender's values: the error names the file, line and field path,
+// and neither it nor stderr quotes the values.
+func TestImportErrorsDoNotEchoPayloads(t *testing.T) {
+	t.Setenv("DEBUGAI_HMAC_KEY", testKey)
+	const span = `{"resourceSpans":[{"scopeSpans":[{"spans":[{"traceId":"0102030405060708090a0b0c0d0e0f10","spanId":"0102030405060708",`
+	for _, line := range []string{
+		span + `"attributes":[{"key":"card","value":{"intValue":"4111 1111 1111 1111"}}]}]}]}]}`,
+		span + `"name":"alice.canary@example.org 4111 1111 1111 1111" x}]}]}]}`,
+		span + `"startTimeUnixNano":"alice.canary@example.org"}]}]}]}`,
+	} {
+		dir := t.TempDir()
+		in := filepath.Join(dir, "bad.otlp.jsonl")
+		if err := os.WriteFile(in, []byte(line+"\n"), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		stdout, stderr, err := runCLI(t, "import", "--store", filepath.Join(dir, "ev.duckdb"), in)
+		if err == nil || !strings.Contains(err.Error(), "bad.otlp.jsonl:1: ") || !strings.Contains(err.Error(), "at resourceSpans[0].scopeSpans[0].spans[0]") {
+			t.Fatalf("want an error naming the line and the path, got %v", err)
+		}
+		for _, out := range []string{err.Error(), stderr, stdout} {
+			for _, c := range []string{"4111", "alice.canary", "example.org"} {
+				if strings.Contains(out, c) {
+					t.Errorf("output quotes %q: %s", c, out)
+				}
+			}
+		}
+	}
+}

@@ -26,6 +26,14 @@ is committed to the store; when the queue is full the answer is 429 /
 RESOURCE_EXHAUSTED with Retry-After. SIGINT or SIGTERM shut down gracefully:
 everything acknowledged is flushed.
 
+OTLP on a non-loopback address requires authentication: a bearer token
+(--otlp-token-file or DEBUGAI_OTLP_TOKEN; at least 16 characters; senders
+send "Authorization: Bearer <token>", e.g. the Collector's bearertokenauth
+extension or an exporter's headers) and/or client certificates
+(--otlp-tls-cert, --otlp-tls-key, --otlp-client-ca). OTLP/HTTP refuses
+Host and Origin headers that do not name localhost, an IP address or one
+of --otlp-allowed-hosts (DNS-rebinding protection).
+
 serve owns the store file; it publishes <store>.serve.json (0600) so that
 stats, audit and import reach the data through it while it runs.
 
@@ -46,12 +54,14 @@ func runServe(ctx context.Context, args []string, env *cmdEnv) (err error) {
 	maxBody := fs.Int64("max-request-bytes", def.HTTP.MaxRequestBytes, "largest accepted request body, compressed (413 above)")
 	queueItems := fs.Int64("queue-items", def.Pipeline.MaxQueueItems, "spans, events and logs accepted but not yet committed before answering 429")
 	queueBytes := fs.Int64("queue-bytes", def.Pipeline.MaxQueueBytes, "estimated bytes of the same before answering 429")
+	budget := fs.Int64("memory-budget", def.MemoryBudgetBytes, "bytes OTLP requests may hold while being read, decompressed, decoded and converted (a third for bodies, the rest for decoding); beyond it requests wait briefly, then get 429 with Retry-After. With --queue-bytes it also sets the Go memory limit (GOMEMLIMIT, when set, wins)")
 	shutdownTimeout := fs.Duration("shutdown-timeout", 30*time.Second, "how long a graceful shutdown may take")
 	logLevel := fs.String("log-level", "info", "log level: debug, info, warn, error")
 	dbThreads := fs.Int("db-threads", defaultDBThreads(), "DuckDB worker threads; the default leaves one core to decoding and privacy (measured: on 2 cores, 1 thread ingests ~10% more)")
 	gcPercent := fs.Int("gc-percent", 300, "Go GC target percentage (GOGC); ingest allocates per span, and 300 cut serve's CPU per span ~10% here at ~15% more peak memory. The GOGC environment variable, when set, wins")
 	cpuProfile := fs.String("cpuprofile", "", "write a Go CPU profile of the whole run to this file (for performance work)")
 	mcpFlags := addMCPHTTPFlags(fs, env)
+	authFlags := addOTLPAuthFlags(fs)
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
@@ -79,14 +89,34 @@ func runServe(ctx context.Context, args []string, env *cmdEnv) (err error) {
 	if err != nil {
 		return err
 	}
+	// The run's token guards the read API and, when OTLP requires a token,
+	// is accepted there too: import reaches serve with it from the 0600
+	// state file.
+	token, err := remote.NewToken()
+	if err != nil {
+		return err
+	}
 	cfg := def
+	if cfg.Auth, err = authFlags.config(env, token); err != nil {
+		return err
+	}
 	cfg.HTTPAddr, cfg.GRPCAddr = *httpAddr, *grpcAddr
 	cfg.HTTP.MaxRequestBytes = *maxBody
 	cfg.HTTP.MaxDecompressedBytes = max(cfg.HTTP.MaxDecompressedBytes, *maxBody)
 	cfg.Pipeline.MaxQueueItems, cfg.Pipeline.MaxQueueBytes = *queueItems, *queueBytes
+	cfg.MemoryBudgetBytes = *budget
 	cfg.Pipeline.MaxCommitItems = min(cfg.Pipeline.MaxCommitItems, *queueItems)
 	if err := cfg.Validate(); err != nil {
+		if errors.Is(err, ingest.ErrAuthRequired) {
+			return usagef("%v (set --otlp-token-file or DEBUGAI_OTLP_TOKEN, or --otlp-client-ca)", err)
+		}
 		return usagef("%v", err)
+	}
+	if env.getenv("GOMEMLIMIT") == "" {
+		// What requests and the queue may hold, plus room for the rest of
+		// the Go heap: the GC works harder near it instead of letting the
+		// heap grow to GOGC's target (DuckDB's memory is not Go's).
+		debug.SetMemoryLimit(cfg.MemoryBudgetBytes + cfg.Pipeline.MaxQueueBytes + goHeapHeadroom)
 	}
 	redactor, _, err := pf.load(env)
 	if err != nil {
@@ -108,10 +138,6 @@ func runServe(ctx context.Context, args []string, env *cmdEnv) (err error) {
 	if err != nil {
 		return err
 	}
-	token, err := remote.NewToken()
-	if err != nil {
-		return err
-	}
 	if err := srv.Handle(remote.APIPrefix, remote.Handler(st, token, logger)); err != nil {
 		return err
 	}
@@ -121,6 +147,9 @@ func runServe(ctx context.Context, args []string, env *cmdEnv) (err error) {
 	state := remote.State{PID: os.Getpid(), Store: *store, GRPCAddr: srv.GRPCAddr(), Token: token}
 	if a := srv.HTTPAddr(); a != "" {
 		state.HTTPURL = "http://" + a
+		if cfg.Auth.TLS != nil {
+			state.HTTPURL = "https://" + a
+		}
 	}
 	mcpURL := ""
 	if mcpOn {
@@ -153,6 +182,10 @@ func runServe(ctx context.Context, args []string, env *cmdEnv) (err error) {
 	logger.Info("stopped", "stats", fmt.Sprintf("%+v", s))
 	return nil
 }
+
+// goHeapHeadroom is the Go heap serve needs besides ingest requests and
+// the queue: the store's Go side, MCP, analysis.
+const goHeapHeadroom = 256 << 20
 
 func orNone(s string) string {
 	if s == "" {
