@@ -335,7 +335,7 @@ func (d *Deterministic) build(lead evidence.Finding, all []evidence.Finding) *hy
 	have := linesOf(lead)
 	support := 0
 	for _, f := range all {
-		if support >= d.MaxSupport || f.ID == lead.ID || !related(lead, f) {
+		if support >= d.MaxSupport || f.ID == lead.ID || !related(lead, f) || f.Attrs[evidence.AttrPreExisting] > 0 {
 			continue
 		}
 		if adds := newLines(linesOf(f), have); len(adds) > 0 {
@@ -428,6 +428,9 @@ func locationOf(f evidence.Finding) hypothesis.Location {
 		if f.Kind == "critical_path_component" {
 			if ep, ok := strings.CutSuffix(loc.Endpoint, " lock"); ok {
 				loc.Endpoint, loc.Lock = ep, "lock of "+ep
+			}
+			for _, comp := range []string{" self", " network", " io", " runqueue"} {
+				loc.Endpoint, _ = strings.CutSuffix(loc.Endpoint, comp) // a component of the operation
 			}
 		}
 	}

@@ -66,7 +66,12 @@ func resultOf(t *testing.T, doc evalOutput, name string) eval.Result {
 // resolving.
 func TestEvalIncidents(t *testing.T) {
 	all, err := filepath.Glob(filepath.Join("..", "..", "eval", "incidents", "*"))
-	dirs := slices.DeleteFunc(all, func(p string) bool { fi, err := os.Stat(p); return err != nil || !fi.IsDir() }) // not embed.go
+	// Corpus 2 (workload/shop, "shop-*") is scored in EVAL.md, its sealed
+	// half once: this test holds the bank corpus to rank 1.
+	dirs := slices.DeleteFunc(all, func(p string) bool {
+		fi, err := os.Stat(p)
+		return err != nil || !fi.IsDir() || strings.HasPrefix(filepath.Base(p), "shop-")
+	}) // not embed.go
 	if err != nil || len(dirs) < 11 {
 		t.Fatalf("want at least 11 bundles, got %v, %v", dirs, err)
 	}

@@ -51,10 +51,11 @@ func TestVerifierOnConvoyRecording(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	split, err := b.BaselineUntilNS()
-	if err != nil || split == 0 {
-		t.Fatalf("baseline end %d, %v", split, err)
+	bs, err := b.Split()
+	if err != nil || len(bs.Incident) == 0 || len(bs.Baseline) == 0 {
+		t.Fatalf("split %+v, %v", bs, err)
 	}
+	split := bs.Incident[0].SinceNS // this recording's baseline precedes its incident
 	cause := truth.RootCauseService
 	var caller string
 	for _, s := range stats.Services {

@@ -170,9 +170,9 @@ func (m *Model) Score(fs []evidence.Finding, ix *Index) {
 				f.Attrs[AttrOperationShare] = p.Explained
 			}
 		}
-		mech, known := m.mechanismShare(c, f)
+		mech, _ := m.mechanismShare(c, f)
 		f.Attrs[AttrMechanismShare] = mech
-		if m.Baseline && (!c.Significant || c.Explained < 0.01 || known && mech == 0) {
+		if m.Baseline && (!c.Significant || c.Explained < 0.01) {
 			f.Attrs[evidence.AttrPreExisting] = 1
 		}
 	}
