@@ -1,6 +1,7 @@
 package main
 
 import (
+	"cmp"
 	"context"
 	"fmt"
 	"slices"
@@ -114,25 +115,14 @@ func windowsString(ws []hypothesis.Window) string {
 func loadComparison(ctx context.Context, r evidence.Reader, st evidence.Stats, p comparePlan, maxItems int, store string) (*detectInput, error) {
 	in := &detectInput{plan: p}
 	windows := slices.Concat(p.incident, p.baseline)
-	seenSpan := map[string]bool{}
-	for _, w := range windows {
-		spans, err := loadPaged(ctx, maxItems, "spans", func(limit, offset int) ([]evidence.Span, error) {
-			return r.Spans(ctx, evidence.SpanFilter{SinceNS: w.SinceNS, UntilNS: w.UntilNS, WithEvents: true, Limit: limit, Offset: offset})
-		})
-		if err != nil {
-			return nil, err
-		}
-		for i := range spans {
-			if id := spans[i].ID(); !seenSpan[id] {
-				seenSpan[id] = true
-				in.spans = append(in.spans, spans[i])
-			}
-		}
-		if len(in.spans) > maxItems {
-			return nil, fmt.Errorf("the windows hold more than %d spans (--max-items): narrow them", maxItems)
-		}
+	var err error
+	in.spans, err = loadWindows(ctx, windows, maxItems, "spans", (*evidence.Span).ID, func(w hypothesis.Window, limit, offset int) ([]evidence.Span, error) {
+		return r.Spans(ctx, evidence.SpanFilter{SinceNS: w.SinceNS, UntilNS: w.UntilNS, WithEvents: true, Limit: limit, Offset: offset})
+	})
+	if err != nil {
+		return nil, err
 	}
-	slices.SortStableFunc(in.spans, func(a, b evidence.Span) int { return cmpInt64(a.StartNS, b.StartNS) })
+	slices.SortStableFunc(in.spans, func(a, b evidence.Span) int { return cmp.Compare(a.StartNS, b.StartNS) })
 	in.baseTraces = p.baseTraces
 	if in.baseTraces == nil && len(p.baseline) > 0 {
 		in.baseTraces = baselineByWindow(in.spans, p)
@@ -163,38 +153,20 @@ func loadComparison(ctx context.Context, r evidence.Reader, st evidence.Stats, p
 		in.plan.source = baselineNone + " (" + fmt.Sprintf("%d traces in %s", n, baselineBefore) + ")"
 	}
 	if st.KernelEvents > 0 {
-		seen := map[string]bool{}
-		for _, w := range windows {
-			evs, err := loadPaged(ctx, maxItems, "kernel events", func(limit, offset int) ([]evidence.KernelEvent, error) {
-				return r.KernelEvents(ctx, evidence.KernelEventFilter{SinceNS: w.SinceNS, UntilNS: w.UntilNS, Limit: limit, Offset: offset})
-			})
-			if err != nil {
-				return nil, err
-			}
-			for i := range evs {
-				if id := evs[i].ID(); !seen[id] {
-					seen[id] = true
-					in.kernel = append(in.kernel, evs[i])
-				}
-			}
+		in.kernel, err = loadWindows(ctx, windows, maxItems, "kernel events", (*evidence.KernelEvent).ID, func(w hypothesis.Window, limit, offset int) ([]evidence.KernelEvent, error) {
+			return r.KernelEvents(ctx, evidence.KernelEventFilter{SinceNS: w.SinceNS, UntilNS: w.UntilNS, Limit: limit, Offset: offset})
+		})
+		if err != nil {
+			return nil, err
 		}
-		slices.SortStableFunc(in.kernel, func(a, b evidence.KernelEvent) int { return cmpInt64(a.TimeNS, b.TimeNS) })
+		slices.SortStableFunc(in.kernel, func(a, b evidence.KernelEvent) int { return cmp.Compare(a.TimeNS, b.TimeNS) })
 	}
 	if lr, ok := r.(evidence.LockEdgeReader); ok && st.LockEdges > 0 {
-		seen := map[string]bool{}
-		for _, w := range windows {
-			es, err := loadPaged(ctx, maxItems, "lock edges", func(limit, offset int) ([]evidence.LockEdge, error) {
-				return lr.LockEdges(ctx, evidence.LockEdgeFilter{SinceNS: w.SinceNS, UntilNS: w.UntilNS, Limit: limit, Offset: offset})
-			})
-			if err != nil {
-				return nil, err
-			}
-			for i := range es {
-				if id := es[i].ID(); !seen[id] {
-					seen[id] = true
-					in.edges = append(in.edges, es[i])
-				}
-			}
+		in.edges, err = loadWindows(ctx, windows, maxItems, "lock edges", (*evidence.LockEdge).ID, func(w hypothesis.Window, limit, offset int) ([]evidence.LockEdge, error) {
+			return lr.LockEdges(ctx, evidence.LockEdgeFilter{SinceNS: w.SinceNS, UntilNS: w.UntilNS, Limit: limit, Offset: offset})
+		})
+		if err != nil {
+			return nil, err
 		}
 	}
 	return in, nil
@@ -222,12 +194,26 @@ func baselineByWindow(spans []evidence.Span, p comparePlan) map[evidence.TraceID
 	return out
 }
 
-func cmpInt64(a, b int64) int {
-	switch {
-	case a < b:
-		return -1
-	case a > b:
-		return 1
+// loadWindows reads every window's items page by page, each item once
+// (windows may overlap); more than maxItems in all is an error.
+func loadWindows[T any](ctx context.Context, windows []hypothesis.Window, maxItems int, what string, id func(*T) string,
+	page func(w hypothesis.Window, limit, offset int) ([]T, error)) ([]T, error) {
+	var out []T
+	seen := map[string]bool{}
+	for _, w := range windows {
+		items, err := loadPaged(ctx, maxItems, what, func(limit, offset int) ([]T, error) { return page(w, limit, offset) })
+		if err != nil {
+			return nil, err
+		}
+		for i := range items {
+			if k := id(&items[i]); !seen[k] {
+				seen[k] = true
+				out = append(out, items[i])
+			}
+		}
+		if len(out) > maxItems {
+			return nil, fmt.Errorf("the windows hold more than %d %s (--max-items): narrow them", maxItems, what)
+		}
 	}
-	return 0
+	return out, nil
 }

@@ -1,6 +1,7 @@
 package shape
 
 import (
+	"cmp"
 	"math"
 	"slices"
 
@@ -422,7 +423,7 @@ func (t *tree) blame(tests []Test, changed map[Op]bool, cfg Config) ([]Blame, [2
 	out := make([]Blame, 0, len(acc))
 	for op, b := range acc {
 		b.Increase = incr[op] > b.Traces/2
-		slices.SortFunc(b.Tests, func(x, y *Test) int { return cmpFloat(x.Q, y.Q) })
+		slices.SortFunc(b.Tests, func(x, y *Test) int { return cmp.Compare(x.Q, y.Q) })
 		out = append(out, *b)
 	}
 	sortBlames(out)
@@ -492,27 +493,5 @@ func (t *tree) callee(i int, c int32) int32 {
 }
 
 func cmpOp(a, b Op) int {
-	if a.Service != b.Service {
-		if a.Service < b.Service {
-			return -1
-		}
-		return 1
-	}
-	switch {
-	case a.Name < b.Name:
-		return -1
-	case a.Name > b.Name:
-		return 1
-	}
-	return 0
-}
-
-func cmpFloat(a, b float64) int {
-	switch {
-	case a < b:
-		return -1
-	case a > b:
-		return 1
-	}
-	return 0
+	return cmp.Or(cmp.Compare(a.Service, b.Service), cmp.Compare(a.Name, b.Name))
 }

@@ -1,6 +1,7 @@
 package stattest
 
 import (
+	"cmp"
 	"errors"
 	"fmt"
 	"math"
@@ -63,15 +64,7 @@ func MannWhitney(x, y []float64) (p, effect float64) {
 	for _, v := range y {
 		all = append(all, obs{v, false})
 	}
-	slices.SortFunc(all, func(a, b obs) int {
-		switch {
-		case a.v < b.v:
-			return -1
-		case a.v > b.v:
-			return 1
-		}
-		return 0
-	})
+	slices.SortFunc(all, func(a, b obs) int { return cmp.Compare(a.v, b.v) })
 	n := float64(n1 + n2)
 	var r1, ties float64
 	for i := 0; i < len(all); {
