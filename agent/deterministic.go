@@ -412,9 +412,16 @@ func serviceOf(subject string) string {
 
 func locationOf(f evidence.Finding) hypothesis.Location {
 	loc := hypothesis.Location{Service: serviceOf(f.Subject)}
-	switch f.Kind {
-	case "lock_inversion", "lock_convoy":
+	switch {
+	case f.Kind == "lock_inversion" || f.Kind == "lock_convoy":
 		loc.Lock = f.Subject
+		if f.Service != "" {
+			loc.Service = f.Service
+		}
+	case f.Service != "":
+		// Where the ranking model placed it (a call's network time at the
+		// callee whose packets are lost).
+		loc.Service, loc.Endpoint = f.Service, f.Operation
 	default:
 		if i := strings.IndexAny(f.Subject, "/ "); i > 0 {
 			loc.Endpoint = strings.TrimSpace(f.Subject[i+1:])

@@ -49,6 +49,13 @@ type Finding struct {
 	// analysed within a wider window is the same finding.
 	StartNS int64 `json:"start_ns,omitempty"`
 	EndNS   int64 `json:"end_ns,omitempty"`
+	// Service and Operation are where the ranking model (detect/explain)
+	// placed the finding: the location whose change it is evidence of,
+	// which may differ from the one the subject names (a retransmit tail
+	// seen on a caller's call is about the callee whose packets are lost).
+	// Empty when the finding was not ranked. Not part of ID.
+	Service   string `json:"service,omitempty"`
+	Operation string `json:"operation,omitempty"`
 }
 
 // ErrBadFinding reports a finding that cannot be stored (see

@@ -184,7 +184,7 @@ func (l *locator) findingParts(ctx context.Context, item evidence.Item, seen map
 			refParts = append(refParts, ps...)
 		}
 	}
-	svc, err := l.subjectService(ctx, f.Subject)
+	svc, err := l.findingService(ctx, f)
 	if err != nil || svc == "" {
 		return refParts, err
 	}
@@ -194,6 +194,20 @@ func (l *locator) findingParts(ctx context.Context, item evidence.Item, seen map
 	}
 	slices.Sort(p.lines)
 	return []part{{services: p.services, lines: slices.Compact(p.lines)}}, nil
+}
+
+// findingService is the stored service a finding is about: where the
+// ranking model placed it (Finding.Service, computed by debugai's own
+// detectors from the evidence, never by an investigator), else the one its
+// subject starts with.
+func (l *locator) findingService(ctx context.Context, f *evidence.Finding) (string, error) {
+	if f.Service != "" {
+		k, err := l.knownService(ctx, f.Service)
+		if err != nil || k {
+			return f.Service, err
+		}
+	}
+	return l.subjectService(ctx, f.Subject)
 }
 
 // subjectService is the stored service a finding's subject starts with

@@ -10,6 +10,7 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"time"
 
@@ -136,6 +137,22 @@ func parseFlags(fs *flag.FlagSet, args []string) error {
 			return err
 		}
 		return usageError{err.Error()}
+	}
+	return nil
+}
+
+// bundleConflicts refuses, with --bundle, the flags a bundle decides
+// itself (its temporary store, its incident and baseline files), so that
+// none of them is silently ignored.
+func bundleConflicts(fs *flag.FlagSet, names ...string) error {
+	var set []string
+	fs.Visit(func(f *flag.Flag) {
+		if slices.Contains(names, f.Name) {
+			set = append(set, "--"+f.Name)
+		}
+	})
+	if len(set) > 0 {
+		return usagef("%s: --bundle brings its own store, incident and baseline: drop %s", fs.Name(), strings.Join(set, ", "))
 	}
 	return nil
 }

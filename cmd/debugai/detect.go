@@ -7,6 +7,7 @@ import (
 	"io"
 	"log/slog"
 	"os"
+	"path/filepath"
 	"strings"
 	"text/tabwriter"
 	"time"
@@ -25,24 +26,38 @@ import (
 
 const detectUsage = `detect [flags]
 
-Runs every detector over the evidence of a time window of the store, stores
-the findings in the store (a finding's ID derives from its content, so
-re-running replaces it) and prints them, strongest family first:
+Runs every detector over the evidence of a time window of the store, ranks
+the findings by the share of the incident's change their location explains
+(docs/ranking.md), stores them in the store (a finding's ID derives from its
+content, so re-running replaces it) and prints them, highest score first.
+The detector families:
 
   critpath     critical-path share per operation, and the components of an
                operation's critical-path time (lock, network, I/O, run queue)
   lockgraph    lock-order inversions among the stored lock edges
-  regression   KS tests between versions (and baseline/current), change
+  regression   KS tests between versions (and baseline/incident), change
                points (PELT, MBIC) and trend breaks per endpoint and per
                critical-path component
   attribution  Shapley attribution of the p95 change between versions (and
-               baseline/current) to critical-path components
+               baseline/incident) to critical-path components
+  patterns     kernel mechanisms: lock convoys, run-queue starvation,
+               retransmit tails, I/O and page-fault stalls
+  shape        changed trace shape: missing or extra calls, traces ending
+               early, error status (needs a baseline)
+  explain      one change_explained finding per service that explains at
+               least 5 % of the incident's change
 
 --since and --until take an RFC 3339 time or a duration; a duration counts
 back from the end of the stored data (the latest span end), not from now, so
 "--since 10m" is the last ten minutes of a recording. The defaults cover all
-stored spans. --baseline-until T also compares the spans starting before T
-(the baseline) with the rest.
+stored spans.
+
+The baseline: --baseline-since/--baseline-until name it; with only --since
+it is the window of equal length before the incident; with neither there is
+none (findings judge the incident on its own). --bundle DIR analyzes an
+incident bundle in a temporary store, its baseline.* files being the
+baseline whatever their timestamps. A requested baseline with fewer than
+10 traces is refused.
 
 While a running serve owns the store, findings cannot be stored: use
 --no-store to print them (reading through the serve).`
@@ -124,9 +139,9 @@ var detectors = []detectorFamily{
 }
 
 type detectFlags struct {
-	store, since, until, baselineSince, baselineUntil, logLevel *string
-	asJSON, noStore                                             *bool
-	maxItems                                                    *int
+	store, since, until, baselineSince, baselineUntil, bundle, logLevel *string
+	asJSON, noStore                                                     *bool
+	maxItems                                                            *int
 }
 
 func runDetect(ctx context.Context, args []string, env *cmdEnv) error {
@@ -148,11 +163,28 @@ func runDetectPlan(ctx context.Context, args []string, plan *comparePlan, env *c
 		maxItems:      fs.Int("max-items", defaultMaxItems, "most spans (and kernel events) to load; a larger window is an error"),
 		logLevel:      fs.String("log-level", "warn", "log level: debug, info, warn, error"),
 	}
+	if plan == nil {
+		f.bundle = fs.String("bundle", "", "analyze this incident bundle folder in a temporary store (its baseline.* files are the baseline)")
+	}
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
 	if fs.NArg() > 0 {
-		return usagef("detect takes no arguments, got %q", fs.Args())
+		return usagef("detect takes no arguments, got %d", fs.NArg())
+	}
+	if f.bundle != nil && *f.bundle != "" {
+		if err := bundleConflicts(fs, "store", "since", "until", "baseline-since", "baseline-until", "no-store"); err != nil {
+			return err
+		}
+		tmp, err := os.MkdirTemp("", "debugai-bundle-")
+		if err != nil {
+			return err
+		}
+		defer os.RemoveAll(tmp)
+		*f.store = filepath.Join(tmp, "bundle.duckdb")
+		if plan, err = importBundle(ctx, *f.bundle, *f.store, env); err != nil {
+			return err
+		}
 	}
 	if *f.maxItems < 1 {
 		return usagef("detect: --max-items %d: must be at least 1", *f.maxItems)
@@ -456,19 +488,60 @@ type detectOutput struct {
 	KernelEvents int    `json:"kernel_events"`
 	LockEdges    int    `json:"lock_edges"`
 	// Compared says what the incident was compared with.
-	Compared       string             `json:"compared"`
-	BaselineTraces int                `json:"baseline_traces"`
-	BaselineSpans  int                `json:"baseline_spans"`
-	Detectors      map[string]int     `json:"detectors"`
-	Stored         bool               `json:"stored"`
-	Findings       []evidence.Finding `json:"findings"`
+	Compared       string         `json:"compared"`
+	BaselineTraces int            `json:"baseline_traces"`
+	BaselineSpans  int            `json:"baseline_spans"`
+	Detectors      map[string]int `json:"detectors"`
+	Stored         bool           `json:"stored"`
+	// Explained is the ranking model's decomposition: what share of the
+	// change each service explains, most first (docs/ranking.md).
+	Explained []explainedService `json:"explained"`
+	Findings  []evidence.Finding `json:"findings"`
+}
+
+// explainedService is one candidate of the ranking model.
+type explainedService struct {
+	Service     string               `json:"service"`
+	Explained   float64              `json:"explained_share"`
+	Latency     float64              `json:"latency_share"`
+	Shape       float64              `json:"shape_share"`
+	DeltaNS     float64              `json:"delta_ns"`
+	Q           float64              `json:"q"`
+	Significant bool                 `json:"significant"`
+	Ops         []explainedOperation `json:"operations,omitempty"`
+}
+
+type explainedOperation struct {
+	Name      string  `json:"name"`
+	Explained float64 `json:"explained_share"`
+	DeltaNS   float64 `json:"delta_ns"`
+	Q         float64 `json:"q"`
+}
+
+// maxExplainedOps bounds the operations listed per service.
+const maxExplainedOps = 3
+
+func explainedOf(m *explain.Model) []explainedService {
+	out := []explainedService{}
+	if m == nil {
+		return out
+	}
+	for _, c := range m.Candidates {
+		e := explainedService{Service: c.Service, Explained: c.Explained, Latency: c.Latency, Shape: c.Shape,
+			DeltaNS: c.Delta(), Q: c.Q, Significant: c.Significant}
+		for _, op := range c.Ops[:min(len(c.Ops), maxExplainedOps)] {
+			e.Ops = append(e.Ops, explainedOperation{Name: op.Op.Name, Explained: op.Explained, DeltaNS: op.Delta(), Q: op.Q})
+		}
+		out = append(out, e)
+	}
+	return out
 }
 
 func printDetect(w io.Writer, in *detectInput, fs []evidence.Finding, counts []int, stored, asJSON bool) error {
 	out := detectOutput{Since: fmtNS(in.sinceNS), Until: fmtNS(in.untilNS), Spans: len(in.spans),
 		KernelEvents: len(in.kernel), LockEdges: len(in.edges), Detectors: map[string]int{}, Stored: stored, Findings: fs,
 		Compared:       in.plan.describe(len(in.baseTraces), in.baseSpans, len(in.spans)-in.baseSpans),
-		BaselineTraces: len(in.baseTraces), BaselineSpans: in.baseSpans}
+		BaselineTraces: len(in.baseTraces), BaselineSpans: in.baseSpans, Explained: explainedOf(in.model)}
 	if out.Findings == nil {
 		out.Findings = []evidence.Finding{}
 	}
@@ -483,6 +556,15 @@ func printDetect(w io.Writer, in *detectInput, fs []evidence.Finding, counts []i
 	fmt.Fprintf(w, "window %s .. %s: %d spans, %d kernel events, %d lock edges\n",
 		out.Since, out.Until, out.Spans, out.KernelEvents, out.LockEdges)
 	fmt.Fprintf(w, "compared: %s\n", out.Compared)
+	var shares []string
+	for _, e := range out.Explained {
+		if e.Explained >= minExplainedFinding {
+			shares = append(shares, fmt.Sprintf("%s %.0f %%", e.Service, 100*e.Explained))
+		}
+	}
+	if len(shares) > 0 {
+		fmt.Fprintf(w, "explained: %s\n", strings.Join(shares, ", "))
+	}
 	verb := "found"
 	if stored {
 		verb = "stored"

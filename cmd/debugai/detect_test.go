@@ -405,3 +405,45 @@ func TestDetectLockInversionImpact(t *testing.T) {
 		t.Errorf("%d futex-wait citations, want the 2 waits on main.muA: %v", kevRefs, f.Refs)
 	}
 }
+
+// TestDetectBundle analyzes a recorded bundle in a temporary store: its
+// baseline files are the baseline, the ranking model's decomposition is
+// printed with the findings, and the flags a bundle decides are refused.
+func TestDetectBundle(t *testing.T) {
+	dir := filepath.Join("..", "..", "eval", "incidents", "cpuquota")
+	out, errOut, err := runCLI(t, "detect", "--bundle", dir, "--json")
+	if err != nil {
+		t.Fatalf("detect --bundle: %v\n%s", err, errOut)
+	}
+	var res detectOutput
+	if err := json.Unmarshal([]byte(out), &res); err != nil {
+		t.Fatal(err)
+	}
+	if res.BaselineTraces < 10 || !strings.Contains(res.Compared, "bundle") {
+		t.Errorf("compared %q with %d baseline traces, want the bundle's baseline files", res.Compared, res.BaselineTraces)
+	}
+	if len(res.Explained) == 0 || res.Explained[0].Service != "ledger" || !res.Explained[0].Significant {
+		t.Fatalf("explained %+v, want ledger first and significant (the throttled service)", res.Explained)
+	}
+	if len(res.Findings) == 0 || res.Findings[0].Score < res.Findings[len(res.Findings)-1].Score {
+		t.Errorf("findings not ranked by score: %d findings", len(res.Findings))
+	}
+	text, _, err := runCLI(t, "detect", "--bundle", dir)
+	if err != nil || !regexp.MustCompile(`explained: ledger \d+ %`).MatchString(text) {
+		t.Errorf("text output (err %v) lacks the explained line:\n%s", err, text)
+	}
+	for _, args := range [][]string{
+		{"--bundle", dir, "--since", "1h"},
+		{"--bundle", dir, "--store", filepath.Join(t.TempDir(), "x.duckdb")},
+		{"--bundle", dir, "--no-store"},
+	} {
+		_, _, err := runCLI(t, append([]string{"detect"}, args...)...)
+		if exitCode(err, &bytes.Buffer{}) != 2 || !strings.Contains(fmt.Sprint(err), "--bundle brings its own store") {
+			t.Errorf("detect %v: %v; want a usage error", args, err)
+		}
+	}
+	_, _, err = runCLI(t, "detect", "--bundle", filepath.Join(t.TempDir(), "absent"))
+	if exitCode(err, &bytes.Buffer{}) != 2 || !strings.Contains(fmt.Sprint(err), "--bundle") {
+		t.Errorf("absent bundle: %v; want a usage error naming --bundle", err)
+	}
+}

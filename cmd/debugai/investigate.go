@@ -94,7 +94,7 @@ func runInvestigate(ctx context.Context, args []string, env *cmdEnv) (err error)
 		return err
 	}
 	if fs.NArg() > 0 {
-		return usagef("investigate takes no arguments, got %q", fs.Args())
+		return usagef("investigate takes no arguments, got %d", fs.NArg())
 	}
 	failOn, err := report.ParseFailOn(*f.failOn)
 	if err != nil {
@@ -112,6 +112,9 @@ func runInvestigate(ctx context.Context, args []string, env *cmdEnv) (err error)
 	store := *f.store
 	var plan *comparePlan // a bundle's baseline files against its incident files
 	if *f.bundle != "" {
+		if err := bundleConflicts(fs, "store", "since", "until", "baseline-since", "baseline-until", "no-detect"); err != nil {
+			return err
+		}
 		tmp, err := os.MkdirTemp("", "debugai-bundle-")
 		if err != nil {
 			return err

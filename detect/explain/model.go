@@ -130,6 +130,19 @@ type Model struct {
 
 	minTraces int
 	alpha     float64
+	// transitTo maps a call operation to the operation its grown
+	// transit time was charged to, when that is the callee's.
+	transitTo map[Op]Op
+}
+
+// NetworkLocation is where the network time of a call operation was
+// charged: the callee's operation when the model put its grown transit at
+// the callee, else op itself.
+func (m *Model) NetworkLocation(op Op) Op {
+	if to, ok := m.transitTo[op]; ok {
+		return to
+	}
+	return op
 }
 
 // Service returns the candidate of a service (nil when it has none).
@@ -189,9 +202,14 @@ func Build(in Input, cfg Config) (*Model, error) {
 		return p
 	}
 	assign := resolveTransits(deltas, tests, retransmitGrowth(in), cfg.Alpha)
+	moved := map[Op]float64{}
+	m.transitTo = map[Op]Op{}
 	for k, d := range deltas {
 		p := part(assign[k].op)
 		p.DeltaNS[assign[k].comp] += d
+		if at := assign[k].op; k.transit && at != k.op && d > moved[k.op] {
+			moved[k.op], m.transitTo[k.op] = d, at
+		}
 	}
 	if m.Baseline {
 		for op, q := range m.testParts(ep, assign, parts, cfg) {
@@ -429,11 +447,13 @@ func (m *Model) latencyDeltas(ep map[Op]*[2][]*trace, cfg Config) (map[key]float
 	return deltas, qs
 }
 
-// changeP tests a key's per-trace time between the windows in its two
-// parts: how many traces spend any time on it (Fisher) and how much those
-// that do spend (Mann–Whitney on the non-zero values); the smaller p,
-// doubled. Most traces spend nothing on most keys, so a rank test over
-// all traces would see ties at zero and miss a few traces' large growth.
+// changeP tests a key's per-trace time between the windows in three
+// parts: how many traces spend any time on it (Fisher), how much those that
+// do spend (Mann–Whitney on the non-zero values), and how many spend more
+// than the baseline's 95th percentile (Fisher: a heavier tail, which is
+// how network loss and rare stalls show); the smallest p, times three.
+// Most traces spend nothing on most keys, so a rank test over all traces
+// would see ties at zero and miss a few traces' large growth.
 func changeP(inc, base []float64) float64 {
 	var nz [2][]float64
 	for w, vs := range [][]float64{base, inc} {
@@ -445,8 +465,29 @@ func changeP(inc, base []float64) float64 {
 	}
 	pf, _ := stattest.FisherTwoSided(len(nz[1]), len(inc)-len(nz[1]), len(nz[0]), len(base)-len(nz[0]))
 	pm, _ := stattest.MannWhitney(nz[1], nz[0])
-	return math.Min(1, 2*math.Min(pf, pm))
+	p := math.Min(pf, pm)
+	if len(base) > 0 {
+		sorted := slices.Clone(base)
+		slices.Sort(sorted)
+		q95 := sorted[min(len(sorted)-1, int(math.Ceil(tailQuantile*float64(len(sorted))))-1)]
+		above := func(vs []float64) int {
+			n := 0
+			for _, v := range vs {
+				if v > q95 {
+					n++
+				}
+			}
+			return n
+		}
+		ai, ab := above(inc), above(base)
+		pt, _ := stattest.FisherTwoSided(ai, len(inc)-ai, ab, len(base)-ab)
+		p = math.Min(p, pt)
+	}
+	return math.Min(1, 3*p)
 }
+
+// tailQuantile is the baseline quantile the tail test counts exceedances of.
+const tailQuantile = 0.95
 
 func union(a, b map[key]float64) map[key]bool {
 	out := make(map[key]bool, len(a)+len(b))
@@ -486,18 +527,35 @@ func resolveTransits(deltas, tests map[key]float64, retx map[string]float64, alp
 	return out
 }
 
-// retransmitGrowth is, per service, the growth of the share of traces
-// matched by a TCP retransmit of its processes, from the baseline to the
-// incident: retransmits per trace of each window (the incident's alone
-// without a baseline). A retransmit names its service, else the service of
-// the spans of its process.
+// retransmitGrowth is, per service, the growth of the TCP retransmits on
+// its connections from the baseline to the incident: retransmits per trace
+// of each window (the incident's alone without a baseline). A retransmit
+// counts at both known ends of its connection: the local end is the
+// service listening on its local port, else the retransmit's service, else
+// the service of its process; the remote end is the service listening on
+// its remote port (the listening ports are the server.port of the
+// services' server spans; a port two services claim names neither). Loss
+// on a path shows at both of its ends, so which end is at fault is
+// decided by what the lossy connections share: an end whose every
+// connection loses packets (a sender's own egress, a server all of whose
+// clients retransmit to it) collects more than each of its peers.
 func retransmitGrowth(in Input) map[string]float64 {
 	pid := map[int64]string{}
+	listening := map[int64]string{}
 	traces := [2]map[evidence.TraceID]bool{{}, {}}
 	for i := range in.Spans {
 		sp := &in.Spans[i]
 		if sp.ProcessPID != 0 {
 			pid[sp.ProcessPID] = sp.Service
+		}
+		if sp.Kind == evidence.KindServer {
+			if v, ok := sp.Attrs.Get(attrServerPort); ok && v.Kind == evidence.KindInt && v.Int > 0 {
+				if old, seen := listening[v.Int]; !seen {
+					listening[v.Int] = sp.Service
+				} else if old != sp.Service {
+					listening[v.Int] = ""
+				}
+			}
 		}
 		w := 1
 		if in.IsBaseline != nil && in.IsBaseline(sp) {
@@ -511,15 +569,18 @@ func retransmitGrowth(in Input) map[string]float64 {
 		if k.Type != evidence.KernelTCPRetransmit {
 			continue
 		}
-		svc := cmp.Or(k.Service, pid[k.PID])
-		if svc == "" {
-			continue
-		}
+		local := cmp.Or(listeningService(k, attrLocalPort, listening), k.Service, pid[k.PID])
+		remote := listeningService(k, attrRemotePort, listening)
 		w := 1
 		if in.KernelIsBaseline != nil && in.KernelIsBaseline(k) {
 			w = 0
 		}
-		n[w][svc]++
+		if local != "" {
+			n[w][local]++
+		}
+		if remote != "" && remote != local {
+			n[w][remote]++
+		}
 	}
 	out := map[string]float64{}
 	for svc, c := range n[1] {
@@ -529,6 +590,22 @@ func retransmitGrowth(in Input) map[string]float64 {
 		}
 	}
 	return out
+}
+
+// Attributes that tie a retransmit to a connection's server.
+const (
+	attrServerPort = "server.port"
+	attrLocalPort  = "debugai.tcp.local_port"
+	attrRemotePort = "debugai.tcp.remote_port"
+)
+
+// listeningService is the service listening on the retransmit's port
+// named by the attribute key ("" when unknown).
+func listeningService(k *evidence.KernelEvent, port string, listening map[int64]string) string {
+	if v, ok := k.Attrs.Get(port); ok && v.Kind == evidence.KindInt {
+		return listening[v.Int]
+	}
+	return ""
 }
 
 // testParts tests, for every service and operation whose critical-path

@@ -122,3 +122,111 @@ func TestWithoutBaselineSharesOfTheIncident(t *testing.T) {
 		t.Error("zero config accepted")
 	}
 }
+
+// A retransmit implicates both ends of its connection; the end the lossy
+// connections share is at fault. In "server" db's replies are lost and
+// api's requests to db are retransmitted too: every retransmit touches db
+// (by its listening port), only half touch api, so the grown transit goes
+// to db. In "sender" api's own egress drops: its requests to db and its
+// exports to a port no traced service listens on are retransmitted, so
+// api is the end they share.
+func TestRetransmitsCountAtTheEndTheirConnectionsShare(t *testing.T) {
+	for _, tc := range []struct {
+		name  string
+		ports func(i int) (local, remote int64)
+		want  Op
+	}{
+		{"server", func(i int) (int64, int64) {
+			if i%2 == 1 { // api's retransmitted request: db's port is the remote one
+				return 40000 + int64(i), 5432
+			}
+			return 5432, 40000 + int64(i) // db's lost reply, on whatever pid ran
+		}, Op{Service: "db", Name: "SELECT"}},
+		{"sender", func(i int) (int64, int64) {
+			if i%2 == 1 {
+				return 40000 + int64(i), 4317 // api's telemetry export
+			}
+			return 40000 + int64(i), 5432
+		}, Op{Service: "api", Name: "query"}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			b, kernel := retransmitScenario(tc.ports)
+			isBase := func(s *evidence.Span) bool { return b.base[s.TraceID] }
+			m, err := Build(Input{Spans: b.spans, IsBaseline: isBase, Kernel: kernel}, DefaultConfig())
+			if err != nil {
+				t.Fatal(err)
+			}
+			if m.Candidates[0].Service != tc.want.Service || m.Candidates[0].DeltaNS[CompNetwork] <= 0 {
+				t.Fatalf("candidates %+v, want %s first by network time", m.Candidates, tc.want.Service)
+			}
+			// A retransmit tail seen on api's call is about the end its time went to.
+			fs := []evidence.Finding{{ID: "finding:1", Kind: "retransmit_tail", Subject: "api/query"},
+				{ID: "finding:2", Kind: "critical_path_component", Subject: "api/query network"},
+				{ID: "finding:3", Kind: "n_plus_one", Subject: "api/query"}}
+			m.Score(fs, NewIndex(b.spans, kernel, nil))
+			for _, f := range fs {
+				want := tc.want
+				if f.Kind == "n_plus_one" {
+					want = Op{Service: "api", Name: "query"} // not about network time: where its subject says
+				}
+				if (Op{Service: f.Service, Name: f.Operation}) != want {
+					t.Errorf("%s located at %s/%s, want %s", f.Kind, f.Service, f.Operation, want)
+				}
+			}
+		})
+	}
+}
+
+// retransmitScenario is web → api → db with the api → db transit grown by
+// 20 ms in the incident, pids and listening ports on the spans, and 40
+// retransmits during the incident, all on api's pid, with the ports given.
+func retransmitScenario(ports func(i int) (local, remote int64)) (*builder, []evidence.KernelEvent) {
+	b := &builder{base: map[evidence.TraceID]bool{}}
+	for i := range 30 {
+		b.request(i+1, true, 5+int64(i%3), 1)
+	}
+	for i := range 30 {
+		b.request(100+i, false, 5+int64(i%3), 20)
+	}
+	pids := map[string]int64{"web": 10, "api": 20, "db": 30}
+	listen := map[string]int64{"web": 8080, "api": 9090, "db": 5432}
+	for i := range b.spans {
+		sp := &b.spans[i]
+		sp.ProcessPID = pids[sp.Service]
+		if sp.Kind == evidence.KindServer {
+			sp.Attrs = evidence.Attrs{{Key: "server.port", Value: evidence.IntValue(listen[sp.Service])}}
+		}
+	}
+	var kernel []evidence.KernelEvent
+	for i := range 40 {
+		local, remote := ports(i)
+		kernel = append(kernel, evidence.KernelEvent{Type: evidence.KernelTCPRetransmit, PID: pids["api"], TimeNS: int64(100+i%30) * 1e9,
+			Attrs: evidence.Attrs{{Key: "debugai.tcp.local_port", Value: evidence.IntValue(local)},
+				{Key: "debugai.tcp.remote_port", Value: evidence.IntValue(remote)}}})
+	}
+	return b, kernel
+}
+
+// A tail change: one trace in eight waits 200 ms more in db (a
+// retransmission timeout), the median unchanged. The tail test finds it.
+func TestTailChangeIsSignificant(t *testing.T) {
+	b := &builder{base: map[evidence.TraceID]bool{}}
+	for i := range 160 {
+		b.request(i+1, true, 5+int64(i%5), 1)
+	}
+	for i := range 160 {
+		db := 5 + int64(i%5)
+		if i%8 == 3 {
+			db += 200
+		}
+		b.request(1000+i, false, db, 1)
+	}
+	isBase := func(s *evidence.Span) bool { return b.base[s.TraceID] }
+	m, err := Build(Input{Spans: b.spans, IsBaseline: isBase}, DefaultConfig())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c := m.Service("db"); c == nil || !c.Significant || c.Explained < 0.9 {
+		t.Fatalf("db: %+v", c)
+	}
+}

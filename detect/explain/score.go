@@ -113,6 +113,29 @@ func (ix *Index) Locate(f *evidence.Finding) (string, string) {
 	return best, ""
 }
 
+// locate is Locate with two corrections the model knows of: a
+// critical-path component's subject names its operation and then the
+// component, and a finding about a call's network time is about the end
+// the model charged that time to (the callee whose packets are lost, not
+// the caller that waits).
+func (m *Model) locate(f *evidence.Finding, ix *Index) (string, string) {
+	svc, op := ix.Locate(f)
+	comp := mechanismOf(f)
+	if f.Kind == "critical_path_component" {
+		for _, name := range ComponentNames {
+			if t, ok := strings.CutSuffix(op, " "+name); ok {
+				op = t
+				break
+			}
+		}
+	}
+	if comp == CompNetwork && op != "" {
+		to := m.NetworkLocation(Op{Service: svc, Name: op})
+		svc, op = to.Service, to.Name
+	}
+	return svc, op
+}
+
 // mechanismOf is the component a finding describes (-1: the whole change
 // of its location).
 func mechanismOf(f *evidence.Finding) int {
@@ -141,7 +164,8 @@ func mechanismOf(f *evidence.Finding) int {
 	return -1
 }
 
-// Score gives every finding the share of the change its location explains
+// Score locates every finding (Finding.Service and Operation), gives it the
+// share of the change its location explains
 // (Finding.Score and evidence.AttrExplainedShare), how much of that its
 // mechanism covers, its operation's share, and whether it is pre-existing;
 // then sorts them (call Corroborate first): explained share, mechanism share, operation share,
@@ -152,7 +176,10 @@ func (m *Model) Score(fs []evidence.Finding, ix *Index) {
 		if f.Attrs == nil {
 			f.Attrs = map[string]float64{}
 		}
-		svc, op := ix.Locate(f)
+		svc, op := m.locate(f, ix)
+		if svc != "" && ix.services[svc] {
+			f.Service, f.Operation = svc, op
+		}
 		c := m.Service(svc)
 		if c == nil {
 			f.Score = 0
@@ -221,7 +248,7 @@ func (m *Model) Corroborate(fs []evidence.Finding, ix *Index) {
 		if !ok || q >= m.alpha {
 			continue
 		}
-		svc, _ := ix.Locate(&fs[i])
+		svc, _ := m.locate(&fs[i], ix)
 		if c := m.Service(svc); c != nil && !c.Significant && (c.Latency > 0 || c.Shape > 0) {
 			c.Significant, c.Q, changed = true, q, true
 		}

@@ -26,13 +26,30 @@
 // decrease, above for an increase), or when it is in error on an
 // operation whose error rate rose. In each incident trace the deviating
 // spans deepest in the call tree are blamed: a caller that merely lost a
-// subtree sits above the span whose own children changed. A blamed span
-// whose lost calls are the ones after its last completed child passes the
-// blame down to that child's callee when the callee's own behaviour changed
-// too (its duration distribution, its error rate, or it never answered):
-// the caller stopped because the call failed. The same rule passes the
-// blame for extra calls (retries) down to the callee when the callee
-// changed.
+// subtree sits above the span whose own children changed.
+//
+// A caller often deviates because of what one of its callees answered (a
+// "not found" with an OK status, a slow or odd reply), with nothing in the
+// callee's own shape that changed enough between the windows to be found
+// on its own. So the deviating incident spans of an operation are compared
+// with its conforming incident spans (the same window, so that a change
+// common to the whole incident cancels out; the baseline's spans when
+// nearly all deviate): for each callee operation reached from both groups,
+// its spans under the deviating callers against those under the conforming
+// ones — durations (Mann–Whitney), error share and, per child operation,
+// the share of spans making that call (Fisher, with the edge tests'
+// minimum effect), Bonferroni within the callee and across the callees.
+// The callee that differs most significantly is where the deviation is
+// conditioned; the comparison is repeated below it, and the deepest callee
+// so found is blamed, with the test that told it apart. When no callee
+// differs, the deviation is the caller's own.
+//
+// Failing that, a blamed span whose lost calls are the ones after its last
+// completed child passes the blame down to that child's callee when the
+// callee's own behaviour changed between the windows (its duration
+// distribution, its error rate, or it never answered): the caller stopped
+// because the call failed. The same rule passes the blame for extra calls
+// (retries) down to the callee when the callee changed.
 //
 // The incident's shape change is the share of incident traces with a
 // deviation less the share of baseline traces that deviate by the same

@@ -114,6 +114,10 @@ type Blame struct {
 	Increase bool
 	// Tests are the significant tests behind the blame.
 	Tests []*Test
+	// Because says, for a blame passed down to a callee, how the callee's
+	// spans under the deviating callers differ from those under the
+	// conforming ones.
+	Because []string
 	// Exemplars are positions in Input.Spans of blamed spans.
 	Exemplars []int
 }
@@ -256,6 +260,12 @@ func summary(b Blame, res *Result) string {
 			break
 		}
 		s += "; " + describe(t)
+	}
+	for i, w := range b.Because {
+		if i == 2 {
+			break
+		}
+		s += "; " + w
 	}
 	return s
 }

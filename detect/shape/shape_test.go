@@ -116,3 +116,83 @@ func TestShapeNeedsABaseline(t *testing.T) {
 		t.Error("zero config accepted")
 	}
 }
+
+// fanout: api POST /buy calls catalog and stock in parallel, then pay.
+// catalog reads db on a cache miss (every third request). Fault
+// "catalog-answer": catalog answers "not found" (OK status, no db read,
+// as fast as a cache hit) and api skips pay. Fault "api-own": api skips
+// pay on its own, its callees unchanged.
+func (b *traceBuilder) fanout(trace int, base bool, fault string) {
+	t0 := int64(trace) * 1_000_000
+	if base {
+		b.base[evidence.TraceID{byte(trace >> 8), byte(trace)}] = true
+	}
+	jitter := int64(trace%11) * 50
+	b.add(trace, 1, 0, "api", "POST /buy", t0, t0+100_000, false)
+	b.add(trace, 2, 1, "api", "GetProduct", t0+1000, t0+30_000, false)
+	if fault == "catalog-answer" {
+		b.add(trace, 3, 2, "catalog", "GetProduct", t0+2000, t0+2300+jitter, false)
+	} else {
+		end := t0 + 2300 + jitter
+		if trace%3 == 0 {
+			end = t0 + 20_000 + jitter
+		}
+		b.add(trace, 3, 2, "catalog", "GetProduct", t0+2000, end, false)
+		if trace%3 == 0 {
+			b.add(trace, 4, 3, "catalog", "SELECT", t0+3000, t0+19_000, false)
+		}
+	}
+	b.add(trace, 5, 1, "api", "GET /stock", t0+1000, t0+31_000, false)
+	b.add(trace, 6, 5, "stock", "GET /stock", t0+2000, t0+30_000+jitter, false)
+	if fault != "" {
+		return
+	}
+	b.add(trace, 7, 1, "api", "POST /pay", t0+41_000, t0+90_000, false)
+	b.add(trace, 8, 7, "pay", "POST /pay", t0+42_000, t0+89_000+jitter, false)
+}
+
+func analyzeFanout(t *testing.T, fault string, faulty func(i int) bool) Result {
+	t.Helper()
+	b := &traceBuilder{base: map[evidence.TraceID]bool{}}
+	for i := range 90 {
+		b.fanout(i+1, true, "")
+	}
+	for i := range 90 {
+		f := ""
+		if faulty(i) {
+			f = fault
+		}
+		b.fanout(1000+i, false, f)
+	}
+	res, _, err := Analyze(Input{Spans: b.spans, IsBaseline: func(s *evidence.Span) bool { return b.base[s.TraceID] }}, DefaultConfig())
+	if err != nil {
+		t.Fatal(err)
+	}
+	return res
+}
+
+// A caller that stops because one of its parallel calls answered otherwise
+// (no error status anywhere, the callee's own change too small to be
+// significant between the windows) is not the cause: the callee whose
+// spans under the deviating callers differ is.
+func TestShapeBlamesTheCalleeTheDeviationIsConditionedOn(t *testing.T) {
+	// A third of the requests, as many cache misses among them as among
+	// the others: what catalog answered, not api's own code, decides.
+	res := analyzeFanout(t, "catalog-answer", func(i int) bool { return (i/3)%3 == 0 })
+	if len(res.Blames) == 0 || res.Blames[0].Op != (Op{"catalog", "GetProduct"}) {
+		t.Fatalf("blames %+v, want catalog GetProduct first", res.Blames)
+	}
+	if len(res.Blames[0].Because) == 0 {
+		t.Errorf("the blame does not say why it was passed down: %+v", res.Blames[0])
+	}
+}
+
+func TestShapeKeepsTheBlameWhenTheCalleesDoNotDiffer(t *testing.T) {
+	// api drops the pay call on its own for a third of the requests,
+	// whatever catalog and stock answered (as many cache misses among
+	// them as among the others).
+	res := analyzeFanout(t, "api-own", func(i int) bool { return (i/3)%3 == 0 })
+	if len(res.Blames) == 0 || res.Blames[0].Op != (Op{"api", "POST /buy"}) {
+		t.Fatalf("blames %+v, want api POST /buy first", res.Blames)
+	}
+}

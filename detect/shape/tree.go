@@ -360,6 +360,7 @@ func (t *tree) deviations(tests []Test) map[int][]*Test {
 // window.
 func (t *tree) blame(tests []Test, changed map[Op]bool, cfg Config) ([]Blame, [2]int) {
 	devs := t.deviations(tests)
+	cond := t.conditionedCallees(devs, cfg)
 	type traceDev struct {
 		deepest int32
 		spans   []int
@@ -397,7 +398,7 @@ func (t *tree) blame(tests []Test, changed map[Op]bool, cfg Config) ([]Blame, [2
 		slices.Sort(td.spans)
 		weight := 1 / float64(len(td.spans))
 		for _, i := range td.spans {
-			at, increase := t.passDown(i, devs[i], changed)
+			at, increase := t.passDown(i, devs[i], changed, cond)
 			b := acc[t.ops[at]]
 			if b == nil {
 				b = &Blame{Op: t.ops[at]}
@@ -412,6 +413,9 @@ func (t *tree) blame(tests []Test, changed map[Op]bool, cfg Config) ([]Blame, [2
 				if at != i {
 					b.Exemplars = append(b.Exemplars, i)
 				}
+			}
+			if cd, ok := cond[t.ops[i]]; ok && cd.callee == b.Op && !slices.Contains(b.Because, cd.why) {
+				b.Because = append(b.Because, cd.why)
 			}
 			for _, tst := range devs[i] {
 				if !slices.Contains(b.Tests, tst) {
@@ -431,8 +435,10 @@ func (t *tree) blame(tests []Test, changed map[Op]bool, cfg Config) ([]Blame, [2
 }
 
 // passDown returns the span to blame for span i's deviations: i itself, or
-// the callee whose failure explains them.
-func (t *tree) passDown(i int, tests []*Test, changed map[Op]bool) (int, bool) {
+// the callee whose failure explains them: the callee its operation's
+// deviations are conditioned on (cond), else the callee of its last
+// completed call when that callee's operation changed between the windows.
+func (t *tree) passDown(i int, tests []*Test, changed map[Op]bool, cond map[Op]condition) (int, bool) {
 	increase, decrease := false, false
 	for _, tst := range tests {
 		switch {
@@ -442,6 +448,11 @@ func (t *tree) passDown(i int, tests []*Test, changed map[Op]bool) (int, bool) {
 			decrease = true
 		default:
 			increase = true
+		}
+	}
+	if cd, ok := cond[t.ops[i]]; ok {
+		if x := t.descendant(i, cd.callee); x >= 0 {
+			return x, increase && !decrease
 		}
 	}
 	var via int32 = -1

@@ -18,7 +18,7 @@ var (
 )
 
 const findingColumns = `id, kind, subject, summary, score, confidence, coalesce(start_ns, 0),
-	coalesce(end_ns, 0), refs, coalesce(attrs, '')`
+	coalesce(end_ns, 0), refs, coalesce(attrs, ''), coalesce(service, ''), coalesce(operation, '')`
 
 // WriteFindings stores fs in one transaction: a finding whose ID is stored
 // replaces the stored row (and its cited ids); a finding repeated within fs
@@ -104,9 +104,10 @@ func writeFindingRows(ctx context.Context, conn *sql.Conn, rows []findingRow) (e
 		if _, err := tx.ExecContext(ctx, `DELETE FROM finding_refs WHERE finding_id = ?`, f.ID); err != nil {
 			return fmt.Errorf("finding %s: %w", f.ID, err)
 		}
-		if _, err := tx.ExecContext(ctx, `INSERT OR REPLACE INTO findings VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+		if _, err := tx.ExecContext(ctx, `INSERT OR REPLACE INTO findings (id, kind, subject, summary, score, confidence, start_ns, end_ns, refs, attrs, service, operation)
+			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
 			f.ID, f.Kind, f.Subject, f.Summary, f.Score, f.Confidence,
-			nullInt(f.StartNS), nullInt(f.EndNS), r.refs, r.attrs); err != nil {
+			nullInt(f.StartNS), nullInt(f.EndNS), r.refs, r.attrs, nullString(f.Service), nullString(f.Operation)); err != nil {
 			return fmt.Errorf("finding %s: %w", f.ID, err)
 		}
 		for i, ref := range f.Refs {
@@ -125,11 +126,13 @@ func writeFindingRows(ctx context.Context, conn *sql.Conn, rows []findingRow) (e
 
 func nullInt(v int64) sql.NullInt64 { return sql.NullInt64{Int64: v, Valid: v != 0} }
 
+func nullString(v string) sql.NullString { return sql.NullString{String: v, Valid: v != ""} }
+
 func scanFinding(r scanner) (evidence.Finding, error) {
 	var f evidence.Finding
 	var refs, attrs string
 	if err := r.Scan(&f.ID, &f.Kind, &f.Subject, &f.Summary, &f.Score, &f.Confidence,
-		&f.StartNS, &f.EndNS, &refs, &attrs); err != nil {
+		&f.StartNS, &f.EndNS, &refs, &attrs, &f.Service, &f.Operation); err != nil {
 		return f, err
 	}
 	if err := json.Unmarshal([]byte(refs), &f.Refs); err != nil {

@@ -39,6 +39,7 @@ func TestFindingsRoundTripReplaceAndGet(t *testing.T) {
 	b := testFinding("latency_ks", "checkout GET /cart v1..v2", 0.5, 0, 0,
 		evidence.Ref{ID: ks, Line: evidence.LineTrace}, evidence.Ref{ID: "res:v2", Line: evidence.LineDeploy})
 	b.Attrs = nil
+	a.Service, a.Operation = "checkout", "GET /cart" // located by the ranking model; b is not
 	if err := s.WriteFindings(ctx, []evidence.Finding{a, b}); err != nil {
 		t.Fatal(err)
 	}

@@ -80,7 +80,7 @@ func TestRoundTripEveryType(t *testing.T) {
 		t.Errorf("Audit = %+v, %v; want %+v", audit, err, want.Audit)
 	}
 	st := mustStats(t, s)
-	wantStats := evidence.Stats{SchemaVersion: 4, Resources: 1, Traces: 1, Spans: 1, SpanEvents: 2,
+	wantStats := evidence.Stats{SchemaVersion: 5, Resources: 1, Traces: 1, Spans: 1, SpanEvents: 2,
 		KernelEvents: 1, LockEdges: 1, Logs: 1, Services: []string{"checkout"},
 		MinStartNS: sp.StartNS, MaxEndNS: sp.EndNS}
 	if !reflect.DeepEqual(st, wantStats) {
@@ -152,7 +152,7 @@ func TestWriteIsAtomic(t *testing.T) {
 			if err := tt.run(s); err == nil {
 				t.Fatal("Write succeeded, want an error")
 			}
-			want := evidence.Stats{SchemaVersion: 4, Services: nil}
+			want := evidence.Stats{SchemaVersion: 5, Services: nil}
 			if st := mustStats(t, s); !reflect.DeepEqual(st, want) {
 				t.Errorf("after failed write: %+v", st)
 			}

@@ -140,10 +140,24 @@ func Write(ctx context.Context, st Store) (*Fixture, error) {
 			Refs:    []evidence.Ref{{ID: selfID, Line: evidence.LineKernelFutex}, {ID: ids["slowCallee"], Line: evidence.LineTrace}},
 			StartNS: IncidentNS, EndNS: IncidentNS + WindowNS},
 	}
+	// The caller's network time, placed by the ranking model at the callee
+	// (whose lost packets it waited for): about the callee, whatever its
+	// subject says.
+	placedRefs := []evidence.Ref{{ID: ids["futex"], Line: evidence.LineKernelFutex}, {ID: ids["slowCaller"], Line: evidence.LineTrace}}
+	placed := evidence.Finding{ID: evidence.NewFindingID("critical_path_component", Caller+"/"+CallerOp+" network", placedRefs),
+		Kind: "critical_path_component", Subject: Caller + "/" + CallerOp + " network", Service: Callee, Operation: CalleeOp,
+		Summary: "network time grew", Confidence: 0.9, Score: 1, Refs: placedRefs, StartNS: IncidentNS, EndNS: IncidentNS + WindowNS,
+		Attrs: map[string]float64{evidence.AttrExplainedShare: 0.8, evidence.AttrPreExisting: 0}}
+	// The same placed at a service that is not stored: the subject decides.
+	misplaced := placed
+	misplaced.Service = "nosuchsvc"
+	misplaced.ID = evidence.NewFindingID("critical_path_component", Caller+"/"+CallerOp+" network nosuchsvc", placedRefs)
+	findings = append(findings, placed, misplaced)
 	if err := st.WriteFindings(ctx, findings); err != nil {
 		return nil, fmt.Errorf("writing the fixture's findings: %w", err)
 	}
 	ids["convoy"], ids["preExisting"], ids["selfCite"] = findings[0].ID, findings[1].ID, selfID
+	ids["placed"], ids["misplaced"] = placed.ID, misplaced.ID
 	return &Fixture{IDs: ids}, nil
 }
 
@@ -230,5 +244,10 @@ func (f *Fixture) Cases() []Case {
 		{"a padded service in scope", hyp(" "+Callee, "", root(id["futex"], id["slowCallee"])), only(Callee), []string{unknownLoc}, futexTrace},
 		{"a wait of a process without spans", hyp(Callee, CalleeOp, root(id["strayFutex"], id["slowCallee"])), Scope(), []string{tooFew}, trace},
 		{"a callee wait cited for the caller", hyp(Caller, CallerOp, root(id["futex"], id["slowCaller"])), Scope(), []string{mismatch, tooFew}, trace},
+		{"a finding the ranking model placed at the callee", hyp(Callee, CalleeOp, root(id["placed"])), Scope(), nil, futexTrace},
+		{"a finding placed at the callee cited for its subject's service", hyp(Caller, CallerOp, root(id["placed"])), Scope(),
+			[]string{mismatch, tooFew}, nil},
+		{"a finding placed at an unknown service falls back to its subject", hyp(Callee, CalleeOp, root(id["misplaced"])), Scope(),
+			[]string{mismatch, tooFew}, nil},
 	}
 }
