@@ -9,6 +9,9 @@
 // time, split into lock, I/O and run-queue waits by its kernel overlay),
 // and into transit time (the self time of a span whose children all run in
 // other services: the network and queueing between caller and callee).
+// A job a request hands off without waiting (a consumer span under a
+// producer span, or a span starting after its parent ended) is a unit of
+// work of its own, with its own critical path and root operation.
 // Compared per root operation (so a different request mix is not a change)
 // and weighted by the incident's mix, the per-key deltas add up exactly to
 // the change of the mean critical path. Transit deltas go to the service

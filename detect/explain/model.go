@@ -261,50 +261,145 @@ func chargeTraces(in Input) ([]trace, error) {
 		out   []trace
 	)
 	for _, id := range order {
-		idx := byTrace[id]
-		local = local[:0]
-		for _, g := range idx {
-			local = append(local, in.Spans[g])
-		}
-		p, err := tr.Path(local)
-		if err != nil {
-			continue // no root: not a request
-		}
-		root := &local[p.RootIndex]
-		t := trace{root: Op{Service: root.Service, Name: root.Name}, pathNS: p.DurationNS(), charges: map[key]int64{}}
-		if in.IsBaseline != nil {
-			t.base = in.IsBaseline(root)
-		}
-		kids := children(local)
-		for _, seg := range p.Segments {
-			sp := &local[seg.Index]
-			if seg.SelfNS <= 0 {
-				continue
+		for _, u := range units(in.Spans, byTrace[id]) {
+			local = local[:0]
+			for _, g := range u.idx {
+				local = append(local, in.Spans[g])
 			}
-			op := Op{Service: sp.Service, Name: sp.Name}
-			if c, ok := transitCallee(local, kids, seg.Index); ok {
-				t.charges[key{op: op, comp: CompNetwork, transit: true, to: Op{Service: local[c].Service, Name: local[c].Name}}] += seg.SelfNS
-				continue
+			if u.job {
+				local[0].ParentSpanID = evidence.SpanID{} // the job's own root
 			}
-			rest := seg.SelfNS
-			if o := ov[idx[seg.Index]]; o != nil {
-				dur := max(sp.DurationNS(), 1)
-				for _, c := range []struct {
-					comp int
-					ns   int64
-				}{{CompLock, o.FutexWaitNS}, {CompIO, o.BlockIONS}, {CompRunqueue, o.RunqueueNS}} {
-					share := min(rest, int64(float64(seg.SelfNS)*math.Min(1, float64(c.ns)/float64(dur))))
-					if share > 0 {
-						t.charges[key{op: op, comp: c.comp}] += share
-						rest -= share
-					}
-				}
+			t, ok := chargeUnit(&tr, local, u.idx, ov, in.IsBaseline)
+			if ok {
+				out = append(out, t)
 			}
-			t.charges[key{op: op, comp: CompSelf}] += rest
 		}
-		out = append(out, t)
 	}
 	return out, nil
+}
+
+// unit is one unit of work of a trace: positions in the input spans,
+// a job's root first.
+type unit struct {
+	idx []int
+	job bool
+}
+
+// units splits one trace's spans (idx: positions in spans) into units of
+// work: the request, and every job it handed off without waiting for it —
+// a consumer span whose parent is a producer span, or a span starting
+// after its parent ended — each with its subtree (jobs nested in a job
+// split off again). A job's latency is its own: it is not on the
+// request's critical path, yet a slow job is an incident of its own.
+func units(spans []evidence.Span, idx []int) []unit {
+	pos := make(map[evidence.SpanID]int, len(idx)) // span id -> position in idx
+	for k, g := range idx {
+		pos[spans[g].SpanID] = k
+	}
+	parent := make([]int, len(idx))
+	detached := make([]bool, len(idx))
+	jobs := 0
+	for k, g := range idx {
+		sp := &spans[g]
+		parent[k] = -1
+		if p, ok := pos[sp.ParentSpanID]; ok && !sp.ParentSpanID.IsZero() && p != k {
+			parent[k] = p
+			ps := &spans[idx[p]]
+			if sp.Kind == evidence.KindConsumer && ps.Kind == evidence.KindProducer || sp.StartNS >= ps.EndNS {
+				detached[k] = true
+				jobs++
+			}
+		}
+	}
+	if jobs == 0 {
+		return []unit{{idx: idx}}
+	}
+	// owner[k]: the job span k belongs to (-1: the request), by the nearest
+	// detached ancestor-or-self; a parent cycle (malformed input) is the
+	// request's.
+	owner := make([]int, len(idx))
+	const unknown = -2
+	for k := range owner {
+		owner[k] = unknown
+	}
+	var find func(k, depth int) int
+	find = func(k, depth int) int {
+		if owner[k] != unknown {
+			return owner[k]
+		}
+		o := -1
+		switch {
+		case detached[k]:
+			o = k
+		case parent[k] >= 0 && depth < len(idx):
+			o = find(parent[k], depth+1)
+		}
+		owner[k] = o
+		return o
+	}
+	byOwner := map[int]*unit{-1: {}}
+	order := []int{-1}
+	for k := range idx {
+		o := find(k, 0)
+		u := byOwner[o]
+		if u == nil {
+			u = &unit{job: true, idx: []int{idx[o]}}
+			byOwner[o] = u
+			order = append(order, o)
+		}
+		if k != o {
+			u.idx = append(u.idx, idx[k])
+		}
+	}
+	out := make([]unit, 0, len(order))
+	for _, o := range order {
+		if u := byOwner[o]; len(u.idx) > 0 {
+			out = append(out, *u)
+		}
+	}
+	return out
+}
+
+// chargeUnit charges the critical path of one unit of work (local, the
+// spans of idx, its root first).
+func chargeUnit(tr *critpath.Tracer, local []evidence.Span, idx []int, ov map[int]*correlate.Overlay, isBaseline func(*evidence.Span) bool) (trace, bool) {
+	p, err := tr.Path(local)
+	if err != nil {
+		return trace{}, false // no root: not a request
+	}
+	root := &local[p.RootIndex]
+	t := trace{root: Op{Service: root.Service, Name: root.Name}, pathNS: p.DurationNS(), charges: map[key]int64{}}
+	if isBaseline != nil {
+		t.base = isBaseline(root)
+	}
+	kids := children(local)
+	for _, seg := range p.Segments {
+		sp := &local[seg.Index]
+		if seg.SelfNS <= 0 {
+			continue
+		}
+		op := Op{Service: sp.Service, Name: sp.Name}
+		if c, ok := transitCallee(local, kids, seg.Index); ok {
+			t.charges[key{op: op, comp: CompNetwork, transit: true, to: Op{Service: local[c].Service, Name: local[c].Name}}] += seg.SelfNS
+			continue
+		}
+		rest := seg.SelfNS
+		if o := ov[idx[seg.Index]]; o != nil {
+			dur := max(sp.DurationNS(), 1)
+			for _, c := range []struct {
+				comp int
+				ns   int64
+			}{{CompLock, o.FutexWaitNS}, {CompIO, o.BlockIONS}, {CompRunqueue, o.RunqueueNS}} {
+				share := min(rest, int64(float64(seg.SelfNS)*math.Min(1, float64(c.ns)/float64(dur))))
+				if share > 0 {
+					t.charges[key{op: op, comp: c.comp}] += share
+					rest -= share
+				}
+			}
+		}
+		t.charges[key{op: op, comp: CompSelf}] += rest
+	}
+	return t, true
 }
 
 // children lists each local span's children.

@@ -1,6 +1,7 @@
 package explain
 
 import (
+	"slices"
 	"testing"
 
 	"github.com/debugai/debugai/detect/shape"
@@ -228,5 +229,79 @@ func TestTailChangeIsSignificant(t *testing.T) {
 	}
 	if c := m.Service("db"); c == nil || !c.Significant || c.Explained < 0.9 {
 		t.Fatalf("db: %+v", c)
+	}
+}
+
+// A request hands a job to a queue and answers at once; a worker runs the
+// job later (a consumer span under the producer span, ending after the
+// request). The job slows by 40 ms in the incident while the request does
+// not change: the job is a unit of work of its own, so the worker's
+// operation explains the change. A span that starts after its parent has
+// ended is a handed-off job too (the "late" case, no span kinds).
+func TestDetachedJobsAreUnitsOfWork(t *testing.T) {
+	for _, kinds := range []bool{true, false} {
+		b := &builder{base: map[evidence.TraceID]bool{}}
+		ms := int64(1e6)
+		for i := range 60 {
+			trace, base := i+1, i < 30
+			if base {
+				b.base[evidence.TraceID{byte(trace >> 8), byte(trace)}] = true
+			}
+			work := 5 + int64(i%3)
+			if !base {
+				work += 40
+			}
+			t0 := int64(trace) * 1e9
+			prod, cons := evidence.KindProducer, evidence.KindConsumer
+			jobStart := t0 + 2*ms // while the request still runs
+			if !kinds {
+				prod, cons, jobStart = evidence.KindInternal, evidence.KindInternal, t0+5*ms
+			}
+			b.add(trace, 1, 0, "web", "POST /order", evidence.KindServer, t0, t0+4*ms)
+			b.add(trace, 2, 1, "web", "enqueue", prod, t0+ms, t0+ms+ms/2)
+			b.add(trace, 3, 2, "worker", "fulfil", cons, jobStart, jobStart+work*ms)
+			b.add(trace, 4, 3, "worker", "write", evidence.KindInternal, jobStart+ms, jobStart+(work-1)*ms)
+		}
+		isBase := func(s *evidence.Span) bool { return b.base[s.TraceID] }
+		m, err := Build(Input{Spans: b.spans, IsBaseline: isBase}, DefaultConfig())
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(m.Candidates) == 0 || m.Candidates[0].Service != "worker" || !m.Candidates[0].Significant || m.Candidates[0].Explained < 0.9 {
+			t.Fatalf("kinds %v: candidates %+v, want the worker first, significant, explaining nearly all", kinds, m.Candidates)
+		}
+		if m.Traces != [2]int{60, 60} {
+			t.Errorf("kinds %v: units of work %v, want 30 requests and 30 jobs per window", kinds, m.Traces)
+		}
+	}
+}
+
+func TestUnits(t *testing.T) {
+	sp := func(id, parent byte, kind evidence.SpanKind, start, end int64) evidence.Span {
+		s := evidence.Span{SpanID: evidence.SpanID{id}, Kind: kind, StartNS: start, EndNS: end}
+		if parent != 0 {
+			s.ParentSpanID = evidence.SpanID{parent}
+		}
+		return s
+	}
+	spans := []evidence.Span{
+		sp(1, 0, evidence.KindServer, 0, 10),
+		sp(2, 1, evidence.KindProducer, 1, 2),
+		sp(3, 2, evidence.KindConsumer, 3, 30),  // job A under the producer
+		sp(4, 3, evidence.KindInternal, 4, 5),   // in job A
+		sp(5, 3, evidence.KindInternal, 31, 40), // starts after job A ended: job B
+		sp(6, 1, evidence.KindClient, 2, 9),     // the request's own call
+		sp(7, 8, evidence.KindInternal, 0, 1),   // a parent cycle: the request's
+		sp(8, 7, evidence.KindInternal, 0, 1),
+	}
+	got := units(spans, []int{0, 1, 2, 3, 4, 5, 6, 7})
+	want := []unit{{idx: []int{0, 1, 5, 6, 7}}, {idx: []int{2, 3}, job: true}, {idx: []int{4}, job: true}}
+	if len(got) != len(want) {
+		t.Fatalf("units %+v, want %+v", got, want)
+	}
+	for i := range want {
+		if got[i].job != want[i].job || !slices.Equal(got[i].idx, want[i].idx) {
+			t.Errorf("unit %d = %+v, want %+v", i, got[i], want[i])
+		}
 	}
 }
