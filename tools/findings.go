@@ -13,9 +13,11 @@ import (
 
 	"github.com/debugai/debugai/detect/attribution"
 	"github.com/debugai/debugai/detect/critpath"
+	"github.com/debugai/debugai/detect/explain"
 	"github.com/debugai/debugai/detect/lockgraph"
 	"github.com/debugai/debugai/detect/patterns"
 	"github.com/debugai/debugai/detect/regression"
+	"github.com/debugai/debugai/detect/shape"
 	"github.com/debugai/debugai/evidence"
 )
 
@@ -24,6 +26,7 @@ var FindingKinds = append([]string{
 	critpath.KindDominant, regression.KindCriticalPathComponent, lockgraph.KindInversion,
 	regression.KindKS, regression.KindChangepoint, regression.KindComponentChangepoint,
 	regression.KindTrendBreak, attribution.KindAttribution, attribution.KindOverrepresented,
+	shape.Kind, explain.Kind,
 }, patterns.AllKinds...)
 
 var (
@@ -40,8 +43,12 @@ type FindingRow struct {
 	Kind       string  `json:"kind"`
 	Subject    string  `json:"subject"`
 	Summary    string  `json:"summary"`
-	Score      float64 `json:"score" jsonschema:"strength on the detector's own scale (compare within a kind)"`
-	Confidence float64 `json:"confidence"`
+	Score      float64 `json:"score" jsonschema:"share of the incident's change that the finding's location explains (0..1, comparable across kinds; 0: pre-existing or unexplained)"`
+	Confidence float64 `json:"confidence" jsonschema:"the detector's confidence in what it describes (0..1)"`
+	// Location is service or service/operation where the ranking model
+	// placed the finding (a call's network time at the end that loses
+	// packets), when it differs from what the subject names.
+	Location string `json:"location,omitempty"`
 	// Lines are the distinct evidence lines the finding cites.
 	Lines []string `json:"lines,omitempty"`
 	// Refs are the first cited evidence IDs; RefCount counts them all.
@@ -54,6 +61,12 @@ type FindingRow struct {
 func findingRow(f *evidence.Finding, nrefs int) FindingRow {
 	row := FindingRow{ID: f.ID, Kind: f.Kind, Subject: f.Subject, Summary: truncate(f.Summary, 240),
 		Score: round3(f.Score), Confidence: round3(f.Confidence), Refs: refIDs(f.Refs, nrefs), RefCount: len(f.Refs)}
+	if f.Service != "" {
+		row.Location = f.Service
+		if f.Operation != "" {
+			row.Location += "/" + f.Operation
+		}
+	}
 	seen := map[evidence.Line]bool{}
 	for _, r := range f.Refs {
 		if !seen[r.Line] {
@@ -89,7 +102,7 @@ type ListFindingsInput struct {
 	Cursor        string   `json:"cursor,omitempty" jsonschema:"next_cursor of the previous page"`
 }
 
-// FindingsOutput is a page of findings, most confident first.
+// FindingsOutput is a page of findings, highest score first.
 type FindingsOutput struct {
 	Summary    string       `json:"summary"`
 	Total      int          `json:"total" jsonschema:"findings matching the filter"`
@@ -97,7 +110,9 @@ type FindingsOutput struct {
 	NextCursor string       `json:"next_cursor,omitempty"`
 }
 
-// ListFindings lists stored detector findings, most confident first.
+// ListFindings lists stored detector findings, highest score first (the
+// share of the incident's change their location explains), then most
+// confident.
 func (t *Toolset) ListFindings(ctx context.Context, in ListFindingsInput) (FindingsOutput, error) {
 	for _, k := range in.Kinds {
 		if err := oneOf("kinds", k, FindingKinds); err != nil {
@@ -149,7 +164,7 @@ func (t *Toolset) queryFindings(ctx context.Context, q findingQuery, what string
 			!strings.Contains(subj, strings.ToLower(q.text2))
 	})
 	slices.SortStableFunc(fs, func(a, b evidence.Finding) int {
-		return cmp.Or(cmp.Compare(b.Confidence, a.Confidence), cmp.Compare(a.Kind, b.Kind), cmp.Compare(b.Score, a.Score))
+		return cmp.Or(cmp.Compare(b.Score, a.Score), cmp.Compare(b.Confidence, a.Confidence), cmp.Compare(a.Kind, b.Kind), cmp.Compare(a.ID, b.ID))
 	})
 	out.Total = len(fs)
 	kinds := map[string]int{}
@@ -187,7 +202,7 @@ func findingsSummary(what string, total int, pg page, n int, kinds map[string]in
 	}
 	s := fmt.Sprintf("%d %s (%s)", total, what, strings.Join(parts, ", "))
 	if n > 0 {
-		s += fmt.Sprintf("; rows %d-%d, most confident first", pg.offset+1, pg.offset+n)
+		s += fmt.Sprintf("; rows %d-%d, highest score first", pg.offset+1, pg.offset+n)
 	}
 	return s
 }

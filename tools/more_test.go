@@ -168,3 +168,33 @@ func TestHTTPGuardsHostOriginAndToken(t *testing.T) {
 		})
 	}
 }
+
+// TestListFindingsHighestScoreFirst: list_findings ranks by the share of
+// the change a finding's location explains, across kinds, not by the
+// detector's confidence.
+func TestListFindingsHighestScoreFirst(t *testing.T) {
+	ts := newToolset(t)
+	out, err := ts.ListFindings(context.Background(), tools.ListFindingsInput{Limit: 100})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(out.Findings) < 2 {
+		t.Fatalf("fixture lists %d findings, want several", len(out.Findings))
+	}
+	byConfidence := true // does confidence order differ from score order anywhere?
+	for i := 1; i < len(out.Findings); i++ {
+		a, b := out.Findings[i-1], out.Findings[i]
+		if a.Score < b.Score {
+			t.Fatalf("row %d (%s, score %v) before row %d (%s, score %v)", i-1, a.Kind, a.Score, i, b.Kind, b.Score)
+		}
+		if a.Confidence < b.Confidence {
+			byConfidence = false
+		}
+	}
+	if byConfidence {
+		t.Fatal("the fixture's findings are in confidence order too: the test cannot tell the orders apart")
+	}
+	if !strings.Contains(out.Summary, "highest score first") {
+		t.Errorf("summary %q does not say the order", out.Summary)
+	}
+}

@@ -13,7 +13,7 @@ func (t *Toolset) register() error {
 	builders := []func() (*tool, error){
 		func() (*tool, error) {
 			return def("list_findings", "List findings",
-				"Start here. Lists the detectors' stored findings (critical-path dominance, lock inversions, change points, KS tests, patterns such as lock convoys or retransmit tails), most confident first, each with its cited evidence IDs.",
+				"Start here. Lists the detectors' stored findings (critical-path dominance, lock inversions, change points, KS tests, patterns such as lock convoys or retransmit tails), highest score first (the share of the incident's change its location explains), each with its cited evidence IDs.",
 				map[string][]string{"kinds": FindingKinds}, t.ListFindings)
 		},
 		func() (*tool, error) {

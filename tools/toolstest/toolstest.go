@@ -14,6 +14,7 @@ import (
 
 	"github.com/debugai/debugai/correlate"
 	"github.com/debugai/debugai/detect/critpath"
+	"github.com/debugai/debugai/detect/explain"
 	"github.com/debugai/debugai/detect/lockgraph"
 	"github.com/debugai/debugai/detect/regression"
 	"github.com/debugai/debugai/evidence"
@@ -168,7 +169,8 @@ func slowOp(spans []evidence.Span) string {
 }
 
 // Findings runs critpath, regression (with kernel overlays) and lockgraph
-// over the evidence.
+// over the evidence, and scores them with the ranking model as detect does
+// without a baseline.
 func Findings(spans []evidence.Span, events []evidence.KernelEvent, edges []evidence.LockEdge) ([]evidence.Finding, error) {
 	cfg := correlate.DefaultConfig()
 	as, _, err := correlate.Join(spans, events, cfg)
@@ -192,6 +194,11 @@ func Findings(spans []evidence.Span, events []evidence.KernelEvent, edges []evid
 		return nil, err
 	}
 	out = append(append(out, rfs...), lfs...)
+	m, err := explain.Build(explain.Input{Spans: spans, Overlays: ovs, Kernel: events}, explain.DefaultConfig())
+	if err != nil {
+		return nil, err
+	}
+	m.Score(out, explain.NewIndex(spans, events, edges))
 	for i := range out {
 		if out[i].StartNS == 0 && out[i].EndNS == 0 {
 			out[i].StartNS, out[i].EndNS = spans[0].StartNS, spans[len(spans)-1].EndNS
