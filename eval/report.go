@@ -12,6 +12,9 @@ type Result struct {
 	Bundle string `json:"bundle"` // folder
 	Name   string `json:"name"`   // folder name
 	Truth  *Truth `json:"truth,omitempty"`
+	// Compared says what the incident was compared with (windows, span and
+	// trace counts, where the baseline came from).
+	Compared string `json:"compared,omitempty"`
 	// Status is the investigation's: "accepted" or "unconfirmed";
 	// StopReason says why an unconfirmed one ended ("budget: steps", ...).
 	Status     string     `json:"status"`

@@ -38,6 +38,9 @@ type Options struct {
 	// RepositoryURL is the repository of commit-like service versions when
 	// spans and resources carry no vcs.repository.url.full.
 	RepositoryURL string
+	// Compared says what the incident was compared with (windows, span
+	// and trace counts, where the baseline came from); empty: not known.
+	Compared string
 	// GeneratedAtNS stamps Report.GeneratedAt (unix ns); 0 leaves it empty.
 	GeneratedAtNS int64
 }
@@ -81,7 +84,7 @@ func Build(ctx context.Context, r evidence.Reader, h hypothesis.Hypothesis, v ve
 	rep := Report{
 		Schema:     Schema,
 		Status:     StatusUnconfirmed,
-		Scope:      Scope{SinceNS: opts.Scope.SinceNS, UntilNS: opts.Scope.UntilNS, Services: opts.Scope.Services},
+		Scope:      Scope{SinceNS: opts.Scope.SinceNS, UntilNS: opts.Scope.UntilNS, Services: opts.Scope.Services, Compared: opts.Compared},
 		Hypothesis: h,
 		Verdict:    v,
 	}
@@ -99,7 +102,7 @@ func Build(ctx context.Context, r evidence.Reader, h hypothesis.Hypothesis, v ve
 	}
 	rs := newResolver(r)
 	steps := []func(context.Context, *resolver, *Report, Options) error{
-		buildClaims, buildTimeline, buildAffected, buildCodeSites, buildCommits, buildFindings, buildCharts,
+		buildClaims, buildTimeline, buildAffected, buildCodeSites, buildCommits, buildFindings, buildCauses, buildCharts,
 	}
 	for _, step := range steps {
 		if err := step(ctx, rs, &rep, opts); err != nil {

@@ -56,10 +56,13 @@ type Report struct {
 	// counts the others.
 	Findings        []FindingSummary `json:"findings,omitempty"`
 	FindingsOmitted int              `json:"findings_omitted,omitempty"`
-	Timeline        []TimelineEntry  `json:"timeline"`
-	CodeSites       []CodeSite       `json:"code_sites,omitempty"`
-	Commits         []CommitLink     `json:"commits,omitempty"`
-	Charts          Charts           `json:"charts"`
+	// Causes are the shares of the change the ranking model found, the
+	// root cause's and the secondary causes', most explained first.
+	Causes    []Cause         `json:"causes,omitempty"`
+	Timeline  []TimelineEntry `json:"timeline"`
+	CodeSites []CodeSite      `json:"code_sites,omitempty"`
+	Commits   []CommitLink    `json:"commits,omitempty"`
+	Charts    Charts          `json:"charts"`
 }
 
 // Scope is the incident's scope.
@@ -67,6 +70,8 @@ type Scope struct {
 	SinceNS  int64    `json:"since_ns,omitempty"`
 	UntilNS  int64    `json:"until_ns,omitempty"`
 	Services []string `json:"services,omitempty"`
+	// Compared says what the incident was compared with.
+	Compared string `json:"compared,omitempty"`
 }
 
 // Claim is one hypothesis claim with resolved citations.

@@ -56,8 +56,12 @@ The baseline: --baseline-since/--baseline-until name it; with only --since
 it is the window of equal length before the incident; with neither there is
 none (findings judge the incident on its own). --bundle DIR analyzes an
 incident bundle in a temporary store, its baseline.* files being the
-baseline whatever their timestamps. A requested baseline with fewer than
-10 traces is refused.
+baseline whatever their timestamps; --baseline-bundle DIR2 takes the
+baseline from another bundle instead (DIR2's baseline.* files, else all its
+trace files), e.g. a recording of normal operation from another day. To
+compare a store with a recording, import the recording into the store and
+name its window with --baseline-since/--baseline-until. A requested
+baseline with fewer than 10 traces is refused.
 
 While a running serve owns the store, findings cannot be stored: use
 --no-store to print them (reading through the serve).`
@@ -139,9 +143,9 @@ var detectors = []detectorFamily{
 }
 
 type detectFlags struct {
-	store, since, until, baselineSince, baselineUntil, bundle, logLevel *string
-	asJSON, noStore                                                     *bool
-	maxItems                                                            *int
+	store, since, until, baselineSince, baselineUntil, bundle, baselineBundle, logLevel *string
+	asJSON, noStore                                                                     *bool
+	maxItems                                                                            *int
 }
 
 func runDetect(ctx context.Context, args []string, env *cmdEnv) error {
@@ -165,12 +169,16 @@ func runDetectPlan(ctx context.Context, args []string, plan *comparePlan, env *c
 	}
 	if plan == nil {
 		f.bundle = fs.String("bundle", "", "analyze this incident bundle folder in a temporary store (its baseline.* files are the baseline)")
+		f.baselineBundle = fs.String("baseline-bundle", "", "with --bundle: take the baseline from this bundle folder instead (its baseline.* files, else all its trace files)")
 	}
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
 	if fs.NArg() > 0 {
 		return usagef("detect takes no arguments, got %d", fs.NArg())
+	}
+	if f.baselineBundle != nil && *f.baselineBundle != "" && *f.bundle == "" {
+		return usagef("detect: --baseline-bundle needs --bundle (for a store: import the recording and name its window with --baseline-since/--baseline-until)")
 	}
 	if f.bundle != nil && *f.bundle != "" {
 		if err := bundleConflicts(fs, "store", "since", "until", "baseline-since", "baseline-until", "no-store"); err != nil {
@@ -182,7 +190,7 @@ func runDetectPlan(ctx context.Context, args []string, plan *comparePlan, env *c
 		}
 		defer os.RemoveAll(tmp)
 		*f.store = filepath.Join(tmp, "bundle.duckdb")
-		if plan, err = importBundle(ctx, *f.bundle, *f.store, env); err != nil {
+		if plan, err = importBundle(ctx, *f.bundle, *f.baselineBundle, *f.store, env); err != nil {
 			return err
 		}
 	}

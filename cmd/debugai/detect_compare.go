@@ -31,9 +31,11 @@ type comparePlan struct {
 
 const (
 	baselineFromBundle = "the bundle's baseline files"
-	baselineFromFlags  = "--baseline-since/--baseline-until"
-	baselineBefore     = "the window of equal length before the incident"
-	baselineNone       = "none"
+	// baselineFromOtherBundle is followed by that bundle's name.
+	baselineFromOtherBundle = "the baseline bundle"
+	baselineFromFlags       = "--baseline-since/--baseline-until"
+	baselineBefore          = "the window of equal length before the incident"
+	baselineNone            = "none"
 )
 
 // resolvePlan turns the window flags into a plan. The incident is

@@ -432,13 +432,30 @@ func TestDetectBundle(t *testing.T) {
 	if err != nil || !regexp.MustCompile(`explained: ledger \d+ %`).MatchString(text) {
 		t.Errorf("text output (err %v) lacks the explained line:\n%s", err, text)
 	}
+	// The baseline from another recording (the control bundle "none",
+	// recorded an hour before, on the same services).
+	out, errOut, err = runCLI(t, "detect", "--bundle", dir, "--baseline-bundle", filepath.Join(filepath.Dir(dir), "none"), "--json")
+	if err != nil {
+		t.Fatalf("detect --baseline-bundle: %v\n%s", err, errOut)
+	}
+	var other detectOutput
+	if err := json.Unmarshal([]byte(out), &other); err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(other.Compared, "the baseline bundle none") || other.BaselineTraces < 10 || other.Compared[strings.Index(other.Compared, "baseline"):] == res.Compared[strings.Index(res.Compared, "baseline"):] {
+		t.Errorf("compared %q (%d traces, %d spans), want the other bundle's baseline", other.Compared, other.BaselineTraces, other.BaselineSpans)
+	}
+	if len(other.Explained) == 0 || other.Explained[0].Service != "ledger" {
+		t.Errorf("explained %+v against the other baseline, want ledger first", other.Explained)
+	}
 	for _, args := range [][]string{
+		{"--baseline-bundle", dir},
 		{"--bundle", dir, "--since", "1h"},
 		{"--bundle", dir, "--store", filepath.Join(t.TempDir(), "x.duckdb")},
 		{"--bundle", dir, "--no-store"},
 	} {
 		_, _, err := runCLI(t, append([]string{"detect"}, args...)...)
-		if exitCode(err, &bytes.Buffer{}) != 2 || !strings.Contains(fmt.Sprint(err), "--bundle brings its own store") {
+		if exitCode(err, &bytes.Buffer{}) != 2 || !strings.Contains(fmt.Sprint(err), "--bundle") {
 			t.Errorf("detect %v: %v; want a usage error", args, err)
 		}
 	}

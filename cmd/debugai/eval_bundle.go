@@ -26,11 +26,11 @@ func evalBundle(ctx context.Context, in evalInput, f *investigateFlags, logger *
 	}
 	defer func() { err = errors.Join(err, os.RemoveAll(tmp)) }()
 	store := filepath.Join(tmp, "bundle.duckdb")
-	plan, err := importBundle(ctx, in.bundle.Dir, store, env)
+	plan, err := importBundle(ctx, in.bundle.Dir, "", store, env)
 	if err != nil {
 		return res, err
 	}
-	if err := detectQuietly(ctx, store, "", "", "", "", plan, env); err != nil {
+	if res.Compared, err = detectQuietly(ctx, store, "", "", "", "", plan, env); err != nil {
 		return res, err
 	}
 	out, err := investigateForEval(ctx, store, plan, f, logger, env, &res)

@@ -37,9 +37,9 @@ func detectedFindings(t *testing.T, dir string) []evidence.Finding {
 	store := filepath.Join(t.TempDir(), "ids.duckdb")
 	var errb bytes.Buffer
 	env := &cmdEnv{stdin: strings.NewReader(""), stdout: io.Discard, stderr: &errb, getenv: os.Getenv}
-	plan, err := importBundle(ctx, dir, store, env)
+	plan, err := importBundle(ctx, dir, "", store, env)
 	if err == nil {
-		err = detectQuietly(ctx, store, "", "", "", "", plan, env)
+		_, err = detectQuietly(ctx, store, "", "", "", "", plan, env)
 	}
 	if err != nil {
 		t.Fatalf("%s: %v\n%s", dir, err, errb.String())

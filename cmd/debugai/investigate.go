@@ -1,7 +1,9 @@
 package main
 
 import (
+	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
 	"flag"
 	"fmt"
@@ -37,16 +39,21 @@ http://127.0.0.1:8080/v1). A hypothesis that never passes the verifier is
 reported as unconfirmed, never as the root cause.
 
 --bundle DIR investigates an incident bundle (its *.otlp.jsonl.gz files)
-in a fresh temporary store instead of --store.
+in a fresh temporary store instead of --store; its baseline.* files are the
+baseline. --baseline-bundle DIR2 takes the baseline from another bundle
+instead (DIR2's baseline.* files, else all its trace files): a recording of
+normal operation made at another time or place. To compare a live store
+with a recording, import the recording into the store and name its window
+with --baseline-since/--baseline-until.
 
 Exit codes: 0 done (or nothing the --fail-on policy fails on), 1 error,
 2 usage, 3 accepted root cause (--fail-on accepted|any), 4 unconfirmed
 hypothesis (--fail-on any).`
 
 type investigateFlags struct {
-	store, since, until, baselineSince, baselineUntil, bundle, out, failOn, services, logLevel, jira *string
-	llm, asJSON, noDetect                                                                            *bool
-	llmCfg                                                                                           agent.LLMConfig
+	store, since, until, baselineSince, baselineUntil, bundle, baselineBundle, out, failOn, services, logLevel, jira *string
+	llm, asJSON, noDetect                                                                                            *bool
+	llmCfg                                                                                                           agent.LLMConfig
 }
 
 // exitStatus carries a non-error exit code (the CI gates of --fail-on).
@@ -63,6 +70,7 @@ func addInvestigateFlags(fs *flag.FlagSet, env *cmdEnv) *investigateFlags {
 	f.since = fs.String("since", "", "start of the incident window: RFC 3339 time, or a duration before the end of the stored data (default: all)")
 	f.until = fs.String("until", "", "end of the window (exclusive), as --since (default: the end)")
 	f.bundle = fs.String("bundle", "", "investigate this incident bundle folder in a temporary store (its baseline.* files are the baseline)")
+	f.baselineBundle = fs.String("baseline-bundle", "", "with --bundle: take the baseline from this bundle folder instead (its baseline.* files, else all its trace files)")
 	f.baselineSince = fs.String("baseline-since", "", "start of the baseline window, as detect's")
 	f.baselineUntil = fs.String("baseline-until", "", "end of the baseline window, as detect's (default baseline: the window of equal length before --since)")
 	f.out = fs.String("out", "", "folder for report.md, report.json, the SVG charts and ticket payloads (default: $XDG_DATA_HOME/debugai/reports/<time>)")
@@ -111,6 +119,9 @@ func runInvestigate(ctx context.Context, args []string, env *cmdEnv) (err error)
 	}
 	store := *f.store
 	var plan *comparePlan // a bundle's baseline files against its incident files
+	if *f.baselineBundle != "" && *f.bundle == "" {
+		return usagef("investigate: --baseline-bundle needs --bundle (for a store: import the recording and name its window with --baseline-since/--baseline-until)")
+	}
 	if *f.bundle != "" {
 		if err := bundleConflicts(fs, "store", "since", "until", "baseline-since", "baseline-until", "no-detect"); err != nil {
 			return err
@@ -121,16 +132,17 @@ func runInvestigate(ctx context.Context, args []string, env *cmdEnv) (err error)
 		}
 		defer os.RemoveAll(tmp)
 		store = filepath.Join(tmp, "bundle.duckdb")
-		if plan, err = importBundle(ctx, *f.bundle, store, env); err != nil {
+		if plan, err = importBundle(ctx, *f.bundle, *f.baselineBundle, store, env); err != nil {
 			return err
 		}
 	}
+	var compared string
 	if !*f.noDetect {
-		if err := detectQuietly(ctx, store, *f.since, *f.until, *f.baselineSince, *f.baselineUntil, plan, env); err != nil {
+		if compared, err = detectQuietly(ctx, store, *f.since, *f.until, *f.baselineSince, *f.baselineUntil, plan, env); err != nil {
 			return err
 		}
 	}
-	rep, err := investigateStore(ctx, store, plan, f, logger, env)
+	rep, err := investigateStore(ctx, store, plan, compared, f, logger, env)
 	if err != nil {
 		return err
 	}
@@ -149,11 +161,30 @@ func runInvestigate(ctx context.Context, args []string, env *cmdEnv) (err error)
 
 // importBundle imports every OTLP file of a bundle folder into store and
 // returns the comparison its files define: the incident files against the
-// baseline files, whatever their timestamps.
-func importBundle(ctx context.Context, dir, store string, env *cmdEnv) (*comparePlan, error) {
+// baseline files, whatever their timestamps. With baselineDir, another
+// bundle's files are the baseline instead of the bundle's own: its
+// baseline.* files when it has any (a recording of normal operation next
+// to an incident), else all of its trace files.
+func importBundle(ctx context.Context, dir, baselineDir, store string, env *cmdEnv) (*comparePlan, error) {
 	b, err := eval.OpenBundle(dir)
 	if err != nil {
 		return nil, usagef("--bundle %v", err)
+	}
+	source := baselineFromBundle
+	if baselineDir != "" {
+		bb, err := eval.OpenBundle(baselineDir)
+		if err != nil {
+			return nil, usagef("--baseline-bundle %v", err)
+		}
+		base := bb.Baseline
+		if len(base) == 0 {
+			base = bb.Incident
+		}
+		if len(base) == 0 {
+			return nil, usagef("--baseline-bundle %s: it holds no trace files", baselineDir)
+		}
+		b = eval.Bundle{Dir: b.Dir, Baseline: base, Incident: b.Incident, Kernel: slices.Concat(b.Kernel, bb.Kernel)}
+		source = baselineFromOtherBundle + " " + bb.Name()
 	}
 	quiet := &cmdEnv{stdin: env.stdin, stdout: io.Discard, stderr: env.stderr, getenv: env.getenv}
 	if err := runImport(ctx, append([]string{"--store", store}, b.Files()...), quiet); err != nil {
@@ -168,15 +199,16 @@ func importBundle(ctx context.Context, dir, store string, env *cmdEnv) (*compare
 	}
 	p := &comparePlan{incident: split.Incident, source: baselineNone}
 	if len(split.Baseline) > 0 {
-		p.baseline, p.baseTraces, p.source, p.explicit = split.Baseline, split.BaselineTraces, baselineFromBundle, true
+		p.baseline, p.baseTraces, p.source, p.explicit = split.Baseline, split.BaselineTraces, source, true
 	}
 	return p, nil
 }
 
-// detectQuietly runs `debugai detect` over the window, storing findings;
-// a plan (a bundle's) replaces the window flags.
-func detectQuietly(ctx context.Context, store, since, until, bsince, buntil string, plan *comparePlan, env *cmdEnv) error {
-	args := []string{"--store", store}
+// detectQuietly runs `debugai detect` over the window, storing findings,
+// and returns what was compared with what (detect's "compared" line); a
+// plan (a bundle's) replaces the window flags.
+func detectQuietly(ctx context.Context, store, since, until, bsince, buntil string, plan *comparePlan, env *cmdEnv) (string, error) {
+	args := []string{"--store", store, "--json"}
 	if bsince != "" {
 		args = append(args, "--baseline-since", bsince)
 	}
@@ -189,20 +221,27 @@ func detectQuietly(ctx context.Context, store, since, until, bsince, buntil stri
 	if until != "" {
 		args = append(args, "--until", until)
 	}
-	quiet := &cmdEnv{stdin: env.stdin, stdout: io.Discard, stderr: env.stderr, getenv: env.getenv}
+	var out bytes.Buffer
+	quiet := &cmdEnv{stdin: env.stdin, stdout: &out, stderr: env.stderr, getenv: env.getenv}
 	if err := runDetectPlan(ctx, args, plan, quiet); err != nil {
 		var ue usageError
 		if errors.As(err, &ue) {
-			return err
+			return "", err
 		}
-		return fmt.Errorf("detecting (use --no-detect to investigate the stored findings): %w", err)
+		return "", fmt.Errorf("detecting (use --no-detect to investigate the stored findings): %w", err)
 	}
-	return nil
+	var res struct {
+		Compared string `json:"compared"`
+	}
+	if err := json.Unmarshal(out.Bytes(), &res); err != nil {
+		return "", fmt.Errorf("reading detect's answer: %w", err)
+	}
+	return res.Compared, nil
 }
 
 // investigateStore opens the store, investigates, writes and prints the
 // report. It returns nil when no hypothesis could be formed.
-func investigateStore(ctx context.Context, store string, plan *comparePlan, f *investigateFlags, logger *slog.Logger, env *cmdEnv) (*report.Report, error) {
+func investigateStore(ctx context.Context, store string, plan *comparePlan, compared string, f *investigateFlags, logger *slog.Logger, env *cmdEnv) (*report.Report, error) {
 	r, closeR, err := openWritableReader(ctx, store, logger)
 	if err != nil {
 		return nil, err
@@ -223,7 +262,7 @@ func investigateStore(ctx context.Context, store string, plan *comparePlan, f *i
 		fmt.Fprintf(env.stdout, "No hypothesis: %s.\n", res.StopReason)
 		return nil, nil
 	}
-	rep, err := report.Build(ctx, r, *res.Hypothesis, res.Verdict, report.Options{Scope: scope, GeneratedAtNS: time.Now().UnixNano()})
+	rep, err := report.Build(ctx, r, *res.Hypothesis, res.Verdict, report.Options{Scope: scope, Compared: compared, GeneratedAtNS: time.Now().UnixNano()})
 	if err != nil {
 		return nil, fmt.Errorf("building the report: %w", err)
 	}

@@ -163,10 +163,48 @@ func TestInvestigateBadInput(t *testing.T) {
 		{[]string{"--bundle", t.TempDir()}, "not an incident bundle"},
 		{[]string{"--llm", "--llm-base-url", "", "--llm-model", "m"}, "no base URL"},
 		{[]string{"extra"}, "takes no arguments"},
+		{[]string{"--baseline-bundle", t.TempDir()}, "--baseline-bundle needs --bundle"},
+		{[]string{"--bundle", t.TempDir(), "--since", "1h"}, "drop --since"},
 	} {
 		_, stderr, err := runCLI(t, append([]string{"investigate"}, tc.args...)...)
 		if code := exitCode(err, io.Discard); code != 2 || !strings.Contains(err.Error()+stderr, tc.want) {
 			t.Errorf("investigate %v: exit %d, %v; want 2 and %q", tc.args, code, err, tc.want)
 		}
+	}
+}
+
+// TestInvestigateReportsComparisonAndCauses: the report says what was
+// compared with what (here a baseline from another recording) and lists
+// the shares of the change, the root cause's first.
+func TestInvestigateReportsComparisonAndCauses(t *testing.T) {
+	bundles := filepath.Join("..", "..", "eval", "incidents")
+	out := filepath.Join(t.TempDir(), "r")
+	_, stderr, err := runCLI(t, "investigate", "--bundle", filepath.Join(bundles, "cpuquota"),
+		"--baseline-bundle", filepath.Join(bundles, "none"), "--out", out)
+	if err != nil {
+		t.Fatalf("investigate: %v\n%s", err, stderr)
+	}
+	b, err := os.ReadFile(filepath.Join(out, "report.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	rep, err := report.Parse(b)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(rep.Scope.Compared, "against the baseline") || !strings.Contains(rep.Scope.Compared, "the baseline bundle none") {
+		t.Errorf("compared %q, want the other bundle's baseline named", rep.Scope.Compared)
+	}
+	if len(rep.Causes) == 0 || rep.Causes[0].Service != "ledger" || !rep.Causes[0].Root || rep.Causes[0].Share <= 0.5 {
+		t.Fatalf("causes %+v, want ledger first, the root cause, explaining most", rep.Causes)
+	}
+	for i := 1; i < len(rep.Causes); i++ {
+		if rep.Causes[i].Share > rep.Causes[i-1].Share || rep.Causes[i].Root {
+			t.Errorf("cause %d %+v after %+v: want secondary causes in decreasing share", i, rep.Causes[i], rep.Causes[i-1])
+		}
+	}
+	md, err := os.ReadFile(filepath.Join(out, "report.md"))
+	if err != nil || !strings.Contains(string(md), "## What explains the change") || !strings.Contains(string(md), "| Compared |") {
+		t.Errorf("report.md lacks the comparison or the causes (%v)", err)
 	}
 }

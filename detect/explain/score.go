@@ -398,3 +398,17 @@ func exemplars(spans []evidence.Span, isBase func(*evidence.Span) bool, op Op, n
 	}
 	return refs
 }
+
+// MechanismName names a change_explained finding's "mechanism" code: a
+// critical-path component, "shape" or "extra calls" ("" when unknown).
+func MechanismName(code int) string {
+	switch {
+	case code >= 0 && code < NumComponents:
+		return ComponentNames[code]
+	case code == MechanismShape:
+		return "shape"
+	case code == MechanismExtraCalls:
+		return "extra calls"
+	}
+	return ""
+}
