@@ -68,6 +68,51 @@ func patternFor(f evidence.Finding) hypothesis.Pattern {
 	return patternOf[f.Kind]
 }
 
+// mechanismKinds are the finding kinds that name a mechanism the
+// kernel or the trace structure shows directly (a convoy, throttling,
+// retransmits, a pool), as against a change measured in time.
+var mechanismKinds = map[string]bool{
+	"lock_inversion": true, "lock_convoy": true, "starvation": true, "retransmit_tail": true, "io_latency": true,
+	"page_fault_storm": true, "pool_saturation": true, "n_plus_one": true, "trace_shape": true,
+}
+
+// refinePattern: a hypothesis led by a measured change (the ranking
+// model's decomposition, a component, a statistical test) takes the
+// pattern of the mechanism found directly at its service — the one
+// covering most of the service's change, then the best scored — and cites
+// it as root-cause evidence: a CPU quota's throttling shows as time
+// between caller and callee, but the throttling is what happened. A
+// mechanism whose component did not grow (mechanism_share below 0.5) or
+// that is pre-existing does not count.
+func refinePattern(h *hypothesis.Hypothesis, lead evidence.Finding, all []evidence.Finding) {
+	if mechanismKinds[lead.Kind] || h.Location.Service == "" {
+		return
+	}
+	var best *evidence.Finding
+	for i := range all {
+		f := &all[i]
+		if !mechanismKinds[f.Kind] || f.Attrs[evidence.AttrPreExisting] > 0 || f.Attrs["mechanism_share"] < 0.5 ||
+			cmp.Or(f.Service, serviceOf(f.Subject)) != h.Location.Service {
+			continue
+		}
+		if best == nil || cmp.Or(cmp.Compare(f.Attrs["mechanism_share"], best.Attrs["mechanism_share"]),
+			cmp.Compare(f.Score, best.Score), cmp.Compare(f.Confidence, best.Confidence), strings.Compare(best.ID, f.ID)) > 0 {
+			best = f
+		}
+	}
+	if best == nil {
+		return
+	}
+	h.Pattern = patternFor(*best)
+	h.Remediation = remediation[h.Pattern]
+	for _, c := range h.Claims {
+		if slices.Contains(c.Citations, best.ID) {
+			return
+		}
+	}
+	h.Claims = append(h.Claims, hypothesis.Claim{Text: "Mechanism: " + best.Summary, Citations: []string{best.ID}, RootCause: true})
+}
+
 // mechanismPattern maps the ranking model's mechanism codes
 // (detect/explain: self, lock, io, runqueue, network, shape, extra calls)
 // to patterns.
@@ -184,6 +229,7 @@ func (d *Deterministic) hypothesisOf(ctx context.Context, lead evidence.Finding,
 			h.Claims[i].RootCause = false
 		}
 	}
+	refinePattern(h, lead, all)
 	// A lead located on a process or cgroup names the endpoint its spans
 	// share; one located on a lock keeps none (its cited spans are the
 	// waiters, not the holder's operation).

@@ -305,3 +305,40 @@ func TestUnits(t *testing.T) {
 		}
 	}
 }
+
+// db's own time grows while its transit shrinks. CPU starvation there
+// stretches its own time, so it covers the change; a retransmit tail
+// there describes network time that shrank, so it is pre-existing; a lock
+// convoy with no lock time in either window cannot be measured and is
+// neither.
+func TestMechanismShares(t *testing.T) {
+	b := &builder{base: map[evidence.TraceID]bool{}}
+	for i := range 30 {
+		b.request(i+1, true, 5+int64(i%3), 2)
+	}
+	for i := range 30 {
+		b.request(100+i, false, 50+int64(i%3), 1)
+	}
+	isBase := func(s *evidence.Span) bool { return b.base[s.TraceID] }
+	m, err := Build(Input{Spans: b.spans, IsBaseline: isBase}, DefaultConfig())
+	if err != nil {
+		t.Fatal(err)
+	}
+	fs := []evidence.Finding{{ID: "finding:1", Kind: "starvation", Subject: "db/SELECT"},
+		{ID: "finding:2", Kind: "retransmit_tail", Subject: "db/SELECT"},
+		{ID: "finding:3", Kind: "lock_convoy", Subject: "db/SELECT"}}
+	m.Score(fs, NewIndex(b.spans, nil, nil))
+	got := map[string][2]float64{}
+	for _, f := range fs {
+		got[f.Kind] = [2]float64{f.Attrs[AttrMechanismShare], f.Attrs[evidence.AttrPreExisting]}
+	}
+	if s := got["starvation"]; s[0] < 0.9 || s[1] != 0 {
+		t.Errorf("starvation share %.2f pre-existing %v, want nearly all of db's change, not pre-existing", s[0], s[1])
+	}
+	if s := got["retransmit_tail"]; s[0] != 0 || s[1] != 1 {
+		t.Errorf("retransmit_tail share %.2f pre-existing %v, want 0 and pre-existing", s[0], s[1])
+	}
+	if s := got["lock_convoy"]; s[0] != 0.5 || s[1] != 0 {
+		t.Errorf("lock_convoy share %.2f pre-existing %v, want 0.5 (not measurable) and not pre-existing", s[0], s[1])
+	}
+}

@@ -197,9 +197,11 @@ func (m *Model) Score(fs []evidence.Finding, ix *Index) {
 				f.Attrs[AttrOperationShare] = p.Explained
 			}
 		}
-		mech, _ := m.mechanismShare(c, f)
+		mech, measured := m.mechanismShare(c, f)
 		f.Attrs[AttrMechanismShare] = mech
-		if m.Baseline && (!c.Significant || c.Explained < 0.01) {
+		// Pre-existing: a location that did not change, or a mechanism
+		// whose component measurably did not grow there.
+		if m.Baseline && (!c.Significant || c.Explained < 0.01 || measured && mech == 0) {
 			f.Attrs[evidence.AttrPreExisting] = 1
 		}
 	}
@@ -287,15 +289,33 @@ func (m *Model) mechanismShare(c *Candidate, f *evidence.Finding) (float64, bool
 	}
 	// A mechanism seen at the location leads the location's generic
 	// findings (0.5), the more so the more of its change it covers; one
-	// whose component did not grow at all is pre-existing.
-	if c.DeltaNS[comp] == 0 {
+	// whose components did not grow at all is pre-existing.
+	var grown float64
+	measured := false
+	for _, k := range stretched(f, comp) {
+		grown += c.DeltaNS[k]
+		measured = measured || c.DeltaNS[k] != 0
+	}
+	if !measured {
 		return 0.5, false // no overlay time of it in either window: not measurable here
 	}
-	if c.DeltaNS[comp] < 0 || !m.Baseline && c.DeltaNS[comp] <= 0 {
+	if grown < 0 || !m.Baseline && grown <= 0 {
 		return 0, true
 	}
-	total := math.Max(c.Delta(), c.DeltaNS[comp])
-	return 0.5 + 0.5*math.Min(1, c.DeltaNS[comp]/total), true
+	total := math.Max(c.Delta(), grown)
+	return 0.5 + 0.5*math.Min(1, grown/total), true
+}
+
+// stretched lists the critical-path components a mechanism lengthens: its
+// own, and for CPU starvation (run-queue waits, a CPU quota's throttling)
+// also the location's own time and the transit into it — a throttled or
+// waiting thread is not on the run queue while dequeued, and a server that
+// cannot run yet has not started its span.
+func stretched(f *evidence.Finding, comp int) []int {
+	if f.Kind == "starvation" || f.Kind == "service_stall" {
+		return []int{CompRunqueue, CompSelf, CompNetwork}
+	}
+	return []int{comp}
 }
 
 // Findings reports the candidates that explain at least minShare of the
