@@ -12,6 +12,7 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/debugai/debugai/agent/hypothesis"
 	"github.com/debugai/debugai/evidence"
@@ -126,7 +127,8 @@ func TestRecordFlags(t *testing.T) {
 		{[]string{"--scenario", "lockinv", "--out", "x"}, "--service-bin is required"},
 		{[]string{"--scenario", "netloss", "--out", "x", "--loss", "0"}, "--loss 0"},
 		{[]string{"--scenario", "netloss", "--out", "x", "--loss", "90"}, "--loss 90"},
-		{[]string{"--scenario", "shop-loadup", "--out", "x", "--load-factor", "0.5"}, "--load-factor 0.5"},
+		{[]string{"--scenario", "shop-loadup", "--out", "x", "--load-factor", "0.05"}, "--load-factor 0.05"},
+		{[]string{"--scenario", "shop3-loaddown", "--out", "x", "--load-factor", "11"}, "--load-factor 11"},
 		{[]string{"--scenario", "shop-neighbour", "--out", "x", "--hog-weight", "0"}, "--hog-weight 0"},
 		{[]string{"--scenario", "shop-neighbour", "--out", "x", "--hog-threads", "99"}, "--hog-threads 99"},
 		{[]string{"--scenario", "convoy", "--out", "x", "--node-bin", "/nonexistent/debugai-node"}, "CGO_ENABLED=0 go build -o /nonexistent/debugai-node ./cmd/debugai-node"},
@@ -323,7 +325,7 @@ func TestRecordScenariosDescribed(t *testing.T) {
 		if !ok || truth.Pattern == "" || truth.Notes == "" || recordDescription[s] == "" {
 			t.Errorf("scenario %s: truth %+v (known %v), description %q", s, truth, ok, recordDescription[s])
 		}
-		if control := s == "none" || s == "bump" || s == "shop-flagflip" || s == "shop-loadup"; control != (truth.RootCauseService == "none") {
+		if control := s == "none" || s == "bump" || s == "shop-flagflip" || s == "shop-loadup" || s == "shop3-deployv2" || s == "shop3-loaddown"; control != (truth.RootCauseService == "none") {
 			t.Errorf("scenario %s: root cause %q", s, truth.RootCauseService)
 		}
 		for _, c := range truth.SecondaryCauses {
@@ -352,5 +354,27 @@ func TestRecordLockinvNodeArgs(t *testing.T) {
 	c, err = parseRecordFlags([]string{"--scenario", "convoy", "--out", "x"}, env)
 	if err != nil || !slices.Contains(c.nodeArgs, "--go-locks=false") {
 		t.Fatalf("convoy node args %q, %v; want --go-locks=false", c.nodeArgs, err)
+	}
+}
+
+// TestRecordShop3Defaults: corpus 3's scenarios record 50 checkouts/s for
+// 12 s per phase unless the flags say otherwise, shop3-loaddown at half
+// the load; corpus 2's keep 80/s and 10 s.
+func TestRecordShop3Defaults(t *testing.T) {
+	env := &cmdEnv{stdout: io.Discard, stderr: io.Discard, getenv: func(string) string { return "" }}
+	for _, tc := range []struct {
+		args               []string
+		rate, factor       float64
+		baseline, incident time.Duration
+	}{
+		{[]string{"--scenario", "shop3-stockpanic"}, 50, 1.5, 12 * time.Second, 12 * time.Second},
+		{[]string{"--scenario", "shop3-loaddown"}, 50, 0.5, 12 * time.Second, 12 * time.Second},
+		{[]string{"--scenario", "shop3-loaddown", "--load-factor", "0.25", "--rate", "20", "--incident", "3s"}, 20, 0.25, 12 * time.Second, 3 * time.Second},
+		{[]string{"--scenario", "shop-loadup"}, 80, 1.5, 10 * time.Second, 10 * time.Second},
+	} {
+		c, err := parseRecordFlags(append(tc.args, "--out", "x"), env)
+		if err != nil || c.rate != tc.rate || c.loadFactor != tc.factor || c.baseline != tc.baseline || c.incident != tc.incident {
+			t.Errorf("%q: rate %g, load factor %g, phases %v and %v, %v", tc.args, c.rate, c.loadFactor, c.baseline, c.incident, err)
+		}
 	}
 }
