@@ -28,8 +28,8 @@ type durable struct {
 	chunk int // bytes written (and synced) at a time
 	// fullSync syncs with fsync (data and metadata), not fdatasync.
 	fullSync bool
-	next  atomic.Int64
-	bufs  sync.Pool
+	next     atomic.Int64
+	bufs     sync.Pool
 }
 
 func openDurable(cfg *Config, pattern string) (*durable, error) {
