@@ -69,7 +69,7 @@ shop-flagflip (a flag with no effect) and shop-loadup (--load-factor
 times the load, no bug).
 
 The shop3-* scenarios (corpus 3) run the shop with --catalog-stock
-(catalog reads the stock, which waits 10 ms for the warehouse; the
+(catalog reads the stock, which waits 15 ms for the warehouse; the
 gateway does not call inventory) at 50 checkouts/s for 12 s per phase
 unless --rate, --baseline or --incident say otherwise: shop3-stockpanic,
 shop3-paymentserror, shop3-payfsync, shop3-catalogconvoy,
