@@ -197,10 +197,12 @@ func TestRecordBank(t *testing.T) {
 	}
 }
 
-// TestRecordShop records a tiny shop-dropfulfil bundle (workload/shop's
-// six services) with the real node collector: all six observed, the bug
-// switched on in every service, the async fulfilment spans in the
-// baseline, the charges in both phases, kernel records from the node.
+// TestRecordShop records tiny shop bundles (workload/shop's six
+// services) with the real node collector: shop-dropfulfil (all six
+// observed, the bug switched on in every service, the async fulfilment
+// spans in the baseline, the charges in both phases, kernel records from
+// the node) and shop3-deployv2 (corpus 3's topology: catalog reads the
+// stock; payments redeployed as v2 on the address its callers know).
 func TestRecordShop(t *testing.T) {
 	requireEBPF(t)
 	if testing.Short() {
@@ -213,27 +215,48 @@ func TestRecordShop(t *testing.T) {
 		t.Fatalf("building debugai-node: %v\n%s", err, out)
 	}
 	t.Setenv("DEBUGAI_TEST_MAIN", "1")
-	out := filepath.Join(t.TempDir(), "bundle")
-	_, stderr, err := runCLI(t, "record", "--scenario", "shop-dropfulfil", "--out", out, "--node-bin", nodeBin,
-		"--baseline", "1s", "--incident", "1s", "--rate", "40")
-	if err != nil {
-		t.Fatalf("record: %v\n%s", err, stderr)
-	}
-	for _, want := range []string{"the node observes 6 target processes", "switching the dropfulfil bug on", "incident checkouts: 40 ok"} {
-		if !strings.Contains(stderr, want) {
-			t.Errorf("progress lacks %q:\n%s", want, stderr)
-		}
-	}
-	var truth bundleTruth
-	readJSON(t, filepath.Join(out, "truth.json"), &truth)
-	if truth.RootCauseService != "orders" || truth.Pattern != "code_fault" || truth.InjectTimeUTC == "" || !strings.Contains(truth.Source, "workload/shop") {
-		t.Errorf("truth.json: %+v", truth)
-	}
-	for file, key := range map[string]string{"baseline.otlp.jsonl.gz": `"orders.fulfil"`,
-		"incident.otlp.jsonl.gz": `"payments.pool.acquire"`, "kernel.otlp.jsonl.gz": `"resourceLogs"`} {
-		if b := gunzip(t, filepath.Join(out, file)); !bytes.Contains(b, []byte(key)) {
-			t.Errorf("%s has no %s", file, key)
-		}
+	for _, tc := range []struct {
+		scenario, service, pattern string
+		progress                   []string
+		spans                      map[string]string // file: a string it holds
+	}{
+		{"shop-dropfulfil", "orders", "code_fault",
+			[]string{"the node observes 6 target processes", "switching the dropfulfil bug on", "incident checkouts: 40 ok"},
+			map[string]string{"baseline.otlp.jsonl.gz": `"orders.fulfil"`, "incident.otlp.jsonl.gz": `"payments.pool.acquire"`, "kernel.otlp.jsonl.gz": `"resourceLogs"`}},
+		{"shop3-deployv2", "none", "none",
+			[]string{"catalog reading the stock", "deploying payments v2", "incident checkouts: 40 ok"},
+			map[string]string{"baseline.otlp.jsonl.gz": `"GET /stock"`, "incident.otlp.jsonl.gz": `"stringValue":"v2"`, "kernel.otlp.jsonl.gz": `"resourceLogs"`}},
+	} {
+		t.Run(tc.scenario, func(t *testing.T) {
+			out := filepath.Join(t.TempDir(), "bundle")
+			_, stderr, err := runCLI(t, "record", "--scenario", tc.scenario, "--out", out, "--node-bin", nodeBin,
+				"--baseline", "1s", "--incident", "1s", "--rate", "40")
+			if err != nil {
+				t.Fatalf("record: %v\n%s", err, stderr)
+			}
+			for _, want := range tc.progress {
+				if !strings.Contains(stderr, want) {
+					t.Errorf("progress lacks %q:\n%s", want, stderr)
+				}
+			}
+			if tc.scenario == "shop3-deployv2" {
+				_, v1, _ := strings.Cut(stderr, "payments v1 listening on ")
+				_, v2, _ := strings.Cut(stderr, "payments v2 listening on ")
+				if v1, _, _ = strings.Cut(v1, " "); v1 == "" || !strings.HasPrefix(v2, v1+" ") {
+					t.Errorf("payments v1 at %q, v2 at %q: want the same address", v1, v2)
+				}
+			}
+			var truth bundleTruth
+			readJSON(t, filepath.Join(out, "truth.json"), &truth)
+			if truth.RootCauseService != tc.service || truth.Pattern != tc.pattern || truth.InjectTimeUTC == "" || !strings.Contains(truth.Source, "workload/shop") {
+				t.Errorf("truth.json: %+v", truth)
+			}
+			for file, key := range tc.spans {
+				if b := gunzip(t, filepath.Join(out, file)); !bytes.Contains(b, []byte(key)) {
+					t.Errorf("%s has no %s", file, key)
+				}
+			}
+		})
 	}
 }
 

@@ -11,8 +11,8 @@ import (
 )
 
 // TestCorpusHalves: for corpus 2 (shop-*) and corpus 3 (shop3-*), the
-// halves are disjoint, of equal size, each with one control; every
-// recorded bundle is in exactly one half, and its truth.json names a root
+// halves are disjoint, of equal size, each with one control; every listed
+// bundle is recorded and every recorded bundle is in exactly one half, and its truth.json names a root
 // cause (or "none" for the controls) and, for each secondary cause, a
 // service and a pattern.
 func TestCorpusHalves(t *testing.T) {
@@ -39,6 +39,11 @@ func checkHalves(t *testing.T, glob string, dev, sealed []string) {
 	dirs, err := filepath.Glob(glob)
 	if err != nil {
 		t.Fatal(err)
+	}
+	for _, name := range slices.Concat(dev, sealed) {
+		if !slices.Contains(dirs, name) {
+			t.Errorf("%s: listed, not recorded", name)
+		}
 	}
 	controls := map[string]int{}
 	for _, dir := range dirs {

@@ -1,5 +1,5 @@
 // Package shop is debugai's six-service demo system with real, switchable
-// bugs, the workload of corpus 2 (EVAL.md). It is a package of its own
+// bugs, the workload of corpora 2 and 3 (EVAL.md). It is a package of its own
 // rather than an extension of package bank: bank's two services, their
 // flags and the eleven bundles recorded from them stay byte-for-byte
 // reproducible, while shop needs a different topology (a fan-out, a cache,
