@@ -68,6 +68,17 @@ inventory in a lossy network namespace (--loss); the controls
 shop-flagflip (a flag with no effect) and shop-loadup (--load-factor
 times the load, no bug).
 
+The shop3-* scenarios (corpus 3) run the shop with --catalog-stock
+(catalog reads the stock, which waits 15 ms for the warehouse; the
+gateway does not call inventory) at 50 checkouts/s for 12 s per phase
+unless --rate, --baseline or --incident say otherwise: shop3-stockpanic,
+shop3-paymentserror, shop3-payfsync, shop3-catalogconvoy,
+shop3-catalogpool and shop3-ordersretry (the reservefail bug) switch that
+bug on at inject; shop3-ordersquota moves orders into a CPU-quota cgroup;
+shop3-pricingloss runs pricing in the lossy namespace (--loss); the
+controls shop3-deployv2 (payments restarted as v2 on the same address, no
+change) and shop3-loaddown (half the load: --load-factor 0.5).
+
 Needs root (the node loads eBPF programs) and a debugai-node binary:
   CGO_ENABLED=0 go build -o "$(dirname "$(command -v debugai)")/debugai-node" ./cmd/debugai-node`
 
@@ -114,14 +125,14 @@ func parseRecordFlags(args []string, env *cmdEnv) (recordConfig, error) {
 	fs.Float64Var(&c.rate, "rate", 250, "transfers per second (balance reads: half as many)")
 	nodeArgs := fs.String("node-args", defaultNodeArgs, "extra debugai-node flags, space-separated (lockinv: --go-locks=true instead of false)")
 	fs.StringVar(&c.serviceBin, "service-bin", "", "executable that serves \"workload bank\" (default: a copy of this one); lockinv needs a -gcflags=all=-l build")
-	fs.IntVar(&c.lossPercent, "loss", 5, "percent of the frontend's outgoing TCP packets dropped (netloss)")
+	fs.IntVar(&c.lossPercent, "loss", 5, "percent of the frontend's outgoing TCP packets dropped (netloss; the lossy service's in shop-stockloss, shop3-pricingloss)")
 	fs.DurationVar(&c.targetTimeout, "target-timeout", 30*time.Second, "how long to wait for the node to observe the services")
 	fs.IntVar(&c.snapshotBytes, "snapshot-bytes", def.SnapshotBytes, "bytes of the ledger snapshot rewritten per transfer")
 	fs.IntVar(&c.regressionRounds, "regression-rounds", def.RegressionRounds, "extra SHA-256 rounds per balance read in v2 (regression)")
 	fs.IntVar(&c.faultPages, "fault-pages", def.FaultPages, "evicted archive pages read per balance (faultstorm)")
 	fs.Float64Var(&c.cpuQuota, "cpu-quota", 0.1, "CPUs per period the ledger's cgroup may use (cpuquota)")
 	fs.DurationVar(&c.cpuPeriod, "cpu-period", 100*time.Millisecond, "the cgroup's CPU quota period (cpuquota)")
-	fs.Float64Var(&c.loadFactor, "load-factor", 1.5, "incident load as a multiple of the baseline's (shop-loadup)")
+	fs.Float64Var(&c.loadFactor, "load-factor", 1.5, "incident load as a multiple of the baseline's (shop-loadup; shop3-loaddown: 0.5 unless given)")
 	fs.IntVar(&c.hogThreads, "hog-threads", 3, "busy threads of the noisy neighbour (shop-neighbour)")
 	fs.IntVar(&c.hogWeight, "hog-weight", 10, "CPU weight of the noisy neighbour's cgroup, in default tasks (shop-neighbour)")
 	if err := parseFlags(fs, args); err != nil {
@@ -130,6 +141,20 @@ func parseRecordFlags(args []string, env *cmdEnv) (recordConfig, error) {
 	c.nodeArgs = strings.Fields(*nodeArgs)
 	if isShop(c.scenario) && !flagSet(fs, "rate") {
 		c.rate = shopDefaultRate
+	}
+	if isShop3(c.scenario) {
+		if !flagSet(fs, "rate") {
+			c.rate = shop3DefaultRate
+		}
+		if !flagSet(fs, "baseline") {
+			c.baseline = shop3Window
+		}
+		if !flagSet(fs, "incident") {
+			c.incident = shop3Window
+		}
+	}
+	if f := shopScenarios[c.scenario].loadFactor; f != 0 && !flagSet(fs, "load-factor") {
+		c.loadFactor = f
 	}
 	if !flagSet(fs, "node-args") {
 		switch c.scenario {
@@ -157,8 +182,8 @@ func parseRecordFlags(args []string, env *cmdEnv) (recordConfig, error) {
 		return c, usagef("record: --cpu-quota %g: want a positive number of CPUs", c.cpuQuota)
 	case c.cpuPeriod < time.Millisecond || c.cpuPeriod > time.Second:
 		return c, usagef("record: --cpu-period %v: want 1ms to 1s", c.cpuPeriod)
-	case c.loadFactor < 1 || c.loadFactor > 10:
-		return c, usagef("record: --load-factor %g: want 1 to 10", c.loadFactor)
+	case c.loadFactor < 0.1 || c.loadFactor > 10:
+		return c, usagef("record: --load-factor %g: want 0.1 to 10", c.loadFactor)
 	case c.hogWeight < 1 || c.hogWeight > 100:
 		return c, usagef("record: --hog-weight %d: want 1 to 100", c.hogWeight)
 	case c.hogThreads < 1 || c.hogThreads > 64:

@@ -1,11 +1,13 @@
 package main
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
 	"net"
 	"net/http"
+	"net/url"
 	"os"
 	"path/filepath"
 	"strings"
@@ -16,15 +18,17 @@ import (
 	"github.com/debugai/debugai/workload/shop"
 )
 
-// The shop scenarios (corpus 2) record workload/shop's six services. Each
-// maps to what record does at inject.
+// The shop scenarios (corpus 2: shop-*; corpus 3: shop3-*) record
+// workload/shop's six services. Each maps to what record does at inject.
 var shopScenarios = map[string]struct {
 	bug      shop.Bug // sent to every service at inject ("": none)
 	deploy   shop.Role
-	cgroups  bool      // the cpuquota cgroups, joined by inventory with the bug
+	cgroups  bool      // the cpuquota cgroups, joined by the bug's role (inventory or orders)
 	hog      shop.Role // pinned with a noisy neighbour started at inject
 	lossy    shop.Role // in the lossy namespace, its outgoing TCP dropped at inject
 	loadMult bool      // the incident load is --load-factor times the baseline's
+	// loadFactor is --load-factor's default (0: the flag's).
+	loadFactor float64
 }{
 	"shop-catalogpanic": {bug: shop.BugCatalogPanic},
 	"shop-quotepanic":   {bug: shop.BugQuotePanic},
@@ -40,14 +44,39 @@ var shopScenarios = map[string]struct {
 	"shop-stockloss":    {lossy: shop.RoleInventory},
 	"shop-flagflip":     {bug: shop.BugFlagFlip},
 	"shop-loadup":       {loadMult: true},
+	// Corpus 3 (EVAL.md): other places and shapes, --catalog-stock.
+	"shop3-stockpanic":    {bug: shop.BugStockPanic},
+	"shop3-paymentserror": {bug: shop.BugPaymentsError},
+	"shop3-payfsync":      {bug: shop.BugPayFsync},
+	"shop3-catalogconvoy": {bug: shop.BugCatalogConvoy},
+	"shop3-catalogpool":   {bug: shop.BugCatalogPool},
+	"shop3-pricingloss":   {lossy: shop.RolePricing},
+	"shop3-ordersretry":   {bug: shop.BugReserveFail},
+	"shop3-ordersquota":   {bug: shop.BugOrdersQuota, cgroups: true},
+	"shop3-deployv2":      {deploy: shop.RolePayments},
+	"shop3-loaddown":      {loadMult: true, loadFactor: 0.5},
 }
 
 // isShop reports whether the scenario records workload/shop.
-func isShop(scenario string) bool { return strings.HasPrefix(scenario, "shop-") }
+func isShop(scenario string) bool {
+	return strings.HasPrefix(scenario, "shop-") || isShop3(scenario)
+}
+
+// isShop3 reports whether the scenario is one of corpus 3's: the shop with
+// --catalog-stock (catalog reads the stock, which waits shop3StockDelay
+// for the warehouse), at shop3DefaultRate for shop3Window per phase.
+func isShop3(scenario string) bool { return strings.HasPrefix(scenario, "shop3-") }
 
 // shopDefaultRate is the checkouts per second of a shop scenario when
-// --rate is not given.
-const shopDefaultRate = 80
+// --rate is not given; shop3DefaultRate of a shop3 scenario.
+const shopDefaultRate, shop3DefaultRate = 80, 50
+
+// shop3Window is each phase of a shop3 scenario when --baseline or
+// --incident is not given; shop3StockDelay is its warehouse's answer time
+// (at 10 ms the paced load kept catalog's calls to inventory within 2
+// connections 99% of the time, so shop3-catalogpool's shrink to 2 was no
+// fault; at 15 ms about a quarter of its calls need a third).
+const shop3Window, shop3StockDelay = 12 * time.Second, 15 * time.Millisecond
 
 // hogCPU is the CPU the shop-neighbour victim and its neighbour share.
 const hogCPU = "1"
@@ -73,10 +102,22 @@ func (r *recording) startShop(ctx context.Context, only shop.Role, version strin
 		if r.netns != nil && role == sc.lossy {
 			host = r.netns.nsAddr
 		}
-		args := []string{"workload", "shop", "--role", string(role), "--listen", net.JoinHostPort(host, "0"), "--otlp", r.rec.url,
+		listen, grpcListen := net.JoinHostPort(host, "0"), net.JoinHostPort(host, "0")
+		if u, err := url.Parse(r.shop.urls[role]); err == nil && u.Host != "" { // a redeploy: the callers keep its addresses
+			listen, grpcListen = u.Host, cmp.Or(r.shop.grpcs[role], grpcListen)
+		}
+		args := []string{"workload", "shop", "--role", string(role), "--listen", listen, "--otlp", r.rec.url,
 			"--version", version, "--bug", "none", "--data-dir", r.tmp}
 		if role.ServesGRPC() {
-			args = append(args, "--grpc-listen", net.JoinHostPort(host, "0"))
+			args = append(args, "--grpc-listen", grpcListen)
+		}
+		if isShop3(r.cfg.scenario) {
+			switch role {
+			case shop.RoleGateway, shop.RoleCatalog:
+				args = append(args, "--catalog-stock")
+			case shop.RoleInventory:
+				args = append(args, "--stock-delay", shop3StockDelay.String())
+			}
 		}
 		switch role {
 		case shop.RoleGateway:
@@ -84,10 +125,9 @@ func (r *recording) startShop(ctx context.Context, only shop.Role, version strin
 				"--inventory", r.shop.urls[shop.RoleInventory], "--payments", r.shop.urls[shop.RolePayments], "--orders", r.shop.urls[shop.RoleOrders])
 		case shop.RoleCatalog, shop.RoleOrders:
 			args = append(args, "--inventory", r.shop.urls[shop.RoleInventory])
-		case shop.RoleInventory:
-			if r.cgroups != nil {
-				args = append(args, "--cpu-cgroups", strings.Join(r.cgroups.dirs, ","))
-			}
+		}
+		if r.cgroups != nil && (role == shop.RoleInventory || role == shop.RoleOrders) {
+			args = append(args, "--cpu-cgroups", strings.Join(r.cgroups.dirs, ","))
 		}
 		bin := r.exe
 		switch {
@@ -256,7 +296,8 @@ func (r *recording) offerShop(ctx context.Context, phase string, d time.Duration
 // runShop is run for a shop scenario.
 func (r *recording) runShop(ctx context.Context) error {
 	r.shop = &shopRecording{svcs: map[shop.Role]*child{}, urls: map[shop.Role]string{}, grpcs: map[shop.Role]string{}}
-	r.progress("scenario %s: starting the six shop services (v1) from %s", r.cfg.scenario, r.exe)
+	r.progress("scenario %s: starting the six shop services (v1%s) from %s", r.cfg.scenario,
+		map[bool]string{true: ", catalog reading the stock", false: ""}[isShop3(r.cfg.scenario)], r.exe)
 	if err := r.startShop(ctx, "", "v1"); err != nil {
 		return err
 	}

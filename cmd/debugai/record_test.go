@@ -12,6 +12,7 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/debugai/debugai/agent/hypothesis"
 	"github.com/debugai/debugai/evidence"
@@ -126,7 +127,8 @@ func TestRecordFlags(t *testing.T) {
 		{[]string{"--scenario", "lockinv", "--out", "x"}, "--service-bin is required"},
 		{[]string{"--scenario", "netloss", "--out", "x", "--loss", "0"}, "--loss 0"},
 		{[]string{"--scenario", "netloss", "--out", "x", "--loss", "90"}, "--loss 90"},
-		{[]string{"--scenario", "shop-loadup", "--out", "x", "--load-factor", "0.5"}, "--load-factor 0.5"},
+		{[]string{"--scenario", "shop-loadup", "--out", "x", "--load-factor", "0.05"}, "--load-factor 0.05"},
+		{[]string{"--scenario", "shop3-loaddown", "--out", "x", "--load-factor", "11"}, "--load-factor 11"},
 		{[]string{"--scenario", "shop-neighbour", "--out", "x", "--hog-weight", "0"}, "--hog-weight 0"},
 		{[]string{"--scenario", "shop-neighbour", "--out", "x", "--hog-threads", "99"}, "--hog-threads 99"},
 		{[]string{"--scenario", "convoy", "--out", "x", "--node-bin", "/nonexistent/debugai-node"}, "CGO_ENABLED=0 go build -o /nonexistent/debugai-node ./cmd/debugai-node"},
@@ -195,10 +197,12 @@ func TestRecordBank(t *testing.T) {
 	}
 }
 
-// TestRecordShop records a tiny shop-dropfulfil bundle (workload/shop's
-// six services) with the real node collector: all six observed, the bug
-// switched on in every service, the async fulfilment spans in the
-// baseline, the charges in both phases, kernel records from the node.
+// TestRecordShop records tiny shop bundles (workload/shop's six
+// services) with the real node collector: shop-dropfulfil (all six
+// observed, the bug switched on in every service, the async fulfilment
+// spans in the baseline, the charges in both phases, kernel records from
+// the node) and shop3-deployv2 (corpus 3's topology: catalog reads the
+// stock; payments redeployed as v2 on the address its callers know).
 func TestRecordShop(t *testing.T) {
 	requireEBPF(t)
 	if testing.Short() {
@@ -211,27 +215,48 @@ func TestRecordShop(t *testing.T) {
 		t.Fatalf("building debugai-node: %v\n%s", err, out)
 	}
 	t.Setenv("DEBUGAI_TEST_MAIN", "1")
-	out := filepath.Join(t.TempDir(), "bundle")
-	_, stderr, err := runCLI(t, "record", "--scenario", "shop-dropfulfil", "--out", out, "--node-bin", nodeBin,
-		"--baseline", "1s", "--incident", "1s", "--rate", "40")
-	if err != nil {
-		t.Fatalf("record: %v\n%s", err, stderr)
-	}
-	for _, want := range []string{"the node observes 6 target processes", "switching the dropfulfil bug on", "incident checkouts: 40 ok"} {
-		if !strings.Contains(stderr, want) {
-			t.Errorf("progress lacks %q:\n%s", want, stderr)
-		}
-	}
-	var truth bundleTruth
-	readJSON(t, filepath.Join(out, "truth.json"), &truth)
-	if truth.RootCauseService != "orders" || truth.Pattern != "code_fault" || truth.InjectTimeUTC == "" || !strings.Contains(truth.Source, "workload/shop") {
-		t.Errorf("truth.json: %+v", truth)
-	}
-	for file, key := range map[string]string{"baseline.otlp.jsonl.gz": `"orders.fulfil"`,
-		"incident.otlp.jsonl.gz": `"payments.pool.acquire"`, "kernel.otlp.jsonl.gz": `"resourceLogs"`} {
-		if b := gunzip(t, filepath.Join(out, file)); !bytes.Contains(b, []byte(key)) {
-			t.Errorf("%s has no %s", file, key)
-		}
+	for _, tc := range []struct {
+		scenario, service, pattern string
+		progress                   []string
+		spans                      map[string]string // file: a string it holds
+	}{
+		{"shop-dropfulfil", "orders", "code_fault",
+			[]string{"the node observes 6 target processes", "switching the dropfulfil bug on", "incident checkouts: 40 ok"},
+			map[string]string{"baseline.otlp.jsonl.gz": `"orders.fulfil"`, "incident.otlp.jsonl.gz": `"payments.pool.acquire"`, "kernel.otlp.jsonl.gz": `"resourceLogs"`}},
+		{"shop3-deployv2", "none", "none",
+			[]string{"catalog reading the stock", "deploying payments v2", "incident checkouts: 40 ok"},
+			map[string]string{"baseline.otlp.jsonl.gz": `"GET /stock"`, "incident.otlp.jsonl.gz": `"stringValue":"v2"`, "kernel.otlp.jsonl.gz": `"resourceLogs"`}},
+	} {
+		t.Run(tc.scenario, func(t *testing.T) {
+			out := filepath.Join(t.TempDir(), "bundle")
+			_, stderr, err := runCLI(t, "record", "--scenario", tc.scenario, "--out", out, "--node-bin", nodeBin,
+				"--baseline", "1s", "--incident", "1s", "--rate", "40")
+			if err != nil {
+				t.Fatalf("record: %v\n%s", err, stderr)
+			}
+			for _, want := range tc.progress {
+				if !strings.Contains(stderr, want) {
+					t.Errorf("progress lacks %q:\n%s", want, stderr)
+				}
+			}
+			if tc.scenario == "shop3-deployv2" {
+				_, v1, _ := strings.Cut(stderr, "payments v1 listening on ")
+				_, v2, _ := strings.Cut(stderr, "payments v2 listening on ")
+				if v1, _, _ = strings.Cut(v1, " "); v1 == "" || !strings.HasPrefix(v2, v1+" ") {
+					t.Errorf("payments v1 at %q, v2 at %q: want the same address", v1, v2)
+				}
+			}
+			var truth bundleTruth
+			readJSON(t, filepath.Join(out, "truth.json"), &truth)
+			if truth.RootCauseService != tc.service || truth.Pattern != tc.pattern || truth.InjectTimeUTC == "" || !strings.Contains(truth.Source, "workload/shop") {
+				t.Errorf("truth.json: %+v", truth)
+			}
+			for file, key := range tc.spans {
+				if b := gunzip(t, filepath.Join(out, file)); !bytes.Contains(b, []byte(key)) {
+					t.Errorf("%s has no %s", file, key)
+				}
+			}
+		})
 	}
 }
 
@@ -323,7 +348,7 @@ func TestRecordScenariosDescribed(t *testing.T) {
 		if !ok || truth.Pattern == "" || truth.Notes == "" || recordDescription[s] == "" {
 			t.Errorf("scenario %s: truth %+v (known %v), description %q", s, truth, ok, recordDescription[s])
 		}
-		if control := s == "none" || s == "bump" || s == "shop-flagflip" || s == "shop-loadup"; control != (truth.RootCauseService == "none") {
+		if control := s == "none" || s == "bump" || s == "shop-flagflip" || s == "shop-loadup" || s == "shop3-deployv2" || s == "shop3-loaddown"; control != (truth.RootCauseService == "none") {
 			t.Errorf("scenario %s: root cause %q", s, truth.RootCauseService)
 		}
 		for _, c := range truth.SecondaryCauses {
@@ -352,5 +377,27 @@ func TestRecordLockinvNodeArgs(t *testing.T) {
 	c, err = parseRecordFlags([]string{"--scenario", "convoy", "--out", "x"}, env)
 	if err != nil || !slices.Contains(c.nodeArgs, "--go-locks=false") {
 		t.Fatalf("convoy node args %q, %v; want --go-locks=false", c.nodeArgs, err)
+	}
+}
+
+// TestRecordShop3Defaults: corpus 3's scenarios record 50 checkouts/s for
+// 12 s per phase unless the flags say otherwise, shop3-loaddown at half
+// the load; corpus 2's keep 80/s and 10 s.
+func TestRecordShop3Defaults(t *testing.T) {
+	env := &cmdEnv{stdout: io.Discard, stderr: io.Discard, getenv: func(string) string { return "" }}
+	for _, tc := range []struct {
+		args               []string
+		rate, factor       float64
+		baseline, incident time.Duration
+	}{
+		{[]string{"--scenario", "shop3-stockpanic"}, 50, 1.5, 12 * time.Second, 12 * time.Second},
+		{[]string{"--scenario", "shop3-loaddown"}, 50, 0.5, 12 * time.Second, 12 * time.Second},
+		{[]string{"--scenario", "shop3-loaddown", "--load-factor", "0.25", "--rate", "20", "--incident", "3s"}, 20, 0.25, 12 * time.Second, 3 * time.Second},
+		{[]string{"--scenario", "shop-loadup"}, 80, 1.5, 10 * time.Second, 10 * time.Second},
+	} {
+		c, err := parseRecordFlags(append(tc.args, "--out", "x"), env)
+		if err != nil || c.rate != tc.rate || c.loadFactor != tc.factor || c.baseline != tc.baseline || c.incident != tc.incident {
+			t.Errorf("%q: rate %g, load factor %g, phases %v and %v, %v", tc.args, c.rate, c.loadFactor, c.baseline, c.incident, err)
+		}
 	}
 }

@@ -23,7 +23,9 @@ gateway, catalog, inventory, pricing, payments, orders), traced with
 OpenTelemetry to --otlp with the hint span processor. catalog and pricing
 serve gRPC on --grpc-listen (their ready line ends in " grpc ADDR"); the
 others serve HTTP only. The gateway takes every callee's address; catalog
-and orders take --inventory. --bug turns on a defect (see the package
+and orders take --inventory. --catalog-stock (corpus 3's topology, given
+to the gateway and catalog) makes catalog read the stock on every lookup
+and the gateway ask catalog instead of inventory. --bug turns on a defect (see the package
 doc); POST /admin/bug?bug=NAME switches it at run time and POST
 /admin/flush exports the spans ended so far.`
 
@@ -51,7 +53,11 @@ func runWorkloadShop(ctx context.Context, args []string, env *cmdEnv) (err error
 	fs.IntVar(&cfg.SaturatedWorkers, "saturated-workers", cfg.SaturatedWorkers, "payment pool slots under poolsat")
 	fs.DurationVar(&cfg.CardDelay, "card-delay", cfg.CardDelay, "the card network's answer time")
 	fs.IntVar(&cfg.FulfilWorkers, "fulfil-workers", cfg.FulfilWorkers, "orders' background workers")
-	cgroups := fs.String("cpu-cgroups", "", "comma-separated cgroup directories inventory joins under cpuquota")
+	fs.BoolVar(&cfg.CatalogStock, "catalog-stock", false, "catalog reads the stock, the gateway does not call inventory (gateway, catalog)")
+	fs.DurationVar(&cfg.StockDelay, "stock-delay", cfg.StockDelay, "the warehouse's answer time per inventory stock read")
+	fs.IntVar(&cfg.SaturatedConns, "saturated-conns", cfg.SaturatedConns, "catalog's connections to inventory under catalogpool")
+	fs.IntVar(&cfg.RenderRounds, "render-rounds", cfg.RenderRounds, "SHA-256 rounds per product page render under catalogconvoy")
+	cgroups := fs.String("cpu-cgroups", "", "comma-separated cgroup directories inventory joins under cpuquota, orders under ordersquota")
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}

@@ -10,29 +10,47 @@ import (
 	"github.com/debugai/debugai/eval/incidents"
 )
 
-// TestCorpus2Halves: the halves are disjoint, of equal size, each with
-// one control; every recorded shop-* bundle is in exactly one half, and
-// its truth.json names a root cause (or "none" for the controls) and, for
-// each secondary cause, a service and a pattern.
-func TestCorpus2Halves(t *testing.T) {
-	if len(incidents.Corpus2Dev) != len(incidents.Corpus2Sealed) {
-		t.Errorf("halves of %d and %d bundles", len(incidents.Corpus2Dev), len(incidents.Corpus2Sealed))
+// TestCorpusHalves: for corpus 2 (shop-*) and corpus 3 (shop3-*), the
+// halves are disjoint, of equal size, each with one control; every listed
+// bundle is recorded and every recorded bundle is in exactly one half, and its truth.json names a root
+// cause (or "none" for the controls) and, for each secondary cause, a
+// service and a pattern.
+func TestCorpusHalves(t *testing.T) {
+	for _, c := range []struct {
+		glob        string
+		dev, sealed []string
+	}{
+		{"shop-*", incidents.Corpus2Dev, incidents.Corpus2Sealed},
+		{"shop3-*", incidents.Corpus3Dev, incidents.Corpus3Sealed},
+	} {
+		t.Run(c.glob, func(t *testing.T) { checkHalves(t, c.glob, c.dev, c.sealed) })
 	}
-	for _, name := range incidents.Corpus2Dev {
-		if slices.Contains(incidents.Corpus2Sealed, name) {
+}
+
+func checkHalves(t *testing.T, glob string, dev, sealed []string) {
+	if len(dev) != len(sealed) {
+		t.Errorf("halves of %d and %d bundles", len(dev), len(sealed))
+	}
+	for _, name := range dev {
+		if slices.Contains(sealed, name) {
 			t.Errorf("%s is in both halves", name)
 		}
 	}
-	dirs, err := filepath.Glob("shop-*")
+	dirs, err := filepath.Glob(glob)
 	if err != nil {
 		t.Fatal(err)
+	}
+	for _, name := range slices.Concat(dev, sealed) {
+		if !slices.Contains(dirs, name) {
+			t.Errorf("%s: listed, not recorded", name)
+		}
 	}
 	controls := map[string]int{}
 	for _, dir := range dirs {
 		half := "dev"
 		switch {
-		case slices.Contains(incidents.Corpus2Dev, dir):
-		case slices.Contains(incidents.Corpus2Sealed, dir):
+		case slices.Contains(dev, dir):
+		case slices.Contains(sealed, dir):
 			half = "sealed"
 		default:
 			t.Errorf("bundle %s is in neither half", dir)

@@ -2,7 +2,9 @@
 // debugai record (ARCHITECTURE.md, "Incident bundle"): each folder is one
 // bundle with its truth.json: the bank bundles (corpus 1) and the shop-*
 // bundles of workload/shop (corpus 2, split into Corpus2Dev and
-// Corpus2Sealed). The convoy bundle is embedded for debugai demo, which
+// Corpus2Sealed) and the shop3-* bundles of the same workload at other
+// places and in other shapes (corpus 3, split into Corpus3Dev and
+// Corpus3Sealed). The convoy bundle is embedded for debugai demo, which
 // replays it without root, network or a model.
 package incidents
 

@@ -1,5 +1,5 @@
 // Package shop is debugai's six-service demo system with real, switchable
-// bugs, the workload of corpus 2 (EVAL.md). It is a package of its own
+// bugs, the workload of corpora 2 and 3 (EVAL.md). It is a package of its own
 // rather than an extension of package bank: bank's two services, their
 // flags and the eleven bundles recorded from them stay byte-for-byte
 // reproducible, while shop needs a different topology (a fan-out, a cache,
@@ -31,7 +31,14 @@
 //     mutex and enqueues a fulfilment job (producer span orders.enqueue);
 //     FulfilWorkers background workers consume the queue (consumer span
 //     orders.fulfil, a child of the producer span and linked to it) and
-//     reserve the item with inventory POST /reserve.
+//     reserve the item with inventory POST /reserve, trying again (after
+//     1 ms) on a 503, up to RetryAttempts times.
+//
+// With CatalogStock (corpus 3's topology, EVAL.md) the gateway does not
+// call inventory: catalog's GetProduct reads the stock (inventory GET
+// /stock, which waits StockDelay for the warehouse's answer) on every
+// call, so the checkout's stock read is two hops deep, behind catalog's
+// client pool to inventory.
 //
 // The bugs (Bug), switchable at start and at run time (POST
 // /admin/bug?bug=NAME, sent to every service; each acts on its own part):
@@ -68,6 +75,27 @@
 //   - reservesync (inventory): POST /reserve journals each reservation
 //     durably (half a record, fdatasync per chunk) on the request path,
 //     outside the mutex;
+//
+// Corpus 3's bugs (partial faults: a share of the requests):
+//
+//   - stockpanic (inventory): every third GET /stock panics (a write to
+//     a nil map); a recovery middleware outside the tracing middleware
+//     answers 500, so inventory's span ends without an error status while
+//     its callers fail;
+//   - paymentserror (payments): charges of every fourth product fail on
+//     a missing currency rule: 500 with an error status; the gateway does
+//     not retry other answers than 503 and fails those checkouts;
+//   - payfsync (payments): every charge journals its record durably on
+//     the charge path (1/8 of a record written in chunks, each fsynced);
+//   - catalogconvoy (catalog): every third GetProduct re-renders the
+//     product page (RenderRounds of CPU work) while holding the cache
+//     mutex that every GetProduct takes;
+//   - catalogpool (catalog): catalog's client pool to inventory shrinks
+//     to SaturatedConns connections;
+//   - reservefail (inventory): every third POST /reserve fails fast with
+//     503 (the journal is busy); orders' workers retry them;
+//   - ordersquota (orders): orders joins the CPUCgroups, which the
+//     caller gives a CPU quota;
 //   - flagflip (gateway): turns on a gift-wrap option that only requests
 //     with giftwrap=1 take (the load sends none): a flag flip with no
 //     effect, for controls;
@@ -124,11 +152,24 @@ const (
 	BugWorkerConvoy Bug = "workerconvoy"
 	BugReserveSync  Bug = "reservesync"
 	BugFlagFlip     Bug = "flagflip"
+	// Corpus 3.
+	BugStockPanic    Bug = "stockpanic"
+	BugPaymentsError Bug = "paymentserror"
+	BugPayFsync      Bug = "payfsync"
+	BugCatalogConvoy Bug = "catalogconvoy"
+	BugCatalogPool   Bug = "catalogpool"
+	BugReserveFail   Bug = "reservefail"
+	BugOrdersQuota   Bug = "ordersquota"
 )
 
 // Bugs lists every bug.
 var Bugs = []Bug{BugNone, BugDropFulfil, BugQuotePanic, BugCatalogPanic, BugRetryStorm, BugSlowQuote,
-	BugPoolSat, BugCPUQuota, BugNoCache, BugWorkerConvoy, BugReserveSync, BugFlagFlip}
+	BugPoolSat, BugCPUQuota, BugNoCache, BugWorkerConvoy, BugReserveSync, BugFlagFlip,
+	BugStockPanic, BugPaymentsError, BugPayFsync, BugCatalogConvoy, BugCatalogPool, BugReserveFail, BugOrdersQuota}
+
+// quotaRole is the role that joins Config.CPUCgroups under each CPU-quota
+// bug.
+var quotaRole = map[Bug]Role{BugCPUQuota: RoleInventory, BugOrdersQuota: RoleOrders}
 
 // ErrInvalidConfig is wrapped by every Validate error.
 var ErrInvalidConfig = errors.New("invalid shop configuration")
@@ -152,8 +193,8 @@ type Config struct {
 	// Bug is the defect active at start.
 	Bug Bug
 	// Callees: gRPC addresses (host:port) and HTTP base URLs. The gateway
-	// needs all but OrdersURL's callee; catalog needs InventoryURL; orders
-	// needs InventoryURL.
+	// needs all of them (but InventoryURL with CatalogStock); catalog
+	// needs InventoryURL; orders needs InventoryURL.
 	CatalogGRPC, PricingGRPC             string
 	InventoryURL, PaymentsURL, OrdersURL string
 	// DataDir holds the files of inventory and orders ("" : the system's
@@ -183,20 +224,34 @@ type Config struct {
 	// poolsat, workerconvoy and reservesync bugs (fdatasync per chunk).
 	RecordBytes, SyncChunkBytes int
 	// CPUCgroups are cgroup directories inventory joins under the cpuquota
-	// bug; the caller creates them and sets the quota.
+	// bug, and orders under ordersquota; the caller creates them and sets
+	// the quota.
 	CPUCgroups []string
+	// CatalogStock is corpus 3's topology: catalog reads the stock on
+	// every GetProduct and the gateway asks catalog, not inventory.
+	CatalogStock bool
+	// StockDelay is how long inventory's GET /stock waits for the
+	// warehouse's answer (outside any lock).
+	StockDelay time.Duration
+	// SaturatedConns is the size of catalog's client pool to inventory
+	// under catalogpool (otherwise unbounded).
+	SaturatedConns int
+	// RenderRounds is the SHA-256 rounds of a product page render under
+	// catalogconvoy.
+	RenderRounds int
 }
 
 // DefaultConfig is a v1 inventory without bugs: 16 products cached for
 // 1 s, item reads holding the store mutex for 6 ms, 40 SHA-256 rounds per
 // quote (x40 under slowquote), 10 per inventory request, 16 payment slots
 // (1 under poolsat), a 10 ms card network, 4 charge attempts, 4
-// fulfilment workers, 512 KiB durable records synced per 8 KiB.
+// fulfilment workers, 512 KiB durable records synced per 8 KiB; no stock
+// delay, 2 catalog connections under catalogpool, 12000 rounds (about 7 ms) per render.
 func DefaultConfig() Config {
 	return Config{Role: RoleInventory, Version: "v1", Bug: BugNone, Products: 16, CacheTTL: time.Second,
 		ItemHold: 6 * time.Millisecond, QuoteRounds: 40, SlowQuoteFactor: 40, StockRounds: 10,
 		PaymentWorkers: 16, SaturatedWorkers: 1, CardDelay: 10 * time.Millisecond, RetryAttempts: 4,
-		FulfilWorkers: 4, RecordBytes: 512 << 10, SyncChunkBytes: 8 << 10}
+		FulfilWorkers: 4, RecordBytes: 512 << 10, SyncChunkBytes: 8 << 10, SaturatedConns: 2, RenderRounds: 12000}
 }
 
 // Validate reports the first problem with c.
@@ -233,8 +288,14 @@ func (c *Config) Validate() error {
 		return bad("fulfil workers %d: want 1 to 1024", c.FulfilWorkers)
 	case c.RecordBytes < 1 || c.RecordBytes > 64<<20 || c.SyncChunkBytes < 1 || c.SyncChunkBytes > c.RecordBytes:
 		return bad("record bytes %d, sync chunk bytes %d: want 1 to 64 MiB, and 1 to the record size", c.RecordBytes, c.SyncChunkBytes)
-	case c.Bug == BugCPUQuota && c.Role == RoleInventory && len(c.CPUCgroups) == 0:
-		return bad("the cpuquota bug needs CPU cgroups to join")
+	case c.StockDelay < 0 || c.StockDelay > 10*time.Second:
+		return bad("stock delay %v: want 0 to 10s", c.StockDelay)
+	case c.SaturatedConns < 1 || c.SaturatedConns > 4096:
+		return bad("saturated connections %d: want 1 to 4096", c.SaturatedConns)
+	case c.RenderRounds < 0 || c.RenderRounds > 1_000_000:
+		return bad("render rounds %d: want 0 to 1000000", c.RenderRounds)
+	case quotaRole[c.Bug] == c.Role && len(c.CPUCgroups) == 0:
+		return bad("the %s bug needs CPU cgroups to join", c.Bug)
 	}
 	if _, err := ParseBug(string(c.Bug)); err != nil {
 		return err
@@ -246,6 +307,9 @@ func (c *Config) Validate() error {
 		RoleOrders:  {{"inventory URL", c.InventoryURL}},
 	}[c.Role]
 	for _, n := range need {
+		if c.CatalogStock && c.Role == RoleGateway && n.name == "inventory URL" {
+			continue // catalog reads the stock
+		}
 		if n.name == "catalog gRPC" || n.name == "pricing gRPC" {
 			host, port, err := net.SplitHostPort(n.v)
 			if p, perr := strconv.ParseUint(port, 10, 16); err != nil || perr != nil || p == 0 || host == "" {

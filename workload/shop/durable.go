@@ -26,8 +26,10 @@ type durable struct {
 	fd    int
 	size  int // bytes per record
 	chunk int // bytes written (and synced) at a time
-	next  atomic.Int64
-	bufs  sync.Pool
+	// fullSync syncs with fsync (data and metadata), not fdatasync.
+	fullSync bool
+	next     atomic.Int64
+	bufs     sync.Pool
 }
 
 func openDurable(cfg *Config, pattern string) (*durable, error) {
@@ -56,6 +58,7 @@ func (d *durable) close() error { return errors.Join(d.f.Close(), os.Remove(d.f.
 
 // write writes one record for key into the next slot: with syncBytes > 0
 // that many bytes of it (at most the record) in chunks, each fdatasynced
+// (fsynced with fullSync)
 // (a naive crash-safe write, on the caller's goroutine); with 0, its
 // first 4 KiB to the page cache.
 func (d *durable) write(key int64, syncBytes int) error {
@@ -74,7 +77,11 @@ func (d *durable) write(key int64, syncBytes int) error {
 		if _, err := d.f.WriteAt(buf[off:min(off+d.chunk, n)], base+int64(off)); err != nil {
 			return fmt.Errorf("writing: %w", err)
 		}
-		if err := unix.Fdatasync(d.fd); err != nil {
+		sync := unix.Fdatasync
+		if d.fullSync {
+			sync = unix.Fsync
+		}
+		if err := sync(d.fd); err != nil {
 			return fmt.Errorf("syncing: %w", err)
 		}
 	}

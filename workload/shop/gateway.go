@@ -18,7 +18,8 @@ import (
 var errNotFound = errors.New("unknown product")
 
 // checkout serves the gateway's POST /checkout: the fan-out (catalog,
-// pricing, inventory stock in parallel), the charge (retried), the order.
+// pricing, inventory stock in parallel; with Config.CatalogStock the
+// stock comes from catalog), the charge (retried), the order.
 // The product is the next of a fixed cycle, so every run sees the same
 // mix; giftwrap=1 takes the flagflip path.
 func (s *Service) checkout(w http.ResponseWriter, r *http.Request) {
@@ -31,9 +32,17 @@ func (s *Service) checkout(w http.ResponseWriter, r *http.Request) {
 		quoteErr   error
 		stockErr   error
 	)
-	wg.Go(func() { _, prodErr = s.lookupProduct(ctx, product) })
+	wg.Go(func() {
+		var catalogStock int64
+		_, catalogStock, prodErr = s.lookupProduct(ctx, product)
+		if s.cfg.CatalogStock {
+			stk = catalogStock
+		}
+	})
 	wg.Go(func() { quote, quoteErr = s.quoteOf(ctx, product) })
-	wg.Go(func() { stk, stockErr = s.stockOf(ctx, product) })
+	if !s.cfg.CatalogStock {
+		wg.Go(func() { stk, stockErr = s.stockOf(ctx, product) })
+	}
 	wg.Wait()
 	switch {
 	case errors.Is(prodErr, errNotFound):
@@ -82,7 +91,7 @@ func (s *Service) product(w http.ResponseWriter, r *http.Request) {
 		quote    int64
 		quoteErr error
 	)
-	wg.Go(func() { name, prodErr = s.lookupProduct(ctx, product) })
+	wg.Go(func() { name, _, prodErr = s.lookupProduct(ctx, product) })
 	wg.Go(func() { quote, quoteErr = s.quoteOf(ctx, product) })
 	wg.Wait()
 	switch {
@@ -99,15 +108,16 @@ func (s *Service) product(w http.ResponseWriter, r *http.Request) {
 	fmt.Fprintf(w, "%s %d\n", name, quote)
 }
 
-func (s *Service) lookupProduct(ctx context.Context, product int) (string, error) {
+// lookupProduct returns the product's name and stock from catalog.
+func (s *Service) lookupProduct(ctx context.Context, product int) (string, int64, error) {
 	out, err := invoke(ctx, s.catalog, GetProductMethod, product)
 	if err != nil {
-		return "", err
+		return "", 0, err
 	}
 	if !out.GetFields()["found"].GetBoolValue() {
-		return "", errNotFound
+		return "", 0, errNotFound
 	}
-	return out.GetFields()["name"].GetStringValue(), nil
+	return out.GetFields()["name"].GetStringValue(), int64(out.GetFields()["stock"].GetNumberValue()), nil
 }
 
 func (s *Service) quoteOf(ctx context.Context, product int) (int64, error) {

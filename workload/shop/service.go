@@ -33,6 +33,9 @@ type Service struct {
 	tp     *sdktrace.TracerProvider
 	tracer trace.Tracer
 	client *http.Client // traced HTTP client to the callees
+	// pooled is catalog's client to inventory under catalogpool: at most
+	// Config.SaturatedConns connections.
+	pooled *http.Client
 	conns  []*grpc.ClientConn
 	h      http.Handler
 
@@ -42,14 +45,19 @@ type Service struct {
 	// catalog
 	cacheMu sync.Mutex
 	cache   map[int]cached
+	renders atomic.Int64 // catalogconvoy: every third GetProduct renders
 	// inventory
 	storeMu sync.Mutex
 	auditMu sync.Mutex // poolsat: the stock reads' audit records
 	stock   []int64
 	store   *durable // reservations, and reservesync's journal
+	// stockReads and reserves count calls: stockpanic and reservefail
+	// fail every third.
+	stockReads, reserves atomic.Int64
 	// payments
 	pool, saturated chan struct{}
 	charges         atomic.Int64
+	ledger          *durable // payfsync's charge journal
 	// orders
 	ordersMu, manifestMu sync.Mutex
 	orderLog, manifest   *durable
@@ -96,6 +104,10 @@ func New(cfg Config, tp *sdktrace.TracerProvider, log *slog.Logger) (s *Service,
 	tr.MaxIdleConnsPerHost = 256
 	s.client = &http.Client{Timeout: 10 * time.Second, Transport: otelhttp.NewTransport(tr,
 		otelhttp.WithTracerProvider(tp), otelhttp.WithPropagators(prop), otelhttp.WithSpanNameFormatter(spanName))}
+	small := tr.Clone()
+	small.MaxConnsPerHost, small.MaxIdleConnsPerHost = cfg.SaturatedConns, cfg.SaturatedConns
+	s.pooled = &http.Client{Timeout: 10 * time.Second, Transport: otelhttp.NewTransport(small,
+		otelhttp.WithTracerProvider(tp), otelhttp.WithPropagators(prop), otelhttp.WithSpanNameFormatter(spanName))}
 	mux := http.NewServeMux()
 	switch cfg.Role {
 	case RoleGateway:
@@ -124,6 +136,10 @@ func New(cfg Config, tp *sdktrace.TracerProvider, log *slog.Logger) (s *Service,
 		mux.HandleFunc("POST /reserve", s.reserve)
 	case RolePayments:
 		s.pool, s.saturated = make(chan struct{}, cfg.PaymentWorkers), make(chan struct{}, cfg.SaturatedWorkers)
+		if s.ledger, err = openDurable(&cfg, "shop-payments-*.ledger"); err != nil {
+			return s, err
+		}
+		s.ledger.fullSync = true // fsync: the charge journal's metadata too
 		mux.HandleFunc("POST /charge", s.charge)
 	case RoleOrders:
 		if s.orderLog, err = openDurable(&cfg, "shop-orders-*.log"); err != nil {
@@ -152,6 +168,15 @@ func New(cfg Config, tp *sdktrace.TracerProvider, log *slog.Logger) (s *Service,
 			admin.ServeHTTP(w, r) // untraced
 			return
 		}
+		defer func() { // recovery outside the tracing middleware: a panic ends the span with no status
+			if p := recover(); p != nil {
+				if p == http.ErrAbortHandler {
+					panic(p)
+				}
+				s.log.Debug("recovered a panic", "path", r.URL.Path)
+				http.Error(w, "internal error", http.StatusInternalServerError)
+			}
+		}()
 		traced.ServeHTTP(w, r)
 	})
 	return s, nil
@@ -169,16 +194,17 @@ func (s *Service) Config() Config { return s.cfg }
 func (s *Service) Bug() Bug { return *s.bug.Load() }
 
 // SetBug switches the active bug. Inventory joins Config.CPUCgroups when
-// cpuquota comes on and leaves them when it goes off.
+// cpuquota comes on and leaves them when it goes off; orders likewise with
+// ordersquota.
 func (s *Service) SetBug(b Bug) error {
 	s.bugMu.Lock()
 	defer s.bugMu.Unlock()
 	was := s.Bug()
-	if s.cfg.Role == RoleInventory && (b == BugCPUQuota) != (was == BugCPUQuota) {
+	if in, wasIn := quotaRole[b] == s.cfg.Role, quotaRole[was] == s.cfg.Role; in != wasIn {
 		if len(s.cfg.CPUCgroups) == 0 {
-			return fmt.Errorf("%w: the cpuquota bug needs CPU cgroups to join", ErrInvalidConfig)
+			return fmt.Errorf("%w: the %s bug needs CPU cgroups to join", ErrInvalidConfig, b)
 		}
-		if err := joinCgroups(s.cfg.CPUCgroups, b != BugCPUQuota); err != nil {
+		if err := joinCgroups(s.cfg.CPUCgroups, !in); err != nil {
 			return err
 		}
 	}
@@ -194,13 +220,15 @@ func (s *Service) Close() error {
 	s.closeOnce.Do(func() {
 		close(s.stop)
 		s.workers.Wait()
-		if s.client != nil {
-			s.client.CloseIdleConnections()
+		for _, c := range []*http.Client{s.client, s.pooled} {
+			if c != nil {
+				c.CloseIdleConnections()
+			}
 		}
 		for _, c := range s.conns {
 			err = errors.Join(err, c.Close())
 		}
-		for _, d := range []*durable{s.store, s.orderLog, s.manifest} {
+		for _, d := range []*durable{s.store, s.orderLog, s.manifest, s.ledger} {
 			if d != nil {
 				err = errors.Join(err, d.close())
 			}
@@ -242,11 +270,16 @@ func (s *Service) adminFlush(w http.ResponseWriter, r *http.Request) {
 
 // call sends an HTTP request to a callee and returns its status and body.
 func (s *Service) call(ctx context.Context, method, u string) (int, []byte, error) {
+	return s.callWith(ctx, s.client, method, u)
+}
+
+// callWith is call through client.
+func (s *Service) callWith(ctx context.Context, client *http.Client, method, u string) (int, []byte, error) {
 	req, err := http.NewRequestWithContext(ctx, method, u, nil)
 	if err != nil {
 		return 0, nil, err
 	}
-	resp, err := s.client.Do(req)
+	resp, err := client.Do(req)
 	if err != nil {
 		return 0, nil, err
 	}
