@@ -596,30 +596,55 @@ func union(a, b map[key]float64) map[key]bool {
 }
 
 // resolveTransits says where each key's time is charged: a transit goes
-// to the side whose own processes' TCP retransmits grew (kernel evidence of
-// which end loses packets), else to whichever the significantly grown
-// transits (q < alpha) share more, the callee on a tie; other keys stay.
+// to the end whose TCP retransmits grew more (kernel evidence of which end
+// loses packets); else to the end whose side of the calls grew more
+// consistently — the caller when the share of its outbound transits that
+// grew significantly (q < alpha) is higher than the share of the callee's
+// inbound ones (a client-side pool or queue delays every call it makes,
+// not the callee's other callers), then when more of them grew (a delayed
+// pod grows all of its calls); the callee on a tie. Other keys stay.
 func resolveTransits(deltas, tests map[key]float64, retx map[string]float64, alpha float64) map[key]key {
-	shared := map[string]float64{}
-	for k, d := range deltas {
-		if q, ok := tests[k]; k.transit && d > 0 && ok && q < alpha {
-			shared[k.op.Service] += d
-			shared[k.to.Service] += d
+	type side struct{ grown, total int }
+	out, in := map[string]*side{}, map[string]*side{}
+	count := func(m map[string]*side, svc string, grown bool) {
+		s := m[svc]
+		if s == nil {
+			s = &side{}
+			m[svc] = s
+		}
+		s.total++
+		if grown {
+			s.grown++
 		}
 	}
-	out := make(map[key]key, len(deltas))
+	for k, d := range deltas {
+		if !k.transit {
+			continue
+		}
+		q, ok := tests[k]
+		grown := d > 0 && ok && q < alpha
+		count(out, k.op.Service, grown)
+		count(in, k.to.Service, grown)
+	}
+	share := func(s *side) float64 { return float64(s.grown) / float64(s.total) }
+	res := make(map[key]key, len(deltas))
 	for k := range deltas {
 		at := k
 		if k.transit {
 			at = key{op: k.to, comp: CompNetwork}
 			rc, rt := retx[k.op.Service], retx[k.to.Service]
-			if rc > rt && rc > 0 || rc == rt && shared[k.op.Service] > shared[k.to.Service] {
+			co, ci := out[k.op.Service], in[k.to.Service]
+			caller := rc > rt && rc > 0
+			if rc == rt {
+				caller = cmp.Or(cmp.Compare(share(co), share(ci)), cmp.Compare(co.grown, ci.grown)) > 0
+			}
+			if caller {
 				at = key{op: k.op, comp: CompNetwork}
 			}
 		}
-		out[k] = at
+		res[k] = at
 	}
-	return out
+	return res
 }
 
 // retransmitGrowth is, per service, the growth of the TCP retransmits on

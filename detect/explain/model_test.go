@@ -342,3 +342,35 @@ func TestMechanismShares(t *testing.T) {
 		t.Errorf("lock_convoy share %.2f pre-existing %v, want 0.5 (not measurable) and not pre-existing", s[0], s[1])
 	}
 }
+
+// api's calls to db wait longer (a client-side pool), while db's other
+// caller, cron, sees no change: the grown transit is api's side, since
+// every call api makes grew and only one of db's callers did.
+func TestTransitGoesToTheSideThatGrewConsistently(t *testing.T) {
+	b := &builder{base: map[evidence.TraceID]bool{}}
+	cron := func(trace int, base bool) {
+		t0, ms := int64(trace)*1e9+500e6, int64(1e6)
+		if base {
+			b.base[evidence.TraceID{byte(trace >> 8), byte(trace)}] = true
+		}
+		b.add(trace, 11, 0, "cron", "tick", evidence.KindServer, t0, t0+8*ms)
+		b.add(trace, 12, 11, "cron", "query", evidence.KindClient, t0+ms, t0+7*ms)
+		b.add(trace, 13, 12, "db", "SELECT", evidence.KindServer, t0+2*ms, t0+6*ms)
+	}
+	for i := range 30 {
+		b.request(i+1, true, 5+int64(i%3), 1)
+		cron(1000+i, true)
+	}
+	for i := range 30 {
+		b.request(100+i, false, 5+int64(i%3), 8)
+		cron(2000+i, false)
+	}
+	isBase := func(s *evidence.Span) bool { return b.base[s.TraceID] }
+	m, err := Build(Input{Spans: b.spans, IsBaseline: isBase}, DefaultConfig())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if m.Candidates[0].Service != "api" || m.Candidates[0].DeltaNS[CompNetwork] <= 0 {
+		t.Fatalf("candidates %+v, want api first by network time", m.Candidates)
+	}
+}
