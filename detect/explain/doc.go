@@ -14,9 +14,10 @@
 // work of its own, with its own critical path and root operation.
 // Compared per root operation (so a different request mix is not a change)
 // and weighted by the incident's mix, the per-key deltas add up exactly to
-// the change of the mean critical path. Transit deltas go to the service
-// the grown transits share (the service at most of the grown edges; the
-// callee on a tie). The shape part is package shape's: the share of
+// the change of the mean critical path. Transit deltas go to the end
+// whose TCP retransmits grew more, else to the end whose side of the calls
+// grew more consistently (the caller's outbound transits against the
+// callee's inbound ones; the callee on a tie). The shape part is package shape's: the share of
 // incident traces whose call structure changed, less the baseline's own,
 // blamed on the deepest operation that changed.
 //
