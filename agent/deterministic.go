@@ -140,7 +140,11 @@ func NewDeterministic(f FindingLister, r verify.Resolver) *Deterministic {
 
 // Investigate tries the ranked findings of the incident's window as lead
 // candidates, each with the findings that corroborate it on other
-// evidence lines, until the verifier accepts one.
+// evidence lines, until the verifier accepts one. Only hypotheses at the
+// service the ranking puts first are tried: the verifier checks that a
+// hypothesis is backed by evidence, the ranking decides where the change
+// is, and a weaker location that happens to be well evidenced is not the
+// root cause because the stronger one is not.
 func (d *Deterministic) Investigate(ctx context.Context, inc Incident) (res Result, err error) {
 	start := time.Now()
 	res = Result{Status: hypothesis.Unconfirmed}
@@ -154,12 +158,18 @@ func (d *Deterministic) Investigate(ctx context.Context, inc Incident) (res Resu
 		res.StopReason = "no candidate: no findings in the window"
 		return res, nil
 	}
+	top := "" // the service the ranking puts first: only hypotheses there are tried
 	for i, lead := range leads {
 		if i >= d.MaxCandidates {
 			break
 		}
-		res.Steps++
 		h := d.hypothesisOf(ctx, lead, fs)
+		if i == 0 {
+			top = h.Location.Service
+		} else if top != "" && h.Location.Service != top {
+			continue
+		}
+		res.Steps++
 		d.dateTimeline(ctx, h)
 		v, err := verify.Verify(ctx, d.Resolver, h, inc.Scope, d.Verify)
 		if err != nil {

@@ -137,3 +137,30 @@ func TestRefinePattern(t *testing.T) {
 		t.Errorf("a mechanism lead changed: %s %+v", h.Pattern, h.Claims)
 	}
 }
+
+// TestDeterministicTriesOnlyTheTopService: the ranking puts mail first
+// (its finding explains more of the change) but mail's evidence is one
+// line; bank's well-evidenced convoy explains less and is not tried: a
+// weaker location is not the root cause because it is better evidenced.
+func TestDeterministicTriesOnlyTheTopService(t *testing.T) {
+	ctx := context.Background()
+	st, _ := incidentStore(t)
+	span := evidence.Span{TraceID: evidence.TraceID{3}, SpanID: evidence.SpanID{3}, Service: "mail", Name: "send", Kind: evidence.KindServer,
+		StartNS: t0, EndNS: t0 + 90e6}
+	if err := st.Write(ctx, &evidence.Batch{Spans: []evidence.Span{span}}); err != nil {
+		t.Fatal(err)
+	}
+	refs := []evidence.Ref{{ID: span.ID(), Line: evidence.LineTrace}}
+	f := evidence.Finding{ID: evidence.NewFindingID("trace_shape", "mail send", refs), Kind: "trace_shape", Subject: "mail send",
+		Service: "mail", Operation: "send", Summary: "mail stops calling", Confidence: 0.9, Score: 2, Refs: refs, StartNS: t0, EndNS: t0 + 90e6}
+	if err := st.WriteFindings(ctx, []evidence.Finding{f}); err != nil {
+		t.Fatal(err)
+	}
+	res, err := NewDeterministic(st, st).Investigate(ctx, Incident{Scope: hypothesis.Scope{SinceNS: t0 - 1e9, UntilNS: t0 + 1e9}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.Status != hypothesis.Unconfirmed || res.Hypothesis == nil || res.Hypothesis.Location.Service != "mail" || res.Attempts != 1 {
+		t.Fatalf("status %s, attempts %d, hypothesis %+v; want mail's, unconfirmed, the convoy not tried", res.Status, res.Attempts, res.Hypothesis)
+	}
+}

@@ -34,7 +34,7 @@ func (t *tree) conditionedCallees(devs map[int][]*Test, cfg Config) map[Op]condi
 		switch {
 		case t.win[i] == 0:
 			base[op] = append(base[op], i)
-		case devs[i] != nil && !ownError(devs[i]):
+		case devs[i] != nil && (!ownError(devs[i]) || t.answersForCallee(i)):
 			dev[op] = append(dev[op], i)
 		default:
 			conform[op] = append(conform[op], i)
@@ -67,6 +67,22 @@ func (t *tree) conditionedCallees(devs map[int][]*Test, cfg Config) map[Op]condi
 		}
 	}
 	return out
+}
+
+// answersForCallee: span i is a call into another service (a client or
+// producer span with a child there), whose error status reports what the
+// callee answered (an HTTP 5xx, a gRPC status), not a fault of its own.
+func (t *tree) answersForCallee(i int) bool {
+	sp := &t.spans[i]
+	if sp.Kind != evidence.KindClient && sp.Kind != evidence.KindProducer {
+		return false
+	}
+	for _, c := range t.children[i] {
+		if t.spans[c].Service != sp.Service {
+			return true
+		}
+	}
+	return false
 }
 
 func ownError(tests []*Test) bool {

@@ -42,7 +42,10 @@
 // The callee that differs most significantly is where the deviation is
 // conditioned; the comparison is repeated below it, and the deepest callee
 // so found is blamed, with the test that told it apart. When no callee
-// differs, the deviation is the caller's own.
+// differs, the deviation is the caller's own. A span in error is its own
+// fault, except a call into another service (a client or producer span):
+// its error status reports what the callee answered (an HTTP 5xx, a gRPC
+// status), so its deviation is conditioned on the callee like any other.
 //
 // Failing that, a blamed span whose lost calls are the ones after its last
 // completed child passes the blame down to that child's callee when the

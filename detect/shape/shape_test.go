@@ -142,6 +142,16 @@ func (b *traceBuilder) fanout(trace int, base bool, fault string) {
 			b.add(trace, 4, 3, "catalog", "SELECT", t0+3000, t0+19_000, false)
 		}
 	}
+	if fault == "stock-5xx" || fault == "stock-5xx-internal" {
+		// stock fails at once without marking its span; api's call
+		// records the 500 it got as error status.
+		b.add(trace, 5, 1, "api", "GET /stock", t0+1000, t0+3_000, true)
+		if fault == "stock-5xx" {
+			b.spans[len(b.spans)-1].Kind = evidence.KindClient
+		}
+		b.add(trace, 6, 5, "stock", "GET /stock", t0+2000, t0+2_100+jitter/10, false)
+		return
+	}
 	b.add(trace, 5, 1, "api", "GET /stock", t0+1000, t0+31_000, false)
 	b.add(trace, 6, 5, "stock", "GET /stock", t0+2000, t0+30_000+jitter, false)
 	if fault != "" {
@@ -184,6 +194,19 @@ func TestShapeBlamesTheCalleeTheDeviationIsConditionedOn(t *testing.T) {
 	}
 	if len(res.Blames[0].Because) == 0 {
 		t.Errorf("the blame does not say why it was passed down: %+v", res.Blames[0])
+	}
+}
+
+// A client span's error status reports what its callee answered: when
+// the callee's spans under the failed calls differ (here they end at
+// once), the callee takes the blame. The same error on a span that is not
+// a call (an internal span) stays its own.
+func TestShapeBlamesTheCalleeOfAFailedCall(t *testing.T) {
+	for fault, want := range map[string]Op{"stock-5xx": {"stock", "GET /stock"}, "stock-5xx-internal": {"api", "GET /stock"}} {
+		res := analyzeFanout(t, fault, func(i int) bool { return (i/3)%3 == 0 })
+		if len(res.Blames) == 0 || res.Blames[0].Op != want {
+			t.Errorf("%s: blames %+v, want %s first", fault, res.Blames, want)
+		}
 	}
 }
 

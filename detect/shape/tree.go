@@ -442,8 +442,11 @@ func (t *tree) passDown(i int, tests []*Test, changed map[Op]bool, cond map[Op]c
 	increase, decrease := false, false
 	for _, tst := range tests {
 		switch {
-		case tst.Change == MoreErrors:
+		case tst.Change == MoreErrors && !t.answersForCallee(i):
 			return i, false // the span's own error
+		case tst.Change == MoreErrors:
+			// A call's error reports its callee's answer: the callee its
+			// errors are conditioned on, if any, takes the blame.
 		case tst.decrease():
 			decrease = true
 		default:
