@@ -110,8 +110,13 @@ type Stats struct {
 	LockEdges     int64
 	Logs          int64
 	Services      []string
-	MinStartNS    int64
-	MaxEndNS      int64
+	// MinStartNS and MaxEndNS bound the stored spans (0 without spans).
+	MinStartNS int64
+	MaxEndNS   int64
+	// EvidenceMinNS and EvidenceMaxNS bound every stored item with a
+	// time: spans, kernel events and lock edges (0 when there is none).
+	EvidenceMinNS int64
+	EvidenceMaxNS int64
 }
 
 // Reader answers the first queries later packages need. Results are

@@ -50,7 +50,10 @@ The detector families:
 --since and --until take an RFC 3339 time or a duration; a duration counts
 back from the end of the stored data (the latest span end), not from now, so
 "--since 10m" is the last ten minutes of a recording. The defaults cover all
-stored spans.
+stored spans. A window with kernel events or lock edges and no spans (the
+node's records of traces a sampler dropped) is analyzed too: the lock-order
+and kernel detectors run on it alone, judged without a baseline, and the
+"compared" line says it was kernel-only.
 
 The baseline: --baseline-since/--baseline-until name it; with only --since
 it is the window of equal length before the incident; with neither there is
@@ -88,6 +91,9 @@ type detectInput struct {
 	// baseTraces are the baseline's traces (nil: no baseline).
 	baseTraces map[evidence.TraceID]bool
 	baseSpans  int
+	// kernelOnly: the incident window holds kernel events or lock edges
+	// but no spans; the detectors that read spans have nothing to read.
+	kernelOnly bool
 
 	reg     *regression.Report // memoized by regress
 	regFind []evidence.Finding
@@ -548,7 +554,7 @@ func explainedOf(m *explain.Model) []explainedService {
 func printDetect(w io.Writer, in *detectInput, fs []evidence.Finding, counts []int, stored, asJSON bool) error {
 	out := detectOutput{Since: fmtNS(in.sinceNS), Until: fmtNS(in.untilNS), Spans: len(in.spans),
 		KernelEvents: len(in.kernel), LockEdges: len(in.edges), Detectors: map[string]int{}, Stored: stored, Findings: fs,
-		Compared:       in.plan.describe(len(in.baseTraces), in.baseSpans, len(in.spans)-in.baseSpans),
+		Compared:       in.describe(),
 		BaselineTraces: len(in.baseTraces), BaselineSpans: in.baseSpans, Explained: explainedOf(in.model)}
 	if out.Findings == nil {
 		out.Findings = []evidence.Finding{}

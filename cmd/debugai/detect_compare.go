@@ -39,15 +39,19 @@ const (
 )
 
 // resolvePlan turns the window flags into a plan. The incident is
-// --since..--until (default: all stored spans, or from --baseline-until
-// on); the baseline is --baseline-since..--baseline-until (since defaults
+// --since..--until (default: all stored spans, or all kernel events and
+// lock edges in a store without spans, or from --baseline-until on); the baseline is --baseline-since..--baseline-until (since defaults
 // to the start of the stored data), else the window of equal length before
 // an explicit --since, else none.
 func resolvePlan(st evidence.Stats, since, until, bsince, buntil string) (comparePlan, error) {
-	end := st.MaxEndNS + 1
+	lo, hi := st.MinStartNS, st.MaxEndNS
+	if st.Spans == 0 { // kernel events and lock edges only: their time range
+		lo, hi = st.EvidenceMinNS, st.EvidenceMaxNS
+	}
+	end := hi + 1
 	var p comparePlan
-	inc := hypothesis.Window{SinceNS: st.MinStartNS, UntilNS: end}
-	base := hypothesis.Window{SinceNS: st.MinStartNS}
+	inc := hypothesis.Window{SinceNS: lo, UntilNS: end}
+	base := hypothesis.Window{SinceNS: lo}
 	var err error
 	for _, tf := range []struct {
 		name, val string
@@ -100,6 +104,16 @@ func (p comparePlan) describe(baseTraces, baseSpans, incSpans int) string {
 		windowsString(p.incident), incSpans, windowsString(p.baseline), baseTraces, baseSpans, p.source)
 }
 
+// describe says what the detection compared, for detect's "compared"
+// line and reports.
+func (in *detectInput) describe() string {
+	if in.kernelOnly {
+		return fmt.Sprintf("kernel-only window %s: no spans; %d kernel events and %d lock edges, judged on their own (the detectors that read spans had nothing to read)",
+			windowsString(in.plan.incident), len(in.kernel), len(in.edges))
+	}
+	return in.plan.describe(len(in.baseTraces), in.baseSpans, len(in.spans)-in.baseSpans)
+}
+
 func windowsString(ws []hypothesis.Window) string {
 	s := ""
 	for i, w := range ws {
@@ -143,17 +157,6 @@ func loadComparison(ctx context.Context, r evidence.Reader, st evidence.Stats, p
 		}
 		in.untilNS = max(in.untilNS, sp.EndNS+1)
 	}
-	if incSpans == 0 {
-		return nil, fmt.Errorf("no spans in the incident window %s of store %s (it holds %d spans)", windowsString(p.incident), store, st.Spans)
-	}
-	if n := len(in.baseTraces); len(p.baseline) > 0 && n < minBaselineTraces {
-		if p.explicit {
-			return nil, fmt.Errorf("the baseline (%s, %s) holds %d traces: at least %d are needed to tell a change from noise; widen it",
-				p.source, windowsString(p.baseline), n, minBaselineTraces)
-		}
-		in.baseTraces, in.baseSpans = nil, 0 // too little before the incident: judge it on its own
-		in.plan.source = baselineNone + " (" + fmt.Sprintf("%d traces in %s", n, baselineBefore) + ")"
-	}
 	if st.KernelEvents > 0 {
 		in.kernel, err = loadWindows(ctx, windows, maxItems, "kernel events", (*evidence.KernelEvent).ID, func(w hypothesis.Window, limit, offset int) ([]evidence.KernelEvent, error) {
 			return r.KernelEvents(ctx, evidence.KernelEventFilter{SinceNS: w.SinceNS, UntilNS: w.UntilNS, Limit: limit, Offset: offset})
@@ -171,7 +174,52 @@ func loadComparison(ctx context.Context, r evidence.Reader, st evidence.Stats, p
 			return nil, err
 		}
 	}
+	if incSpans == 0 {
+		if len(in.kernel) == 0 && len(in.edges) == 0 {
+			return nil, fmt.Errorf("no spans, kernel events or lock edges in the incident window %s of store %s (it holds %d spans, %d kernel events, %d lock edges)",
+				windowsString(p.incident), store, st.Spans, st.KernelEvents, st.LockEdges)
+		}
+		// Kernel-only evidence is evidence: the kernel and lock-order
+		// detectors run on it alone, judged on its own.
+		in.kernelOnly = true
+		in.baseTraces, in.baseSpans, in.spans = nil, 0, nil
+		in.plan.baseline, in.plan.source = nil, baselineNone
+		inIncident := func(t int64) bool {
+			return slices.ContainsFunc(p.incident, func(w hypothesis.Window) bool { return w.Contains(t) })
+		}
+		in.kernel = slices.DeleteFunc(in.kernel, func(k evidence.KernelEvent) bool { return !inIncident(k.TimeNS) })
+		in.edges = slices.DeleteFunc(in.edges, func(e evidence.LockEdge) bool { return !inIncident(e.LastNS) })
+		in.sinceNS, in.untilNS = kernelOnlyBounds(in.kernel, in.edges)
+		return in, nil
+	}
+	if n := len(in.baseTraces); len(p.baseline) > 0 && n < minBaselineTraces {
+		if p.explicit {
+			return nil, fmt.Errorf("the baseline (%s, %s) holds %d traces: at least %d are needed to tell a change from noise; widen it",
+				p.source, windowsString(p.baseline), n, minBaselineTraces)
+		}
+		in.baseTraces, in.baseSpans = nil, 0 // too little before the incident: judge it on its own
+		in.plan.source = baselineNone + " (" + fmt.Sprintf("%d traces in %s", n, baselineBefore) + ")"
+	}
 	return in, nil
+}
+
+// kernelOnlyBounds is the time range of the kernel events and lock edges
+// (end exclusive).
+func kernelOnlyBounds(kernel []evidence.KernelEvent, edges []evidence.LockEdge) (int64, int64) {
+	var lo, hi int64
+	see := func(a, b int64) {
+		if lo == 0 || a < lo {
+			lo = a
+		}
+		hi = max(hi, b+1)
+	}
+	for i := range kernel {
+		see(kernel[i].TimeNS, kernel[i].TimeNS+max(0, kernel[i].DurationNS))
+	}
+	for i := range edges {
+		see(edges[i].FirstNS, edges[i].LastNS)
+	}
+	return lo, hi
 }
 
 // baselineByWindow marks the traces whose first span starts in a baseline

@@ -464,3 +464,37 @@ func TestDetectBundle(t *testing.T) {
 		t.Errorf("absent bundle: %v; want a usage error naming --bundle", err)
 	}
 }
+
+// TestDetectKernelOnly: a store with kernel events and lock edges and no
+// spans (a node's records whose traces were sampled away) is evidence:
+// detect runs the lock-order detector on it and says the window was
+// kernel-only, and investigate reports on it instead of refusing.
+func TestDetectKernelOnly(t *testing.T) {
+	store := filepath.Join(t.TempDir(), "ev.duckdb")
+	kernel := filepath.Join("..", "..", "eval", "incidents", "lockinv", "kernel.otlp.jsonl.gz")
+	if _, errOut, err := runCLI(t, "import", "--store", store, kernel); err != nil {
+		t.Fatalf("import: %v\n%s", err, errOut)
+	}
+	out, errOut, err := runCLI(t, "detect", "--store", store, "--json")
+	if err != nil {
+		t.Fatalf("detect: %v\n%s", err, errOut)
+	}
+	var res detectOutput
+	if err := json.Unmarshal([]byte(out), &res); err != nil {
+		t.Fatal(err)
+	}
+	if !strings.HasPrefix(res.Compared, "kernel-only window") || res.KernelEvents == 0 || res.LockEdges == 0 {
+		t.Errorf("compared %q, %d kernel events, %d lock edges; want a kernel-only window", res.Compared, res.KernelEvents, res.LockEdges)
+	}
+	if res.Detectors["lockgraph"] == 0 {
+		t.Errorf("no lock inversion found on the lock edges alone: %v", res.Detectors)
+	}
+	rep := filepath.Join(t.TempDir(), "r")
+	if _, errOut, err := runCLI(t, "investigate", "--store", store, "--out", rep); err != nil {
+		t.Fatalf("investigate: %v\n%s", err, errOut)
+	}
+	md, err := os.ReadFile(filepath.Join(rep, "report.md"))
+	if err != nil || !strings.Contains(string(md), "kernel-only window") || !strings.Contains(string(md), "lock\\_inversion") {
+		t.Errorf("report (%v) does not say it was kernel-only or lacks the inversion", err)
+	}
+}

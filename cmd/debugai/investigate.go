@@ -287,8 +287,8 @@ func incidentScope(ctx context.Context, r evidence.Reader, since, until, bsince,
 	if err != nil {
 		return hypothesis.Scope{}, fmt.Errorf("reading store stats: %w", err)
 	}
-	if st.Spans == 0 {
-		return hypothesis.Scope{}, errors.New("the store holds no spans: import or receive traces first")
+	if st.Spans == 0 && st.KernelEvents == 0 && st.LockEdges == 0 {
+		return hypothesis.Scope{}, errors.New("the store holds no spans, kernel events or lock edges: import or receive evidence first")
 	}
 	if plan == nil {
 		p, err := resolvePlan(st, since, until, bsince, buntil)

@@ -343,9 +343,13 @@ func (s *Store) Stats(ctx context.Context) (evidence.Stats, error) {
 		(SELECT count(*) FROM lock_edges),
 		(SELECT count(*) FROM logs),
 		(SELECT coalesce(min(start_ns), 0) FROM span_rows),
-		(SELECT coalesce(max(end_ns), 0) FROM span_rows)`).Scan(
+		(SELECT coalesce(max(end_ns), 0) FROM span_rows),
+		(SELECT coalesce(min(t), 0) FROM (SELECT min(start_ns) AS t FROM span_rows
+			UNION ALL SELECT min(time_ns) FROM kernel_events UNION ALL SELECT min(first_ns) FROM lock_edges)),
+		(SELECT coalesce(max(t), 0) FROM (SELECT max(end_ns) AS t FROM span_rows
+			UNION ALL SELECT max(time_ns) FROM kernel_events UNION ALL SELECT max(last_ns) FROM lock_edges))`).Scan(
 		&st.Resources, &st.Traces, &st.Spans, &st.SpanEvents, &st.KernelEvents,
-		&st.LockEdges, &st.Logs, &st.MinStartNS, &st.MaxEndNS)
+		&st.LockEdges, &st.Logs, &st.MinStartNS, &st.MaxEndNS, &st.EvidenceMinNS, &st.EvidenceMaxNS)
 	if err != nil {
 		return st, fmt.Errorf("querying stats: %w", err)
 	}

@@ -82,7 +82,8 @@ func TestRoundTripEveryType(t *testing.T) {
 	st := mustStats(t, s)
 	wantStats := evidence.Stats{SchemaVersion: 5, Resources: 1, Traces: 1, Spans: 1, SpanEvents: 2,
 		KernelEvents: 1, LockEdges: 1, Logs: 1, Services: []string{"checkout"},
-		MinStartNS: sp.StartNS, MaxEndNS: sp.EndNS}
+		MinStartNS: sp.StartNS, MaxEndNS: sp.EndNS,
+		EvidenceMinNS: 100, EvidenceMaxNS: sp.EndNS} // the lock edge's first time; the span's end
 	if !reflect.DeepEqual(st, wantStats) {
 		t.Errorf("Stats:\n got %+v\nwant %+v", st, wantStats)
 	}
@@ -110,7 +111,7 @@ func TestRewriteIsIdempotent(t *testing.T) {
 	mustWrite(t, s, &evidence.Batch{Spans: makeSpans(90, 20, 1e18)}) // 90..99 stored, 100..109 new
 	second := mustStats(t, s)
 	first.Spans, first.SpanEvents, first.Traces = 111, 112, 1+14
-	first.MaxEndNS = second.MaxEndNS
+	first.MaxEndNS, first.EvidenceMaxNS = second.MaxEndNS, second.EvidenceMaxNS
 	if !reflect.DeepEqual(first, second) {
 		t.Errorf("after re-writes:\n got %+v\nwant %+v", second, first)
 	}
