@@ -10,16 +10,9 @@ import (
 	"path/filepath"
 	"strings"
 	"text/tabwriter"
-	"time"
 
-	"github.com/debugai/debugai/agent/hypothesis"
-	"github.com/debugai/debugai/correlate"
-	"github.com/debugai/debugai/detect/attribution"
-	"github.com/debugai/debugai/detect/critpath"
+	"github.com/debugai/debugai/analyze"
 	"github.com/debugai/debugai/detect/explain"
-	"github.com/debugai/debugai/detect/lockgraph"
-	"github.com/debugai/debugai/detect/regression"
-	"github.com/debugai/debugai/detect/shape"
 	"github.com/debugai/debugai/evidence"
 	"github.com/debugai/debugai/evidence/duckdb"
 )
@@ -73,81 +66,6 @@ While a running serve owns the store, findings cannot be stored: use
 // detect run loads.
 const defaultMaxItems = 2_000_000
 
-// detectInput is what the detectors look at: the incident's spans and the
-// baseline's, in one slice (so that findings may cite either), told apart
-// by baseTraces.
-type detectInput struct {
-	spans    []evidence.Span
-	kernel   []evidence.KernelEvent
-	edges    []evidence.LockEdge
-	overlays []correlate.Overlay
-	assign   []correlate.Assignment // kernel events joined to spans
-	// sinceNS and untilNS bound the incident (the window findings without
-	// their own get).
-	sinceNS int64
-	untilNS int64
-	// plan is what was compared with what.
-	plan comparePlan
-	// baseTraces are the baseline's traces (nil: no baseline).
-	baseTraces map[evidence.TraceID]bool
-	baseSpans  int
-	// kernelOnly: the incident window holds kernel events or lock edges
-	// but no spans; the detectors that read spans have nothing to read.
-	kernelOnly bool
-
-	reg     *regression.Report // memoized by regress
-	regFind []evidence.Finding
-	shape   *shape.Result // set by runShapeDetector
-	// model is the change decomposition that ranks the findings.
-	model *explain.Model
-}
-
-// isBaseline reports whether sp belongs to the baseline.
-func (in *detectInput) isBaseline(sp *evidence.Span) bool { return in.baseTraces[sp.TraceID] }
-
-// kernelBaselinePredicate marks kernel events that fall in a baseline
-// window and in no incident window (nil without a baseline).
-func (in *detectInput) kernelBaselinePredicate() func(*evidence.KernelEvent) bool {
-	if len(in.baseTraces) == 0 {
-		return nil
-	}
-	within := func(ws []hypothesis.Window, t int64) bool {
-		for _, w := range ws {
-			if w.Contains(t) {
-				return true
-			}
-		}
-		return false
-	}
-	return func(k *evidence.KernelEvent) bool {
-		return within(in.plan.baseline, k.TimeNS) && !within(in.plan.incident, k.TimeNS)
-	}
-}
-
-// baselinePredicate is isBaseline, or nil without a baseline.
-func (in *detectInput) baselinePredicate() func(*evidence.Span) bool {
-	if len(in.baseTraces) == 0 {
-		return nil
-	}
-	return in.isBaseline
-}
-
-// detectorFamily is one detector family run by detect, in output order. Adding a
-// family (e.g. detect/patterns) is one line in detectors.
-type detectorFamily struct {
-	name string
-	run  func(in *detectInput) ([]evidence.Finding, error)
-}
-
-var detectors = []detectorFamily{
-	{"critpath", runCritpathDetector},
-	{"lockgraph", runLockgraphDetector},
-	{"regression", runRegressionDetector},
-	{"attribution", runAttributionDetector},
-	{"patterns", runPatternsDetector},
-	{"shape", runShapeDetector},
-}
-
 type detectFlags struct {
 	store, since, until, baselineSince, baselineUntil, bundle, baselineBundle, logLevel *string
 	asJSON, noStore                                                                     *bool
@@ -160,7 +78,7 @@ func runDetect(ctx context.Context, args []string, env *cmdEnv) error {
 
 // runDetectPlan is detect with a comparison decided by the caller (a
 // bundle's baseline files) instead of the window flags, when plan is set.
-func runDetectPlan(ctx context.Context, args []string, plan *comparePlan, env *cmdEnv) (err error) {
+func runDetectPlan(ctx context.Context, args []string, plan *analyze.Plan, env *cmdEnv) (err error) {
 	fs := newFlagSet("detect", detectUsage, env)
 	f := detectFlags{
 		store:         storeFlag(fs, env),
@@ -223,11 +141,11 @@ func runDetectPlan(ctx context.Context, args []string, plan *comparePlan, env *c
 		}
 		plan = &p
 	}
-	in, err := loadComparison(ctx, r, st, *plan, *f.maxItems, *f.store)
+	in, err := analyze.Load(ctx, r, st, *plan, *f.maxItems, *f.store)
 	if err != nil {
 		return err
 	}
-	findings, counts, err := runDetectors(in)
+	findings, counts, err := analyze.Detect(in)
 	if err != nil {
 		return err
 	}
@@ -257,241 +175,6 @@ func openDetectStore(ctx context.Context, path string, noStore bool, logger *slo
 		return nil, nil, nil, err
 	}
 	return st, st, st.Close, nil
-}
-
-// loadPaged reads pages until one comes back short; more than maxItems is
-// an error.
-func loadPaged[T any](ctx context.Context, maxItems int, what string, page func(limit, offset int) ([]T, error)) ([]T, error) {
-	const pageSize = 20_000
-	var out []T
-	for {
-		if err := ctx.Err(); err != nil {
-			return nil, err
-		}
-		p, err := page(pageSize, len(out))
-		if err != nil {
-			return nil, fmt.Errorf("reading %s: %w", what, err)
-		}
-		out = append(out, p...)
-		if len(out) > maxItems {
-			return nil, fmt.Errorf("the window holds more than %d %s (--max-items): narrow it with --since and --until", maxItems, what)
-		}
-		if len(p) < pageSize {
-			return out, nil
-		}
-	}
-}
-
-// parseWindowTime parses an RFC 3339 time, or a duration before end.
-func parseWindowTime(s string, end int64) (int64, error) {
-	if t, err := time.Parse(time.RFC3339Nano, s); err == nil {
-		return t.UnixNano(), nil
-	}
-	d, err := time.ParseDuration(s)
-	if err != nil {
-		return 0, fmt.Errorf("%q is neither an RFC 3339 time (2006-01-02T15:04:05Z) nor a duration (10m)", s)
-	}
-	if d < 0 {
-		return 0, fmt.Errorf("duration %s: must not be negative", s)
-	}
-	return end - int64(d), nil
-}
-
-func fmtNS(ns int64) string { return time.Unix(0, ns).UTC().Format(time.RFC3339Nano) }
-
-// runDetectors runs every detector family, in order, and gives findings
-// without a data window the analysed window.
-func runDetectors(in *detectInput) ([]evidence.Finding, []int, error) {
-	if len(in.kernel) > 0 {
-		cfg := correlate.DefaultConfig()
-		as, _, err := correlate.Join(in.spans, in.kernel, cfg)
-		if err != nil {
-			return nil, nil, fmt.Errorf("joining kernel events to spans: %w", err)
-		}
-		in.assign = as
-		if in.overlays, err = correlate.Overlays(in.spans, in.kernel, as, cfg); err != nil {
-			return nil, nil, fmt.Errorf("kernel overlays: %w", err)
-		}
-	}
-	var out []evidence.Finding
-	counts := make([]int, len(detectors))
-	for i, d := range detectors {
-		fs, err := d.run(in)
-		if err != nil {
-			return nil, nil, fmt.Errorf("detector %s: %w", d.name, err)
-		}
-		counts[i] = len(fs)
-		out = append(out, fs...)
-	}
-	model, err := explain.Build(explain.Input{Spans: in.spans, IsBaseline: in.baselinePredicate(), Overlays: in.overlays, Shape: in.shape,
-		Kernel: in.kernel, KernelIsBaseline: in.kernelBaselinePredicate()}, explain.DefaultConfig())
-	if err != nil {
-		return nil, nil, fmt.Errorf("ranking: %w", err)
-	}
-	in.model = model
-	ix := explain.NewIndex(in.spans, in.kernel, in.edges)
-	model.Corroborate(out, ix)
-	out = append(out, model.Findings(in.spans, in.baselinePredicate(), in.shape, minExplainedFinding)...)
-	model.Score(out, ix)
-	for i := range out {
-		if out[i].StartNS == 0 && out[i].EndNS == 0 {
-			out[i].StartNS, out[i].EndNS = in.sinceNS, in.untilNS-1
-		}
-	}
-	return out, counts, nil
-}
-
-// minExplainedFinding is the least share of the change a candidate must
-// explain to be reported as a change_explained finding of its own.
-const minExplainedFinding = 0.05
-
-// runShapeDetector compares the traces' call structure with the
-// baseline's (nothing without a baseline).
-func runShapeDetector(in *detectInput) ([]evidence.Finding, error) {
-	res, fs, err := shape.Analyze(shape.Input{Spans: in.spans, IsBaseline: in.baselinePredicate()}, shape.DefaultConfig())
-	if err != nil {
-		return nil, err
-	}
-	in.shape = &res
-	return fs, nil
-}
-
-// regress runs detect/regression once per input.
-func (in *detectInput) regress() (*regression.Report, []evidence.Finding, error) {
-	if in.reg == nil {
-		rep, fs, err := regression.Analyze(regression.Input{Spans: in.spans, Overlays: in.overlays, IsBaseline: in.baselinePredicate()},
-			regression.DefaultConfig())
-		if err != nil {
-			return nil, nil, err
-		}
-		in.reg, in.regFind = &rep, fs
-	}
-	return in.reg, in.regFind, nil
-}
-
-// runCritpathDetector reports the components of critical-path time
-// (lock, network, ...) first, then critpath's dominant operations.
-func runCritpathDetector(in *detectInput) ([]evidence.Finding, error) {
-	_, rfs, err := in.regress()
-	if err != nil {
-		return nil, err
-	}
-	var out []evidence.Finding
-	for _, f := range rfs {
-		if f.Kind == regression.KindCriticalPathComponent {
-			out = append(out, f)
-		}
-	}
-	_, cfs, err := critpath.Analyze(in.spans, critpath.DefaultConfig())
-	return append(out, cfs...), err
-}
-
-func runLockgraphDetector(in *detectInput) ([]evidence.Finding, error) {
-	if len(in.edges) == 0 {
-		return nil, nil
-	}
-	cfg := lockgraph.DefaultConfig()
-	_, fs, err := lockgraph.Analyze(in.edges, lockWaits(in, cfg), cfg)
-	return fs, err
-}
-
-func runRegressionDetector(in *detectInput) ([]evidence.Finding, error) {
-	_, rfs, err := in.regress()
-	if err != nil {
-		return nil, err
-	}
-	var out []evidence.Finding
-	for _, f := range rfs {
-		if f.Kind != regression.KindCriticalPathComponent {
-			out = append(out, f)
-		}
-	}
-	return out, nil
-}
-
-// attrGroup is the traces of one endpoint in one group (version or window).
-type attrGroup struct {
-	label string
-	rows  [][]float64
-	roots []int // root span positions
-}
-
-// runAttributionDetector attributes the p95 change of each endpoint's
-// traces between consecutive versions (and baseline/current) to the
-// critical-path components.
-func runAttributionDetector(in *detectInput) ([]evidence.Finding, error) {
-	rep, _, err := in.regress()
-	if err != nil {
-		return nil, err
-	}
-	type key struct{ endpoint, label string }
-	groups := map[key]*attrGroup{}
-	var order []key
-	add := func(k key, row []float64, root int) {
-		g := groups[k]
-		if g == nil {
-			g = &attrGroup{label: k.label}
-			groups[k] = g
-			order = append(order, k)
-		}
-		g.rows = append(g.rows, row)
-		g.roots = append(g.roots, root)
-	}
-	for _, p := range rep.Paths {
-		root := &in.spans[p.Root]
-		row := make([]float64, regression.NumComponents)
-		for c, ns := range p.Total {
-			row[c] = float64(ns)
-		}
-		ep := root.Service + " " + root.Name
-		if root.Version != "" {
-			add(key{ep, "version " + root.Version}, row, p.Root)
-		}
-		if in.baseTraces != nil {
-			label := "incident"
-			if in.isBaseline(root) {
-				label = "baseline"
-			}
-			add(key{ep, "window " + label}, row, p.Root)
-		}
-	}
-	cfg := attribution.DefaultConfig()
-	var out []evidence.Finding
-	for i, a := range order {
-		for _, b := range order[i+1:] {
-			ga, gb := groups[a], groups[b]
-			if a.endpoint != b.endpoint || strings.Fields(a.label)[0] != strings.Fields(b.label)[0] ||
-				len(ga.rows) < 8 || len(gb.rows) < 8 {
-				continue
-			}
-			fs, err := attributeGroups(in, a.endpoint, ga, gb, cfg)
-			if err != nil {
-				return nil, err
-			}
-			out = append(out, fs...)
-			break // consecutive groups only
-		}
-	}
-	return out, nil
-}
-
-func attributeGroups(in *detectInput, endpoint string, a, b *attrGroup, cfg attribution.Config) ([]evidence.Finding, error) {
-	res, err := attribution.Attribute(regression.ComponentNames[:], a.rows, b.rows, cfg)
-	if err != nil {
-		return nil, fmt.Errorf("%s: %w", endpoint, err)
-	}
-	scope := attribution.Scope{Endpoint: endpoint, From: strings.Fields(a.label)[1], To: strings.Fields(b.label)[1]}
-	for _, r := range b.roots[:min(5, len(b.roots))] {
-		scope.ExemplarIDs = append(scope.ExemplarIDs, in.spans[r].ID())
-	}
-	if strings.HasPrefix(a.label, "version ") {
-		for _, r := range []int{a.roots[0], b.roots[0]} {
-			if id := in.spans[r].ResourceID; id != "" {
-				scope.DeployIDs = append(scope.DeployIDs, id)
-			}
-		}
-	}
-	return res.Findings(scope)
 }
 
 // detectOutput is the JSON shape of detect's output.
@@ -551,18 +234,27 @@ func explainedOf(m *explain.Model) []explainedService {
 	return out
 }
 
-func printDetect(w io.Writer, in *detectInput, fs []evidence.Finding, counts []int, stored, asJSON bool) error {
-	out := detectOutput{Since: fmtNS(in.sinceNS), Until: fmtNS(in.untilNS), Spans: len(in.spans),
-		KernelEvents: len(in.kernel), LockEdges: len(in.edges), Detectors: map[string]int{}, Stored: stored, Findings: fs,
-		Compared:       in.describe(),
-		BaselineTraces: len(in.baseTraces), BaselineSpans: in.baseSpans, Explained: explainedOf(in.model)}
+// resolvePlan is analyze.ResolvePlan with window errors as usage errors.
+func resolvePlan(st evidence.Stats, since, until, bsince, buntil string) (analyze.Plan, error) {
+	p, err := analyze.ResolvePlan(st, since, until, bsince, buntil)
+	if we := (*analyze.WindowError)(nil); errors.As(err, &we) {
+		return p, usagef("%v", we)
+	}
+	return p, err
+}
+
+func printDetect(w io.Writer, in *analyze.Input, fs []evidence.Finding, counts []int, stored, asJSON bool) error {
+	out := detectOutput{Since: analyze.FmtNS(in.SinceNS), Until: analyze.FmtNS(in.UntilNS), Spans: len(in.Spans),
+		KernelEvents: len(in.Kernel), LockEdges: len(in.Edges), Detectors: map[string]int{}, Stored: stored, Findings: fs,
+		Compared:       in.Describe(),
+		BaselineTraces: len(in.BaseTraces), BaselineSpans: in.BaseSpans, Explained: explainedOf(in.Model)}
 	if out.Findings == nil {
 		out.Findings = []evidence.Finding{}
 	}
 	var per []string
-	for i, d := range detectors {
-		out.Detectors[d.name] = counts[i]
-		per = append(per, fmt.Sprintf("%s %d", d.name, counts[i]))
+	for i, name := range analyze.Families() {
+		out.Detectors[name] = counts[i]
+		per = append(per, fmt.Sprintf("%s %d", name, counts[i]))
 	}
 	if asJSON {
 		return printJSON(w, out)
@@ -572,7 +264,7 @@ func printDetect(w io.Writer, in *detectInput, fs []evidence.Finding, counts []i
 	fmt.Fprintf(w, "compared: %s\n", out.Compared)
 	var shares []string
 	for _, e := range out.Explained {
-		if e.Explained >= minExplainedFinding {
+		if e.Explained >= analyze.MinExplainedFinding {
 			shares = append(shares, fmt.Sprintf("%s %.0f %%", e.Service, 100*e.Explained))
 		}
 	}

@@ -11,6 +11,7 @@ import (
 
 	"github.com/debugai/debugai/agent"
 	"github.com/debugai/debugai/agent/hypothesis"
+	"github.com/debugai/debugai/analyze"
 	"github.com/debugai/debugai/eval"
 	"github.com/debugai/debugai/evidence"
 )
@@ -65,7 +66,7 @@ func stopNote(reason string) string {
 
 // investigateForEval runs the investigator over the store, fills res's
 // investigation fields and returns the outcome to score.
-func investigateForEval(ctx context.Context, store string, plan *comparePlan, f *investigateFlags, logger *slog.Logger, env *cmdEnv, res *eval.Result) (eval.Outcome, error) {
+func investigateForEval(ctx context.Context, store string, plan *analyze.Plan, f *investigateFlags, logger *slog.Logger, env *cmdEnv, res *eval.Result) (eval.Outcome, error) {
 	var out eval.Outcome
 	r, closeR, err := openWritableReader(ctx, store, logger)
 	if err != nil {

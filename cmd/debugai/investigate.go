@@ -17,6 +17,7 @@ import (
 
 	"github.com/debugai/debugai/agent"
 	"github.com/debugai/debugai/agent/hypothesis"
+	"github.com/debugai/debugai/analyze"
 	"github.com/debugai/debugai/eval"
 	"github.com/debugai/debugai/evidence"
 	"github.com/debugai/debugai/evidence/duckdb"
@@ -118,7 +119,7 @@ func runInvestigate(ctx context.Context, args []string, env *cmdEnv) (err error)
 		return err
 	}
 	store := *f.store
-	var plan *comparePlan // a bundle's baseline files against its incident files
+	var plan *analyze.Plan // a bundle's baseline files against its incident files
 	if *f.baselineBundle != "" && *f.bundle == "" {
 		return usagef("investigate: --baseline-bundle needs --bundle (for a store: import the recording and name its window with --baseline-since/--baseline-until)")
 	}
@@ -165,12 +166,12 @@ func runInvestigate(ctx context.Context, args []string, env *cmdEnv) (err error)
 // bundle's files are the baseline instead of the bundle's own: its
 // baseline.* files when it has any (a recording of normal operation next
 // to an incident), else all of its trace files.
-func importBundle(ctx context.Context, dir, baselineDir, store string, env *cmdEnv) (*comparePlan, error) {
+func importBundle(ctx context.Context, dir, baselineDir, store string, env *cmdEnv) (*analyze.Plan, error) {
 	b, err := eval.OpenBundle(dir)
 	if err != nil {
 		return nil, usagef("--bundle %v", err)
 	}
-	source := baselineFromBundle
+	source := analyze.SourceBundle
 	if baselineDir != "" {
 		bb, err := eval.OpenBundle(baselineDir)
 		if err != nil {
@@ -184,7 +185,7 @@ func importBundle(ctx context.Context, dir, baselineDir, store string, env *cmdE
 			return nil, usagef("--baseline-bundle %s: it holds no trace files", baselineDir)
 		}
 		b = eval.Bundle{Dir: b.Dir, Baseline: base, Incident: b.Incident, Kernel: slices.Concat(b.Kernel, bb.Kernel)}
-		source = baselineFromOtherBundle + " " + bb.Name()
+		source = analyze.SourceOtherBundle + " " + bb.Name()
 	}
 	quiet := &cmdEnv{stdin: env.stdin, stdout: io.Discard, stderr: env.stderr, getenv: env.getenv}
 	if err := runImport(ctx, append([]string{"--store", store}, b.Files()...), quiet); err != nil {
@@ -197,9 +198,9 @@ func importBundle(ctx context.Context, dir, baselineDir, store string, env *cmdE
 	if len(split.Incident) == 0 {
 		return nil, fmt.Errorf("bundle %s: its incident files hold no spans", dir)
 	}
-	p := &comparePlan{incident: split.Incident, source: baselineNone}
+	p := &analyze.Plan{Incident: split.Incident, Source: analyze.SourceNone}
 	if len(split.Baseline) > 0 {
-		p.baseline, p.baseTraces, p.source, p.explicit = split.Baseline, split.BaselineTraces, source, true
+		p.Baseline, p.BaselineTraces, p.Source, p.Explicit = split.Baseline, split.BaselineTraces, source, true
 	}
 	return p, nil
 }
@@ -207,7 +208,7 @@ func importBundle(ctx context.Context, dir, baselineDir, store string, env *cmdE
 // detectQuietly runs `debugai detect` over the window, storing findings,
 // and returns what was compared with what (detect's "compared" line); a
 // plan (a bundle's) replaces the window flags.
-func detectQuietly(ctx context.Context, store, since, until, bsince, buntil string, plan *comparePlan, env *cmdEnv) (string, error) {
+func detectQuietly(ctx context.Context, store, since, until, bsince, buntil string, plan *analyze.Plan, env *cmdEnv) (string, error) {
 	args := []string{"--store", store, "--json"}
 	if bsince != "" {
 		args = append(args, "--baseline-since", bsince)
@@ -241,7 +242,7 @@ func detectQuietly(ctx context.Context, store, since, until, bsince, buntil stri
 
 // investigateStore opens the store, investigates, writes and prints the
 // report. It returns nil when no hypothesis could be formed.
-func investigateStore(ctx context.Context, store string, plan *comparePlan, compared string, f *investigateFlags, logger *slog.Logger, env *cmdEnv) (*report.Report, error) {
+func investigateStore(ctx context.Context, store string, plan *analyze.Plan, compared string, f *investigateFlags, logger *slog.Logger, env *cmdEnv) (*report.Report, error) {
 	r, closeR, err := openWritableReader(ctx, store, logger)
 	if err != nil {
 		return nil, err
@@ -282,7 +283,7 @@ func tokensNote(n int) string {
 // incidentScope resolves the incident window and its baseline against
 // the stored data: plan when a bundle gave one, else the window flags (as
 // detect resolves them).
-func incidentScope(ctx context.Context, r evidence.Reader, since, until, bsince, buntil, services string, plan *comparePlan) (hypothesis.Scope, error) {
+func incidentScope(ctx context.Context, r evidence.Reader, since, until, bsince, buntil, services string, plan *analyze.Plan) (hypothesis.Scope, error) {
 	st, err := r.Stats(ctx)
 	if err != nil {
 		return hypothesis.Scope{}, fmt.Errorf("reading store stats: %w", err)
@@ -298,13 +299,13 @@ func incidentScope(ctx context.Context, r evidence.Reader, since, until, bsince,
 		plan = &p
 	}
 	var sc hypothesis.Scope
-	for i, w := range plan.incident {
+	for i, w := range plan.Incident {
 		if i == 0 || w.SinceNS < sc.SinceNS {
 			sc.SinceNS = w.SinceNS
 		}
 		sc.UntilNS = max(sc.UntilNS, w.UntilNS)
 	}
-	sc.Baseline = plan.baseline
+	sc.Baseline = plan.Baseline
 	for i, s := range strings.Split(services, ",") {
 		if s = strings.TrimSpace(s); s == "" {
 			continue

@@ -1,11 +1,25 @@
-package main
+package analyze
 
 import (
+	"fmt"
 	"strconv"
 
 	"github.com/debugai/debugai/detect/lockgraph"
+	"github.com/debugai/debugai/detect/patterns"
 	"github.com/debugai/debugai/evidence"
 )
+
+// runPatternsDetector runs detect/patterns over the window; with
+// a baseline its spans are the gap detectors' baseline
+// (the other detectors see every span).
+func runPatternsDetector(in *Input) ([]evidence.Finding, error) {
+	pin := patterns.Input{Spans: in.Spans, Events: in.Kernel, Edges: in.Edges, IsBaseline: in.baselinePredicate()}
+	finds, _, err := patterns.Analyze(pin, patterns.DefaultConfig())
+	if err != nil {
+		return nil, fmt.Errorf("patterns: %w", err)
+	}
+	return finds, nil
+}
 
 // maxWaitRefs bounds the wait events cited per lock.
 const maxWaitRefs = 20
@@ -13,17 +27,17 @@ const maxWaitRefs = 20
 // lockWaits sums the futex waits (pthread and Go mutex waits alike) that
 // joined a span, per lock, against the total time of the window's root
 // spans: the lock graph's impact input. Nil when there is nothing to sum.
-func lockWaits(in *detectInput, cfg lockgraph.Config) *lockgraph.Waits {
+func lockWaits(in *Input, cfg lockgraph.Config) *lockgraph.Waits {
 	if len(in.assign) == 0 {
 		return nil
 	}
 	w := &lockgraph.Waits{ByLock: map[string]lockgraph.Wait{}}
-	present := make(map[evidence.SpanID]bool, len(in.spans))
-	for i := range in.spans {
-		present[in.spans[i].SpanID] = true
+	present := make(map[evidence.SpanID]bool, len(in.Spans))
+	for i := range in.Spans {
+		present[in.Spans[i].SpanID] = true
 	}
-	for i := range in.spans {
-		s := &in.spans[i]
+	for i := range in.Spans {
+		s := &in.Spans[i]
 		if s.ParentSpanID == (evidence.SpanID{}) || !present[s.ParentSpanID] {
 			w.TotalNS += max(s.EndNS-s.StartNS, 0)
 		}
@@ -32,7 +46,7 @@ func lockWaits(in *detectInput, cfg lockgraph.Config) *lockgraph.Waits {
 		if a.SpanIndex < 0 {
 			continue
 		}
-		ev := &in.kernel[a.EventIndex]
+		ev := &in.Kernel[a.EventIndex]
 		if ev.Type != evidence.KernelFutexWait || ev.Addr == 0 || ev.DurationNS <= 0 {
 			continue
 		}
