@@ -72,13 +72,9 @@ type detectFlags struct {
 	maxItems                                                                            *int
 }
 
-func runDetect(ctx context.Context, args []string, env *cmdEnv) error {
-	return runDetectPlan(ctx, args, nil, env)
-}
-
-// runDetectPlan is detect with a comparison decided by the caller (a
-// bundle's baseline files) instead of the window flags, when plan is set.
-func runDetectPlan(ctx context.Context, args []string, plan *analyze.Plan, env *cmdEnv) (err error) {
+// runDetect parses detect's flags, runs the detection (detectStore) and
+// prints it.
+func runDetect(ctx context.Context, args []string, env *cmdEnv) (err error) {
 	fs := newFlagSet("detect", detectUsage, env)
 	f := detectFlags{
 		store:         storeFlag(fs, env),
@@ -91,20 +87,19 @@ func runDetectPlan(ctx context.Context, args []string, plan *analyze.Plan, env *
 		maxItems:      fs.Int("max-items", defaultMaxItems, "most spans (and kernel events) to load; a larger window is an error"),
 		logLevel:      fs.String("log-level", "warn", "log level: debug, info, warn, error"),
 	}
-	if plan == nil {
-		f.bundle = fs.String("bundle", "", "analyze this incident bundle folder in a temporary store (its baseline.* files are the baseline)")
-		f.baselineBundle = fs.String("baseline-bundle", "", "with --bundle: take the baseline from this bundle folder instead (its baseline.* files, else all its trace files)")
-	}
+	f.bundle = fs.String("bundle", "", "analyze this incident bundle folder in a temporary store (its baseline.* files are the baseline)")
+	f.baselineBundle = fs.String("baseline-bundle", "", "with --bundle: take the baseline from this bundle folder instead (its baseline.* files, else all its trace files)")
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
 	if fs.NArg() > 0 {
 		return usagef("detect takes no arguments, got %d", fs.NArg())
 	}
-	if f.baselineBundle != nil && *f.baselineBundle != "" && *f.bundle == "" {
+	if *f.baselineBundle != "" && *f.bundle == "" {
 		return usagef("detect: --baseline-bundle needs --bundle (for a store: import the recording and name its window with --baseline-since/--baseline-until)")
 	}
-	if f.bundle != nil && *f.bundle != "" {
+	var plan *analyze.Plan
+	if *f.bundle != "" {
 		if err := bundleConflicts(fs, "store", "since", "until", "baseline-since", "baseline-until", "no-store"); err != nil {
 			return err
 		}
@@ -125,36 +120,66 @@ func runDetectPlan(ctx context.Context, args []string, plan *analyze.Plan, env *
 	if err != nil {
 		return err
 	}
-	r, w, closeStore, err := openDetectStore(ctx, *f.store, *f.noStore, logger)
+	req := detectRequest{store: *f.store, noStore: *f.noStore, since: *f.since, until: *f.until,
+		baselineSince: *f.baselineSince, baselineUntil: *f.baselineUntil, plan: plan, maxItems: *f.maxItems}
+	res, err := detectStore(ctx, req, logger)
 	if err != nil {
 		return err
+	}
+	return printDetect(env.stdout, res.in, res.findings, res.counts, res.stored, *f.asJSON)
+}
+
+// detectRequest is one detection over a store: its windows (the flags, or
+// a plan decided by the caller, e.g. a bundle's files) and whether to
+// store the findings.
+type detectRequest struct {
+	store, since, until, baselineSince, baselineUntil string
+	plan                                              *analyze.Plan
+	noStore                                           bool
+	maxItems                                          int
+}
+
+// detectResult is what a detection found.
+type detectResult struct {
+	in       *analyze.Input
+	findings []evidence.Finding
+	counts   []int
+	stored   bool
+}
+
+// detectStore opens the store and runs package analyze's pipeline over
+// the request's windows, storing the findings unless req.noStore.
+func detectStore(ctx context.Context, req detectRequest, logger *slog.Logger) (res detectResult, err error) {
+	r, w, closeStore, err := openDetectStore(ctx, req.store, req.noStore, logger)
+	if err != nil {
+		return res, err
 	}
 	defer func() { err = errors.Join(err, closeStore()) }()
 	st, err := r.Stats(ctx)
 	if err != nil {
-		return fmt.Errorf("reading stats: %w", err)
+		return res, fmt.Errorf("reading stats: %w", err)
 	}
+	plan := req.plan
 	if plan == nil {
-		p, err := resolvePlan(st, *f.since, *f.until, *f.baselineSince, *f.baselineUntil)
+		p, err := resolvePlan(st, req.since, req.until, req.baselineSince, req.baselineUntil)
 		if err != nil {
-			return err
+			return res, err
 		}
 		plan = &p
 	}
-	in, err := analyze.Load(ctx, r, st, *plan, *f.maxItems, *f.store)
-	if err != nil {
-		return err
+	if res.in, err = analyze.Load(ctx, r, st, *plan, req.maxItems, req.store); err != nil {
+		return res, err
 	}
-	findings, counts, err := analyze.Detect(in)
-	if err != nil {
-		return err
+	if res.findings, res.counts, err = analyze.Detect(res.in); err != nil {
+		return res, err
 	}
 	if w != nil {
-		if err := w.WriteFindings(ctx, findings); err != nil {
-			return fmt.Errorf("storing findings: %w", err)
+		if err := w.WriteFindings(ctx, res.findings); err != nil {
+			return res, fmt.Errorf("storing findings: %w", err)
 		}
+		res.stored = true
 	}
-	return printDetect(env.stdout, in, findings, counts, w != nil, *f.asJSON)
+	return res, nil
 }
 
 // openDetectStore opens the store read-write (to store the findings), or

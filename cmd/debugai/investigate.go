@@ -1,9 +1,7 @@
 package main
 
 import (
-	"bytes"
 	"context"
-	"encoding/json"
 	"errors"
 	"flag"
 	"fmt"
@@ -205,39 +203,24 @@ func importBundle(ctx context.Context, dir, baselineDir, store string, env *cmdE
 	return p, nil
 }
 
-// detectQuietly runs `debugai detect` over the window, storing findings,
-// and returns what was compared with what (detect's "compared" line); a
-// plan (a bundle's) replaces the window flags.
+// detectQuietly runs the detectors over the window (or the plan, a
+// bundle's), storing the findings, and returns what was compared with
+// what (detect's "compared" line).
 func detectQuietly(ctx context.Context, store, since, until, bsince, buntil string, plan *analyze.Plan, env *cmdEnv) (string, error) {
-	args := []string{"--store", store, "--json"}
-	if bsince != "" {
-		args = append(args, "--baseline-since", bsince)
+	logger, err := newLogger(env.stderr, "warn")
+	if err != nil {
+		return "", err
 	}
-	if buntil != "" {
-		args = append(args, "--baseline-until", buntil)
-	}
-	if since != "" {
-		args = append(args, "--since", since)
-	}
-	if until != "" {
-		args = append(args, "--until", until)
-	}
-	var out bytes.Buffer
-	quiet := &cmdEnv{stdin: env.stdin, stdout: &out, stderr: env.stderr, getenv: env.getenv}
-	if err := runDetectPlan(ctx, args, plan, quiet); err != nil {
+	res, err := detectStore(ctx, detectRequest{store: store, since: since, until: until, baselineSince: bsince, baselineUntil: buntil,
+		plan: plan, maxItems: defaultMaxItems}, logger)
+	if err != nil {
 		var ue usageError
 		if errors.As(err, &ue) {
 			return "", err
 		}
 		return "", fmt.Errorf("detecting (use --no-detect to investigate the stored findings): %w", err)
 	}
-	var res struct {
-		Compared string `json:"compared"`
-	}
-	if err := json.Unmarshal(out.Bytes(), &res); err != nil {
-		return "", fmt.Errorf("reading detect's answer: %w", err)
-	}
-	return res.Compared, nil
+	return res.in.Describe(), nil
 }
 
 // investigateStore opens the store, investigates, writes and prints the
