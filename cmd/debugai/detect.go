@@ -7,7 +7,6 @@ import (
 	"io"
 	"log/slog"
 	"os"
-	"path/filepath"
 	"strings"
 	"text/tabwriter"
 
@@ -100,18 +99,12 @@ func runDetect(ctx context.Context, args []string, env *cmdEnv) (err error) {
 	}
 	var plan *analyze.Plan
 	if *f.bundle != "" {
-		if err := bundleConflicts(fs, "store", "since", "until", "baseline-since", "baseline-until", "no-store"); err != nil {
-			return err
-		}
-		tmp, err := os.MkdirTemp("", "debugai-bundle-")
+		store, p, cleanup, err := bundleStore(ctx, fs, *f.bundle, *f.baselineBundle, "no-store", env)
 		if err != nil {
 			return err
 		}
-		defer os.RemoveAll(tmp)
-		*f.store = filepath.Join(tmp, "bundle.duckdb")
-		if plan, err = importBundle(ctx, *f.bundle, *f.baselineBundle, *f.store, env); err != nil {
-			return err
-		}
+		defer cleanup()
+		*f.store, plan = store, p
 	}
 	if *f.maxItems < 1 {
 		return usagef("detect: --max-items %d: must be at least 1", *f.maxItems)

@@ -122,18 +122,12 @@ func runInvestigate(ctx context.Context, args []string, env *cmdEnv) (err error)
 		return usagef("investigate: --baseline-bundle needs --bundle (for a store: import the recording and name its window with --baseline-since/--baseline-until)")
 	}
 	if *f.bundle != "" {
-		if err := bundleConflicts(fs, "store", "since", "until", "baseline-since", "baseline-until", "no-detect"); err != nil {
-			return err
-		}
-		tmp, err := os.MkdirTemp("", "debugai-bundle-")
+		tmpStore, p, cleanup, err := bundleStore(ctx, fs, *f.bundle, *f.baselineBundle, "no-detect", env)
 		if err != nil {
 			return err
 		}
-		defer os.RemoveAll(tmp)
-		store = filepath.Join(tmp, "bundle.duckdb")
-		if plan, err = importBundle(ctx, *f.bundle, *f.baselineBundle, store, env); err != nil {
-			return err
-		}
+		defer cleanup()
+		store, plan = tmpStore, p
 	}
 	var compared string
 	if !*f.noDetect {
@@ -156,6 +150,28 @@ func runInvestigate(ctx context.Context, args []string, env *cmdEnv) (err error)
 		return exitStatus{code: code, msg: fmt.Sprintf("investigate: %s root cause (--fail-on %s)", rep.Status, failOn)}
 	}
 	return nil
+}
+
+// bundleStore imports a bundle (with another's baseline, when
+// baselineDir is set) into a fresh temporary store, after refusing the
+// flags a bundle decides itself (and the command's own, conflicting); the
+// caller runs cleanup when done with the store.
+func bundleStore(ctx context.Context, fs *flag.FlagSet, dir, baselineDir, conflicting string, env *cmdEnv) (string, *analyze.Plan, func(), error) {
+	if err := bundleConflicts(fs, "store", "since", "until", "baseline-since", "baseline-until", conflicting); err != nil {
+		return "", nil, nil, err
+	}
+	tmp, err := os.MkdirTemp("", "debugai-bundle-")
+	if err != nil {
+		return "", nil, nil, err
+	}
+	cleanup := func() { os.RemoveAll(tmp) }
+	store := filepath.Join(tmp, "bundle.duckdb")
+	plan, err := importBundle(ctx, dir, baselineDir, store, env)
+	if err != nil {
+		cleanup()
+		return "", nil, nil, err
+	}
+	return store, plan, cleanup, nil
 }
 
 // importBundle imports every OTLP file of a bundle folder into store and
