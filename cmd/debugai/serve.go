@@ -11,6 +11,7 @@ import (
 	"runtime/pprof"
 	"time"
 
+	"github.com/debugai/debugai/analyze"
 	"github.com/debugai/debugai/evidence/duckdb"
 	"github.com/debugai/debugai/evidence/remote"
 	"github.com/debugai/debugai/ingest"
@@ -42,7 +43,14 @@ http://<--mcp-listen>/mcp (default 127.0.0.1:4320; a listener of its own, so
 OTLP can be exposed to collectors while MCP stays on loopback). Binding MCP
 to a non-loopback address requires a bearer token (--mcp-token or
 DEBUGAI_MCP_TOKEN); Host and Origin headers must name localhost or one of
---mcp-allowed-hosts (DNS-rebinding protection).`
+--mcp-allowed-hosts (DNS-rebinding protection).
+
+serve analyzes what it receives by itself: every --analyze-every (30s; 0
+turns it off) it runs the detectors over the last --analyze-window (1m,
+ending at the latest stored evidence) against the window of equal length
+before it, and stores the findings, ranked as detect ranks them, so that
+MCP's list_findings shows them at once. A pass is skipped when nothing new
+arrived since the last one.`
 
 func runServe(ctx context.Context, args []string, env *cmdEnv) (err error) {
 	def := ingest.DefaultConfig()
@@ -60,6 +68,9 @@ func runServe(ctx context.Context, args []string, env *cmdEnv) (err error) {
 	dbThreads := fs.Int("db-threads", defaultDBThreads(), "DuckDB worker threads; the default leaves one core to decoding and privacy (measured: on 2 cores, 1 thread ingests ~10% more)")
 	gcPercent := fs.Int("gc-percent", 300, "Go GC target percentage (GOGC); ingest allocates per span, and 300 cut serve's CPU per span ~10% here at ~15% more peak memory. The GOGC environment variable, when set, wins")
 	cpuProfile := fs.String("cpuprofile", "", "write a Go CPU profile of the whole run to this file (for performance work)")
+	loopDef := analyze.DefaultLoopConfig()
+	analyzeEvery := fs.Duration("analyze-every", loopDef.Every, "time between two analysis passes over the recent window (0: no analysis)")
+	analyzeWindow := fs.Duration("analyze-window", loopDef.Window, "the recent window each analysis pass compares with the window of equal length before it")
 	mcpFlags := addMCPHTTPFlags(fs, env)
 	authFlags := addOTLPAuthFlags(fs)
 	if err := parseFlags(fs, args); err != nil {
@@ -73,6 +84,13 @@ func runServe(ctx context.Context, args []string, env *cmdEnv) (err error) {
 	}
 	if *dbThreads < 1 {
 		return usagef("--db-threads %d: want at least 1", *dbThreads)
+	}
+	loopCfg := loopDef
+	loopCfg.Every, loopCfg.Window = *analyzeEvery, *analyzeWindow
+	if *analyzeEvery != 0 {
+		if err := loopCfg.Validate(); err != nil {
+			return usagef("--analyze-every/--analyze-window: %v", err)
+		}
 	}
 	if *cpuProfile != "" {
 		stop, err := startCPUProfile(*cpuProfile)
@@ -171,7 +189,18 @@ func runServe(ctx context.Context, args []string, env *cmdEnv) (err error) {
 	fmt.Fprintf(env.stdout, "debugai serve: store %s; OTLP/HTTP %s; OTLP/gRPC %s\n", *store, orNone(state.HTTPURL), orNone(state.GRPCAddr))
 	fmt.Fprintf(env.stdout, "debugai serve: MCP %s\n", orNone(mcpURL))
 
+	analysisDone := make(chan struct{})
+	if *analyzeEvery != 0 {
+		go func() {
+			defer close(analysisDone)
+			analyze.Loop(ctx, st, loopCfg, logger)
+		}()
+	} else {
+		close(analysisDone)
+	}
+
 	<-ctx.Done()
+	<-analysisDone // a pass in flight ends with ctx, before the store closes
 	logger.Info("shutting down: flushing acknowledged data")
 	sctx, cancel := context.WithTimeout(context.Background(), *shutdownTimeout)
 	defer cancel()

@@ -1,0 +1,128 @@
+package analyze
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"time"
+
+	"github.com/debugai/debugai/evidence"
+)
+
+// LoopConfig configures the continuous analysis a server runs.
+type LoopConfig struct {
+	// Every is the time between two passes.
+	Every time.Duration
+	// Window is the recent window each pass analyzes, ending at the latest
+	// stored evidence; the window of equal length before it is the
+	// baseline.
+	Window time.Duration
+	// MaxItems bounds the spans (and kernel events, lock edges) a pass
+	// loads; a larger window is skipped with a warning.
+	MaxItems int
+}
+
+// DefaultLoopConfig: a pass every 30 s over the last minute, against the
+// minute before it.
+func DefaultLoopConfig() LoopConfig {
+	return LoopConfig{Every: 30 * time.Second, Window: time.Minute, MaxItems: 2_000_000}
+}
+
+// ErrLoopConfig reports an invalid LoopConfig.
+var ErrLoopConfig = errors.New("invalid analysis loop config")
+
+// Validate reports the first invalid field.
+func (c LoopConfig) Validate() error {
+	switch {
+	case c.Every < 100*time.Millisecond:
+		return fmt.Errorf("%w: the interval %s is below 100ms", ErrLoopConfig, c.Every)
+	case c.Window < time.Second:
+		return fmt.Errorf("%w: the window %s is below 1s", ErrLoopConfig, c.Window)
+	case c.MaxItems < 1:
+		return fmt.Errorf("%w: MaxItems %d must be at least 1", ErrLoopConfig, c.MaxItems)
+	}
+	return nil
+}
+
+// Store is what the loop reads and writes: a store a server owns.
+type Store interface {
+	evidence.Reader
+	evidence.FindingWriter
+}
+
+// Pass is what one pass of the loop did.
+type Pass struct {
+	// Skipped says why nothing ran (no evidence, none new since the last
+	// pass); empty when the pass ran.
+	Skipped string
+	// Input is what was analyzed; Findings what was found and stored.
+	Input    *Input
+	Findings []evidence.Finding
+}
+
+// Recent runs one pass: the detectors over the last window of the stored
+// evidence against the window before it, the findings stored. lastEndNS
+// is the latest evidence time the previous pass saw (0: none): a store
+// that has not grown since is skipped.
+func Recent(ctx context.Context, st Store, cfg LoopConfig, lastEndNS int64) (Pass, int64, error) {
+	stats, err := st.Stats(ctx)
+	if err != nil {
+		return Pass{}, lastEndNS, fmt.Errorf("reading stats: %w", err)
+	}
+	end := stats.MaxEndNS
+	if stats.Spans == 0 {
+		end = stats.EvidenceMaxNS
+	}
+	switch {
+	case end == 0:
+		return Pass{Skipped: "the store holds no evidence yet"}, lastEndNS, nil
+	case end == lastEndNS:
+		return Pass{Skipped: "no new evidence since the last pass"}, lastEndNS, nil
+	}
+	plan, err := ResolvePlan(stats, cfg.Window.String(), "", "", "")
+	if err != nil {
+		return Pass{}, lastEndNS, err
+	}
+	in, err := Load(ctx, st, stats, plan, cfg.MaxItems, "the served store")
+	if err != nil {
+		return Pass{}, lastEndNS, err
+	}
+	fs, _, err := Detect(in)
+	if err != nil {
+		return Pass{}, lastEndNS, err
+	}
+	if err := st.WriteFindings(ctx, fs); err != nil {
+		return Pass{}, lastEndNS, fmt.Errorf("storing findings: %w", err)
+	}
+	return Pass{Input: in, Findings: fs}, end, nil
+}
+
+// Loop runs Recent every cfg.Every until ctx ends. A failed pass is
+// logged and the next one runs; only ctx's end stops the loop.
+func Loop(ctx context.Context, st Store, cfg LoopConfig, logger *slog.Logger) {
+	t := time.NewTicker(cfg.Every)
+	defer t.Stop()
+	var last int64
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+		start := time.Now()
+		pass, end, err := Recent(ctx, st, cfg, last)
+		switch {
+		case ctx.Err() != nil:
+			return
+		case err != nil:
+			logger.Warn("analysis pass failed", "err", err)
+		case pass.Skipped != "":
+			logger.Debug("analysis pass skipped", "why", pass.Skipped)
+		default:
+			last = end
+			logger.Info("analysis pass", "findings", len(pass.Findings), "compared", pass.Input.Describe(),
+				"took", time.Since(start).Round(time.Millisecond))
+		}
+	}
+}
