@@ -98,9 +98,10 @@ func Recent(ctx context.Context, st Store, cfg LoopConfig, lastEndNS int64) (Pas
 	return Pass{Input: in, Findings: fs}, end, nil
 }
 
-// Loop runs Recent every cfg.Every until ctx ends. A failed pass is
-// logged and the next one runs; only ctx's end stops the loop.
-func Loop(ctx context.Context, st Store, cfg LoopConfig, logger *slog.Logger) {
+// Loop runs Recent every cfg.Every until ctx ends, and gives each pass
+// that ran to the tracker (nil: no incidents). A failed pass is logged and
+// the next one runs; only ctx's end stops the loop.
+func Loop(ctx context.Context, st Store, cfg LoopConfig, tracker *Tracker, logger *slog.Logger) {
 	t := time.NewTicker(cfg.Every)
 	defer t.Stop()
 	var last int64
@@ -123,6 +124,11 @@ func Loop(ctx context.Context, st Store, cfg LoopConfig, logger *slog.Logger) {
 			last = end
 			logger.Info("analysis pass", "findings", len(pass.Findings), "compared", pass.Input.Describe(),
 				"took", time.Since(start).Round(time.Millisecond))
+			if tracker != nil {
+				if _, err := tracker.Observe(ctx, pass); err != nil && ctx.Err() == nil {
+					logger.Warn("incident tracking failed", "err", err)
+				}
+			}
 		}
 	}
 }

@@ -23,26 +23,7 @@ func TestRecent(t *testing.T) {
 	if pass, _, err := Recent(ctx, st, DefaultLoopConfig(), 0); err != nil || pass.Skipped == "" {
 		t.Fatalf("empty store: %+v, %v; want a skipped pass", pass, err)
 	}
-	const t0 = int64(1_800_000_000e9)
-	var spans []evidence.Span
-	for i := range 120 {
-		start := t0 + int64(i)*1e9
-		db := int64(2e6 + (i%5)*1e5)
-		if i >= 60 {
-			db += 40e6 // the last minute: db is slow
-		}
-		id := evidence.TraceID{byte(i >> 8), byte(i), 1}
-		spans = append(spans,
-			evidence.Span{TraceID: id, SpanID: evidence.SpanID{1}, Service: "web", Name: "GET /", Kind: evidence.KindServer,
-				StartNS: start, EndNS: start + db + 4e6},
-			evidence.Span{TraceID: id, SpanID: evidence.SpanID{2}, ParentSpanID: evidence.SpanID{1}, Service: "web", Name: "query",
-				Kind: evidence.KindClient, StartNS: start + 1e6, EndNS: start + db + 3e6},
-			evidence.Span{TraceID: id, SpanID: evidence.SpanID{3}, ParentSpanID: evidence.SpanID{2}, Service: "db", Name: "SELECT",
-				Kind: evidence.KindServer, StartNS: start + 15e5, EndNS: start + db + 25e5})
-	}
-	if err := st.Write(ctx, &evidence.Batch{Spans: spans}); err != nil {
-		t.Fatal(err)
-	}
+	writeTwoMinutes(t, st, 40e6)
 	cfg := DefaultLoopConfig()
 	pass, end, err := Recent(ctx, st, cfg, 0)
 	if err != nil || pass.Skipped != "" {
@@ -70,5 +51,31 @@ func TestLoopConfigValidate(t *testing.T) {
 		if err := c.Validate(); err == nil {
 			t.Errorf("%+v is valid", c)
 		}
+	}
+}
+
+// writeTwoMinutes stores two minutes of web -> db requests, one a second;
+// in the second minute db takes slowerNS longer.
+func writeTwoMinutes(t *testing.T, st *duckdb.Store, slowerNS int64) {
+	t.Helper()
+	const t0 = int64(1_800_000_000e9)
+	var spans []evidence.Span
+	for i := range 120 {
+		start := t0 + int64(i)*1e9
+		db := int64(2e6 + (i%5)*1e5)
+		if i >= 60 {
+			db += slowerNS
+		}
+		id := evidence.TraceID{byte(i >> 8), byte(i), 1}
+		spans = append(spans,
+			evidence.Span{TraceID: id, SpanID: evidence.SpanID{1}, Service: "web", Name: "GET /", Kind: evidence.KindServer,
+				StartNS: start, EndNS: start + db + 4e6},
+			evidence.Span{TraceID: id, SpanID: evidence.SpanID{2}, ParentSpanID: evidence.SpanID{1}, Service: "web", Name: "query",
+				Kind: evidence.KindClient, StartNS: start + 1e6, EndNS: start + db + 3e6},
+			evidence.Span{TraceID: id, SpanID: evidence.SpanID{3}, ParentSpanID: evidence.SpanID{2}, Service: "db", Name: "SELECT",
+				Kind: evidence.KindServer, StartNS: start + 15e5, EndNS: start + db + 25e5})
+	}
+	if err := st.Write(context.Background(), &evidence.Batch{Spans: spans}); err != nil {
+		t.Fatal(err)
 	}
 }

@@ -50,7 +50,14 @@ turns it off) it runs the detectors over the last --analyze-window (1m,
 ending at the latest stored evidence) against the window of equal length
 before it, and stores the findings, ranked as detect ranks them, so that
 MCP's list_findings shows them at once. A pass is skipped when nothing new
-arrived since the last one.`
+arrived since the last one. When a pass shows a large, significant change
+(the mean critical path 20 % longer, or 20 % of traces with a changed shape,
+against the window before; 30 % of it explained at one significant
+location), serve opens an incident: it investigates it (the deterministic
+investigator), stores the report (an MCP resource) and POSTs an
+"incident.opened" event, with the report, to --notify-url; the incident
+stays open while the change lasts and closes, with an "incident.closed"
+event, after 3 passes without it.`
 
 func runServe(ctx context.Context, args []string, env *cmdEnv) (err error) {
 	def := ingest.DefaultConfig()
@@ -71,6 +78,8 @@ func runServe(ctx context.Context, args []string, env *cmdEnv) (err error) {
 	loopDef := analyze.DefaultLoopConfig()
 	analyzeEvery := fs.Duration("analyze-every", loopDef.Every, "time between two analysis passes over the recent window (0: no analysis)")
 	analyzeWindow := fs.Duration("analyze-window", loopDef.Window, "the recent window each analysis pass compares with the window of equal length before it")
+	incDef := analyze.DefaultIncidentConfig()
+	notifyURL := fs.String("notify-url", "", "POST each incident event (opened, closed) as JSON to this URL (a webhook; see README)")
 	mcpFlags := addMCPHTTPFlags(fs, env)
 	authFlags := addOTLPAuthFlags(fs)
 	if err := parseFlags(fs, args); err != nil {
@@ -87,10 +96,17 @@ func runServe(ctx context.Context, args []string, env *cmdEnv) (err error) {
 	}
 	loopCfg := loopDef
 	loopCfg.Every, loopCfg.Window = *analyzeEvery, *analyzeWindow
+	incCfg := incDef
+	incCfg.NotifyURL = *notifyURL
 	if *analyzeEvery != 0 {
 		if err := loopCfg.Validate(); err != nil {
 			return usagef("--analyze-every/--analyze-window: %v", err)
 		}
+		if err := incCfg.Validate(); err != nil {
+			return usagef("--notify-url: %v", err)
+		}
+	} else if *notifyURL != "" {
+		return usagef("--notify-url needs the analysis (--analyze-every above 0)")
 	}
 	if *cpuProfile != "" {
 		stop, err := startCPUProfile(*cpuProfile)
@@ -191,9 +207,13 @@ func runServe(ctx context.Context, args []string, env *cmdEnv) (err error) {
 
 	analysisDone := make(chan struct{})
 	if *analyzeEvery != 0 {
+		tracker, err := analyze.NewTracker(st, incCfg, logger)
+		if err != nil {
+			return errors.Join(err, srv.Shutdown(context.Background()))
+		}
 		go func() {
 			defer close(analysisDone)
-			analyze.Loop(ctx, st, loopCfg, logger)
+			analyze.Loop(ctx, st, loopCfg, tracker, logger)
 		}()
 	} else {
 		close(analysisDone)
