@@ -386,3 +386,45 @@ func TestLockOrderRefusesPartlyInlined(t *testing.T) {
 		t.Fatalf("AttachGoLocks on a partly inlined build: %v, want ErrLocksInlined", err)
 	}
 }
+
+// TestLockOrderGoStackGrowth runs a goroutine whose stack grows inside
+// sync.(*RWMutex).RLock (testdata/lockgrow): the stack-split check at the
+// function's entry calls runtime.morestack and restarts the function, so a
+// probe at the entry would see one acquisition twice, push the lock twice
+// and keep it held after the one RUnlock. The probes sit past the check:
+// the acquisitions are exactly the workload's, and the Lock it takes with
+// nothing held makes no edge.
+func TestLockOrderGoStackGrowth(t *testing.T) {
+	requireEBPF(t)
+	bin := buildGo(t, "lockgrow", "-gcflags=all=-l")
+	w := startWorkload(t, bin)
+	addrs := addrLines(t, w, "rw", "mu")
+	pid := uint32(w.cmd.Process.Pid)
+	c := lockTest(t, pid)
+	if _, err := c.AttachGoLocks(bin); err != nil {
+		t.Fatalf("AttachGoLocks: %v", err)
+	}
+	if _, err := io.WriteString(w.stdin, "go\n"); err != nil {
+		t.Fatal(err)
+	}
+	var want uint64
+	if _, err := fmt.Sscanf(w.line(t), "acquisitions %d", &want); err != nil || want < 1000 {
+		t.Fatalf("workload's acquisition count: %d, %v", want, err)
+	}
+	if got := w.line(t); got != "done" {
+		t.Fatalf("workload printed %q", got)
+	}
+	edges := collectEdges(t, c, pid)
+	w.finish(t)
+	for e, n := range edges {
+		t.Errorf("edge %#x -> %#x (%d) reported; rw is %#x, mu %#x: nothing is held when mu is taken", e.held, e.acquiring, n, addrs["rw"], addrs["mu"])
+	}
+	counters, err := c.Counters()
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Skipped probe runs (recursion misses) can only lower the count.
+	if got := counters.LockAcquires; got > want || got < want && misses(t, c) == 0 {
+		t.Errorf("%d acquisitions recorded, the workload made %d", got, want)
+	}
+}
