@@ -183,10 +183,10 @@ func TestLockOrderGo(t *testing.T) {
 			continue
 		}
 		// Counts are reported at powers of two: 100 observations give
-		// records up to the 64th, unless the kernel skipped probe runs
-		// (recursion misses, under CPU contention).
-		if got > w.count || got < 64 && misses(t, c) == 0 {
-			t.Errorf("edge %+v count %d, want 64..%d (no probe runs were missed)", w.e, got, w.count)
+		// records up to the 64th (1+1+2+...+32 = 64), unless the kernel
+		// skipped probe runs (recursion misses, under CPU contention).
+		if got > 64 || got < 64 && misses(t, c) == 0 {
+			t.Errorf("edge %+v count %d, want the 64 of %d observations reported so far", w.e, got, w.count)
 		}
 	}
 	var readEdge, tryEdge bool
@@ -217,9 +217,15 @@ func TestLockOrderGo(t *testing.T) {
 	if counters.LockDrops != 0 || counters.LockOverflow != 0 {
 		t.Errorf("counters %+v: drops or overflow", counters)
 	}
-	// 100 x (2 + 2 + 2) acquisitions at least.
-	if counters.LockAcquires < 600 && misses(t, c) == 0 {
-		t.Errorf("%d acquisitions recorded, want >= 600", counters.LockAcquires)
+	// The first rw.Lock, then 100 x (lockAB 2, lockBA 2, readUnderA 2,
+	// tryUnderRW 1: a TryLock is an attempt, not pushed); each of the 101
+	// rw.Lock calls also takes rw.w through sync.(*Mutex).Lock (the same
+	// address: pushed, no edge, popped by its Unlock). An acquisition seen
+	// twice (a probe at the function's entry when the stack grows) would
+	// make more.
+	const acquisitions = 1 + 100*7 + 101
+	if got := counters.LockAcquires; got > acquisitions || got < acquisitions && misses(t, c) == 0 {
+		t.Errorf("%d acquisitions recorded, the workload made %d", got, acquisitions)
 	}
 }
 
