@@ -156,6 +156,20 @@ func TestCanariesLeaveNoTraceThroughEveryExit(t *testing.T) {
 		assertNoneOf(t, fmt.Sprintf("import error for body %d", i), []byte(out+errOut+err.Error()))
 	}
 
+	for i, body := range malformedCanaryBodies {
+		// The same bytes as a protobuf message in the file exporter's
+		// length-prefixed layout: a resource_spans field whose length runs
+		// past the planted values.
+		f := filepath.Join(dir, fmt.Sprintf("bad%d.binpb", i))
+		writeLengthPrefixed(t, f, [][]byte{append([]byte{0x0a, 0xff, 0x01}, body...)})
+		out, errOut, err := runCLI(t, "import", "--store", filepath.Join(dir, fmt.Sprintf("badpb%d.duckdb", i)), f)
+		if err == nil {
+			t.Errorf("import of malformed protobuf %d succeeded", i)
+			continue
+		}
+		assertNoneOf(t, fmt.Sprintf("import error for protobuf %d", i), []byte(out+errOut+err.Error()))
+	}
+
 	// serve: its OTLP/HTTP errors, the MCP endpoint's refusals and every
 	// MCP answer.
 	sp := startServe(t, store, "--mcp-listen", "127.0.0.1:0")
