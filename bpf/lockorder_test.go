@@ -276,8 +276,10 @@ func TestLockOrderPthread(t *testing.T) {
 		{addrs["mutex_a"], addrs["mutex_b"], site("AB-held", "lock_ab"), site("AB-acquiring", "lock_ab")},
 		{addrs["mutex_b"], addrs["mutex_a"], site("BA-held", "lock_ba"), site("BA-acquiring", "lock_ba")},
 	} {
-		if got := edges[e]; got == 0 || got > 100 || got < 64 && misses(t, c) == 0 {
-			t.Errorf("edge %+v count %d, want 64..100; all edges: %v", e, got, edges)
+		// 100 observations are reported up to the 64th (powers of two);
+		// only skipped probe runs (recursion misses) can make fewer.
+		if got := edges[e]; got == 0 || got > 64 || got < 64 && misses(t, c) == 0 {
+			t.Errorf("edge %+v count %d, want the 64 of 100 observations reported so far; all edges: %v", e, got, edges)
 		}
 	}
 	if len(edges) != 3 {
