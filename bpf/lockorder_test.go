@@ -183,10 +183,10 @@ func TestLockOrderGo(t *testing.T) {
 			continue
 		}
 		// Counts are reported at powers of two: 100 observations give
-		// records up to the 64th, unless the kernel skipped probe runs
-		// (recursion misses, under CPU contention).
-		if got > w.count || got < 64 && misses(t, c) == 0 {
-			t.Errorf("edge %+v count %d, want 64..%d (no probe runs were missed)", w.e, got, w.count)
+		// records up to the 64th (1+1+2+...+32 = 64), unless the kernel
+		// skipped probe runs (recursion misses, under CPU contention).
+		if got > 64 || got < 64 && misses(t, c) == 0 {
+			t.Errorf("edge %+v count %d, want the 64 of %d observations reported so far", w.e, got, w.count)
 		}
 	}
 	var readEdge, tryEdge bool
@@ -217,9 +217,15 @@ func TestLockOrderGo(t *testing.T) {
 	if counters.LockDrops != 0 || counters.LockOverflow != 0 {
 		t.Errorf("counters %+v: drops or overflow", counters)
 	}
-	// 100 x (2 + 2 + 2) acquisitions at least.
-	if counters.LockAcquires < 600 && misses(t, c) == 0 {
-		t.Errorf("%d acquisitions recorded, want >= 600", counters.LockAcquires)
+	// The first rw.Lock, then 100 x (lockAB 2, lockBA 2, readUnderA 2,
+	// tryUnderRW 1: a TryLock is an attempt, not pushed); each of the 101
+	// rw.Lock calls also takes rw.w through sync.(*Mutex).Lock (the same
+	// address: pushed, no edge, popped by its Unlock). An acquisition seen
+	// twice (a probe at the function's entry when the stack grows) would
+	// make more.
+	const acquisitions = 1 + 100*7 + 101
+	if got := counters.LockAcquires; got > acquisitions || got < acquisitions && misses(t, c) == 0 {
+		t.Errorf("%d acquisitions recorded, the workload made %d", got, acquisitions)
 	}
 }
 
@@ -270,8 +276,10 @@ func TestLockOrderPthread(t *testing.T) {
 		{addrs["mutex_a"], addrs["mutex_b"], site("AB-held", "lock_ab"), site("AB-acquiring", "lock_ab")},
 		{addrs["mutex_b"], addrs["mutex_a"], site("BA-held", "lock_ba"), site("BA-acquiring", "lock_ba")},
 	} {
-		if got := edges[e]; got == 0 || got > 100 || got < 64 && misses(t, c) == 0 {
-			t.Errorf("edge %+v count %d, want 64..100; all edges: %v", e, got, edges)
+		// 100 observations are reported up to the 64th (powers of two);
+		// only skipped probe runs (recursion misses) can make fewer.
+		if got := edges[e]; got == 0 || got > 64 || got < 64 && misses(t, c) == 0 {
+			t.Errorf("edge %+v count %d, want the 64 of 100 observations reported so far; all edges: %v", e, got, edges)
 		}
 	}
 	if len(edges) != 3 {
@@ -384,5 +392,47 @@ func TestLockOrderRefusesPartlyInlined(t *testing.T) {
 	_, err := c.AttachGoLocks(bin)
 	if !errors.Is(err, ErrLocksInlined) {
 		t.Fatalf("AttachGoLocks on a partly inlined build: %v, want ErrLocksInlined", err)
+	}
+}
+
+// TestLockOrderGoStackGrowth runs a goroutine whose stack grows inside
+// sync.(*RWMutex).RLock (testdata/lockgrow): the stack-split check at the
+// function's entry calls runtime.morestack and restarts the function, so a
+// probe at the entry would see one acquisition twice, push the lock twice
+// and keep it held after the one RUnlock. The probes sit past the check:
+// the acquisitions are exactly the workload's, and the Lock it takes with
+// nothing held makes no edge.
+func TestLockOrderGoStackGrowth(t *testing.T) {
+	requireEBPF(t)
+	bin := buildGo(t, "lockgrow", "-gcflags=all=-l")
+	w := startWorkload(t, bin)
+	addrs := addrLines(t, w, "rw", "mu")
+	pid := uint32(w.cmd.Process.Pid)
+	c := lockTest(t, pid)
+	if _, err := c.AttachGoLocks(bin); err != nil {
+		t.Fatalf("AttachGoLocks: %v", err)
+	}
+	if _, err := io.WriteString(w.stdin, "go\n"); err != nil {
+		t.Fatal(err)
+	}
+	var want uint64
+	if _, err := fmt.Sscanf(w.line(t), "acquisitions %d", &want); err != nil || want < 1000 {
+		t.Fatalf("workload's acquisition count: %d, %v", want, err)
+	}
+	if got := w.line(t); got != "done" {
+		t.Fatalf("workload printed %q", got)
+	}
+	edges := collectEdges(t, c, pid)
+	w.finish(t)
+	for e, n := range edges {
+		t.Errorf("edge %#x -> %#x (%d) reported; rw is %#x, mu %#x: nothing is held when mu is taken", e.held, e.acquiring, n, addrs["rw"], addrs["mu"])
+	}
+	counters, err := c.Counters()
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Skipped probe runs (recursion misses) can only lower the count.
+	if got := counters.LockAcquires; got > want || got < want && misses(t, c) == 0 {
+		t.Errorf("%d acquisitions recorded, the workload made %d", got, want)
 	}
 }

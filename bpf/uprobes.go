@@ -182,6 +182,9 @@ func (c *Collector) AttachGoLocks(path string) (Probed, error) {
 	if err := checkGoLockOrder(path, offs); err != nil {
 		return p, err
 	}
+	if err := pastStackChecks(path, probes); err != nil {
+		return p, err
+	}
 	return p, c.attachSet("go-locks", path, 0, probes)
 }
 
@@ -213,6 +216,27 @@ func checkGoLockOrder(path string, offs map[string]uint64) error {
 	}
 	if n > 0 {
 		return fmt.Errorf("%s: %d inlined lock or unlock calls (build with -gcflags=all=-l for lock order): %w", path, n, ErrLocksInlined)
+	}
+	return nil
+}
+
+// pastStackChecks moves each probe of a Go function past the function's
+// stack-split check (see stackCheckEnd): at the entry, a call that grows
+// the stack would be seen twice, an acquisition pushed twice and its lock
+// left held after the one Unlock.
+func pastStackChecks(path string, probes []uprobeAt) (err error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return fmt.Errorf("opening %s: %w", path, err)
+	}
+	defer func() { err = errors.Join(err, f.Close()) }()
+	for i := range probes {
+		var code [64]byte
+		n, err := f.ReadAt(code[:], int64(probes[i].offset))
+		if n == 0 {
+			return fmt.Errorf("reading %s at %#x: %w", path, probes[i].offset, err)
+		}
+		probes[i].offset += uint64(stackCheckEnd(code[:n]))
 	}
 	return nil
 }

@@ -34,17 +34,19 @@ func (c *Collector) AttachGoLockWaits(path string) (Probed, error) {
 		return Probed{}, err
 	}
 	p := Probed{Path: path, Symbols: map[string]uint64{acqName: acq.offset, relName: rel.offset}}
-	probes := []uprobeAt{{acq.offset, c.objs.GoSemaAcquire}, {rel.offset, c.objs.GoSemaRelease}}
+	probes := []uprobeAt{{acq.body, c.objs.GoSemaAcquire}, {rel.body, c.objs.GoSemaRelease}}
 	for _, r := range acq.rets {
 		probes = append(probes, uprobeAt{r, c.objs.GoSemaAcquired})
 	}
 	return p, c.attachSet("go-waits", path, 0, probes)
 }
 
-// funcCode is a function's file offset and the file offsets of its RET
-// instructions.
+// funcCode is a function's file offset, the file offset of its first
+// instruction past the stack-split check (where entry probes go), and the
+// file offsets of its RET instructions.
 type funcCode struct {
 	offset uint64
+	body   uint64
 	rets   []uint64
 }
 
@@ -77,7 +79,7 @@ func goFunc(path string, names []string) (fc funcCode, name string, err error) {
 		if len(rets) == 0 {
 			return funcCode{}, "", fmt.Errorf("%s: %s has no RET instruction", path, name)
 		}
-		return funcCode{offset: off, rets: rets}, name, nil
+		return funcCode{offset: off, body: off + uint64(stackCheckEnd(code)), rets: rets}, name, nil
 	}
 	return funcCode{}, "", fmt.Errorf("%s: none of %v: %w", path, names, ErrNoSymbols)
 }
@@ -124,4 +126,53 @@ func retOffsets(code []byte, base uint64) []uint64 {
 		pc += inst.Len
 	}
 	return rets
+}
+
+// stackCheckEnd returns the length of the stack-split check a Go function
+// starts with (amd64, ABIInternal, g in R14), or 0 when it has none (a
+// NOSPLIT leaf, assembly):
+//
+//	CMPQ SP, 16(R14); JBE morestack                          small frames
+//	LEAQ -n(SP), R12; CMPQ R12, 16(R14); JBE morestack       larger frames
+//	MOVQ SP, R12; SUBQ $n, R12; JB morestack;
+//	CMPQ R12, 16(R14); JBE morestack                         huge frames
+//
+// When the check fails (the stack must grow, or the scheduler asked for a
+// preemption through stackguard0), the function calls runtime.morestack
+// and jumps back to its first instruction, so a uprobe there fires twice
+// for one call. Entry probes go past the check instead: the check only
+// reads SP and g and writes R12, so the arguments, g and the return
+// address at the top of the stack are still those of the entry.
+func stackCheckEnd(code []byte) int {
+	pc := 0
+	for range 5 {
+		if pc >= len(code) {
+			return 0
+		}
+		inst, err := x86asm.Decode(code[pc:], 64)
+		if err != nil || inst.Len == 0 {
+			return 0
+		}
+		pc += inst.Len
+		switch {
+		case inst.Op == x86asm.CMP && isStackGuard(inst.Args[1]) && (inst.Args[0] == x86asm.RSP || inst.Args[0] == x86asm.R12):
+			next, err := x86asm.Decode(code[pc:], 64)
+			if err != nil || next.Op != x86asm.JBE {
+				return 0
+			}
+			return pc + next.Len
+		case inst.Op == x86asm.JB:
+			// huge frames: SP - n underflowed
+		case (inst.Op == x86asm.LEA || inst.Op == x86asm.MOV || inst.Op == x86asm.SUB) && inst.Args[0] == x86asm.R12:
+		default:
+			return 0
+		}
+	}
+	return 0
+}
+
+// isStackGuard reports whether a is g.stackguard0: 16(R14).
+func isStackGuard(a x86asm.Arg) bool {
+	m, ok := a.(x86asm.Mem)
+	return ok && m.Base == x86asm.R14 && m.Disp == 16 && m.Index == 0 && m.Segment == 0
 }

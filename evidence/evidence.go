@@ -34,10 +34,10 @@ func (t TraceID) IsZero() bool { return t == TraceID{} }
 func ParseTraceID(s string) (TraceID, error) {
 	var t TraceID
 	if len(s) != 32 {
-		return t, fmt.Errorf("trace id %q: want 32 hex digits: %w", s, ErrBadID)
+		return t, fmt.Errorf("trace id: %d characters, want 32 hex digits: %w", len(s), ErrBadID)
 	}
 	if _, err := hex.Decode(t[:], []byte(s)); err != nil {
-		return t, fmt.Errorf("trace id %q: %w", s, ErrBadID)
+		return t, fmt.Errorf("trace id: not hex digits: %w", ErrBadID)
 	}
 	return t, nil
 }
@@ -55,10 +55,10 @@ func (s SpanID) IsZero() bool { return s == SpanID{} }
 func ParseSpanID(s string) (SpanID, error) {
 	var id SpanID
 	if len(s) != 16 {
-		return id, fmt.Errorf("span id %q: want 16 hex digits: %w", s, ErrBadID)
+		return id, fmt.Errorf("span id: %d characters, want 16 hex digits: %w", len(s), ErrBadID)
 	}
 	if _, err := hex.Decode(id[:], []byte(s)); err != nil {
-		return id, fmt.Errorf("span id %q: %w", s, ErrBadID)
+		return id, fmt.Errorf("span id: not hex digits: %w", ErrBadID)
 	}
 	return id, nil
 }

@@ -160,6 +160,20 @@ func unmarshalLogsJSON(b []byte) (plog.Logs, error) {
 	return req.Logs(), nil
 }
 
+// UnmarshalJSONRequest decodes an OTLP/JSON export request body into req
+// (a ptraceotlp or plogotlp ExportRequest) after the nesting check that
+// keeps the decoder's recursion bounded. Its errors name the field path and
+// the reason, never a value of the body.
+func UnmarshalJSONRequest(b []byte, req interface{ UnmarshalJSON([]byte) error }) error {
+	if err := checkJSONDepth(b); err != nil {
+		return err
+	}
+	if err := req.UnmarshalJSON(b); err != nil {
+		return jsonError(b, err)
+	}
+	return nil
+}
+
 // ErrMalformedJSON reports an OTLP/JSON body the decoder refused.
 var ErrMalformedJSON = errors.New("malformed OTLP/JSON")
 

@@ -25,6 +25,12 @@ func fuzzHTTP(f *testing.F, sig signal, enc bodyEncoding) {
 	seeds = append(seeds, nil, []byte("{}"), []byte(`{"resourceSpans":[{"scopeSpans":[{"spans":[{"traceId":"zz"}]}]}]}`),
 		[]byte{0x0a, 0x02, 0x0a, 0x00}, []byte{0xff})
 	seeds = append(seeds, hostileSeeds(f, sig, enc)...)
+	// Bodies that fail at a value: the answer must not quote it.
+	seeds = append(seeds,
+		[]byte(`{"resourceSpans":[{"scopeSpans":[{"spans":[{"traceId":"Zebulon Winterbottom 4111 1111 1111 1111"}]}]}]}`),
+		[]byte(`{"resourceSpans":[{"scopeSpans":[{"spans":[{"startTimeUnixNano":"8675309 Okonkwo Quillfeather"}]}]}]}`),
+		[]byte(`{"resourceLogs":[{"scopeLogs":[{"logRecords":[{"severityNumber":"alice.canary@example.org"}]}]}]}`),
+		[]byte(`{"resourceLogs":[{"scopeLogs":[{"logRecords":[{"body":{"stringValue":"Quillfeather 078-05-1120`))
 	for _, s := range seeds {
 		f.Add(s, false)
 		f.Add(s, true)
@@ -72,13 +78,46 @@ func fuzzHTTP(f *testing.F, sig signal, enc bodyEncoding) {
 			if p.Stats().AcceptedBatches != before || w.writeCount() != writes {
 				t.Errorf("status %d but something was submitted", c)
 			}
-			if st := decodeStatus(t, enc, rec.Body.Bytes()); st.GetMessage() == "" {
+			st := decodeStatus(t, enc, rec.Body.Bytes())
+			if st.GetMessage() == "" {
 				t.Errorf("status %d without a message", c)
+			}
+			if w := echoed(body, st.GetMessage(), 16); w != "" {
+				t.Errorf("status %d message %q quotes the body: %q", c, st.GetMessage(), w)
 			}
 		default:
 			t.Errorf("status %d (body %q)", c, rec.Body.Bytes())
 		}
 	})
+}
+
+// echoed returns the first n-byte run of msg that also occurs in body (a
+// payload quoted back to the sender), or "". The OTLP field names a path
+// shows are ours, not the sender's: runs that touch one do not count.
+// Bodies over 64 KiB are not searched (cost).
+func echoed(body []byte, msg string, n int) string {
+	if len(body) > 64<<10 {
+		return ""
+	}
+	masked := []byte(msg)
+	for name := range otlpJSONFields {
+		for off := 0; ; {
+			i := bytes.Index(masked[off:], []byte(name))
+			if i < 0 {
+				break
+			}
+			for j := off + i; j < off+i+len(name); j++ {
+				masked[j] = 0
+			}
+			off += i + len(name)
+		}
+	}
+	for i := 0; i+n <= len(masked); i++ {
+		if w := masked[i : i+n]; bytes.IndexByte(w, 0) < 0 && bytes.Contains(body, w) {
+			return string(w)
+		}
+	}
+	return ""
 }
 
 // hostileSeeds are bodies shaped like attacks: values nested just within

@@ -158,6 +158,8 @@ func FuzzReadOTLPFile(f *testing.F) {
 	f.Add(binary.BigEndian.AppendUint32(nil, 5), "c.pb")
 	f.Add(deepJSONTraces(MaxValueDepth, true), "deep.jsonl")
 	f.Add(deepJSONTraces(2000, false), "deeper.jsonl")
+	f.Add([]byte(`{"resourceSpans":[{"scopeSpans":[{"spans":[{"traceId":"Zebulon Winterbottom 4111 1111 1111 1111"}]}]}]}`), "canary.jsonl")
+	f.Add([]byte(`{"resourceLogs":[{"scopeLogs":[{"logRecords":[{"severityNumber":"alice.canary@example.org"}]}]}]}`), "canary-logs.jsonl")
 	for _, pl := range deepPlaces() {
 		if pl.traces != nil {
 			b, _ := ptraceotlp.NewExportRequestFromTraces(pl.traces(MaxValueDepth/3+1, true)).MarshalJSON()
@@ -170,7 +172,7 @@ func FuzzReadOTLPFile(f *testing.F) {
 	conv := testConverter(f)
 	f.Fuzz(func(t *testing.T, data []byte, name string) {
 		n := 0
-		_ = ReadOTLPFile(bytes.NewReader(data), name, FileAuto, func(r FileRecord) error {
+		err := ReadOTLPFile(bytes.NewReader(data), name, FileAuto, func(r FileRecord) error {
 			n++
 			if r.Index < 1 {
 				t.Fatalf("record index %d", r.Index)
@@ -184,5 +186,16 @@ func FuzzReadOTLPFile(f *testing.F) {
 			}
 			return nil
 		})
+		// The error names the file (the caller's own argument), the record
+		// and the field path, never the data.
+		if err != nil {
+			msg := err.Error()
+			if name != "" {
+				msg = strings.ReplaceAll(msg, name, "\x00")
+			}
+			if w := echoed(data, msg, 16); w != "" {
+				t.Errorf("error %q quotes the file's data: %q", err, w)
+			}
+		}
 	})
 }

@@ -2,6 +2,7 @@ package tools
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"slices"
 	"strconv"
@@ -31,7 +32,7 @@ func (t *Toolset) pageWith(limit int, cursor string, def int) (page, error) {
 	if cursor != "" {
 		n, err := strconv.Atoi(cursor)
 		if err != nil || n < 0 {
-			return p, argErrorf("cursor", "%q: pass the next_cursor of a previous answer unchanged", cursor)
+			return p, argErrorf("cursor", "not a next_cursor: pass the next_cursor of a previous answer unchanged")
 		}
 		p.offset = n
 	}
@@ -83,10 +84,10 @@ func (t *Toolset) parseTime(ctx context.Context, s string) (int64, error) {
 	}
 	d, err := time.ParseDuration(s)
 	if err != nil {
-		return 0, fmt.Errorf("%q is neither an RFC 3339 time (2006-01-02T15:04:05Z) nor a duration before the end of the data (10m)", s)
+		return 0, errors.New("neither an RFC 3339 time (2006-01-02T15:04:05Z) nor a duration before the end of the data (10m)")
 	}
 	if d < 0 {
-		return 0, fmt.Errorf("duration %s must not be negative", s)
+		return 0, errors.New("a duration must not be negative")
 	}
 	end, err := t.dataEnd(ctx)
 	if err != nil {
@@ -149,7 +150,7 @@ func parseTraceID(field, s string) (evidence.TraceID, error) {
 	}
 	id, err := evidence.ParseTraceID(strings.ToLower(strings.TrimSpace(s)))
 	if err != nil || id.IsZero() {
-		return id, argErrorf(field, "%q: want 32 hex digits (a trace id) or a span evidence id span:<trace>/<span>", s)
+		return id, argErrorf(field, "want 32 hex digits (a trace id) or a span evidence id span:<trace>/<span>")
 	}
 	return id, nil
 }
@@ -159,7 +160,7 @@ func oneOf(field, v string, allowed []string) error {
 	if v == "" || slices.Contains(allowed, v) {
 		return nil
 	}
-	return argErrorf(field, "%q: want one of %s", v, strings.Join(allowed, ", "))
+	return argErrorf(field, "want one of %s", strings.Join(allowed, ", "))
 }
 
 // truncate shortens s to n bytes (on a rune boundary) with an ellipsis.

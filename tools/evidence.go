@@ -51,7 +51,7 @@ type RecordRow struct {
 
 // EvidenceRow is one resolved ID; exactly one detail is set when Found.
 type EvidenceRow struct {
-	ID          string          `json:"id"`
+	ID          string          `json:"id,omitempty" jsonschema:"the id, when found (rows follow the order of ids)"`
 	Found       bool            `json:"found"`
 	Line        string          `json:"line,omitempty" jsonschema:"evidence line: trace, kernel.futex, kernel.sched, kernel.tcp, kernel.block, kernel.fault, lock, deploy, log"`
 	Error       string          `json:"error,omitempty"`
@@ -76,18 +76,20 @@ func (t *Toolset) GetEvidence(ctx context.Context, in GetEvidenceInput) (GetEvid
 		return out, argErrorf("ids", "%d ids: want 1..%d", len(in.IDs), maxEvidenceIDs)
 	}
 	found := 0
-	for _, id := range in.IDs {
-		row := EvidenceRow{ID: id}
+	for i, id := range in.IDs {
+		// Rows come in the order of ids; an id that resolves to nothing is
+		// the caller's text and is not repeated back.
+		row := EvidenceRow{}
 		it, err := t.r.Get(ctx, id)
 		switch {
 		case errors.Is(err, evidence.ErrBadID):
-			row.Error = fmt.Sprintf("malformed evidence id %q", id)
+			row.Error = fmt.Sprintf("ids[%d]: malformed evidence id", i)
 		case errors.Is(err, evidence.ErrNotFound):
-			row.Error = "not found in the store"
+			row.Error = fmt.Sprintf("ids[%d]: not found in the store", i)
 		case err != nil:
-			return out, fmt.Errorf("resolving %q: %w", id, err)
+			return out, fmt.Errorf("resolving ids[%d]: %w", i, err)
 		default:
-			row.Found, row.Line = true, string(it.Line)
+			row.ID, row.Found, row.Line = id, true, string(it.Line)
 			fillEvidence(&row, &it)
 			found++
 		}

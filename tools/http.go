@@ -82,13 +82,13 @@ func (g *guard) allowed(host string) bool {
 
 func (g *guard) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if !g.allowed(r.Host) {
-		http.Error(w, fmt.Sprintf("forbidden: Host %q is not an allowed name for this MCP endpoint", r.Host), http.StatusForbidden)
+		http.Error(w, "forbidden: the Host header is not an allowed name for this MCP endpoint", http.StatusForbidden)
 		return
 	}
 	if o := r.Header.Get("Origin"); o != "" {
 		u, err := url.Parse(o)
 		if err != nil || !g.allowed(u.Host) {
-			http.Error(w, fmt.Sprintf("forbidden: Origin %q is not allowed", o), http.StatusForbidden)
+			http.Error(w, "forbidden: requests from this Origin are not accepted", http.StatusForbidden)
 			return
 		}
 	}

@@ -44,7 +44,7 @@ func NewMCPServer(ts *Toolset, version string) *server.MCPServer {
 	for _, tl := range ts.tools {
 		s.AddTool(mcpTool(tl), ts.mcpHandler(tl.name))
 	}
-	s.AddResourceTemplate(mcp.NewResourceTemplate(ReportURIPrefix+"{id}", "debugai report",
+	s.AddResourceTemplate(mcp.NewResourceTemplate(ReportURIPrefix+"{+id}", "debugai report",
 		mcp.WithTemplateDescription("A stored investigation report (JSON): hypothesis, verdict, cited evidence."),
 		mcp.WithTemplateMIMEType("application/json")), rs.read)
 	s.AddPrompt(investigatePrompt(), investigateHandler(ts))
@@ -119,7 +119,7 @@ func (rs *reportResources) sync(ctx context.Context) {
 func (rs *reportResources) read(ctx context.Context, req mcp.ReadResourceRequest) ([]mcp.ResourceContents, error) {
 	id, ok := strings.CutPrefix(req.Params.URI, ReportURIPrefix)
 	if !ok || id == "" {
-		return nil, fmt.Errorf("resource %q: want %s<id>", req.Params.URI, ReportURIPrefix)
+		return nil, fmt.Errorf("resource URI: want %s<id>", ReportURIPrefix)
 	}
 	if rs.ts.rr == nil {
 		return nil, fmt.Errorf("this store keeps no reports: %w", evidence.ErrNotFound)

@@ -156,13 +156,15 @@ func TestBadArgumentsAreToolErrors(t *testing.T) {
 		args map[string]any
 		want string
 	}{
-		{"query_spans", map[string]any{"status": "broken"}, `status: "broken": want one of unset, ok, error`},
+		{"query_spans", map[string]any{"status": "broken"}, `status: want one of unset, ok, error`},
 		{"query_spans", map[string]any{"since": "yesterday"}, "since"},
 		{"query_spans", map[string]any{"since": "2026-01-02T00:00:00Z", "until": "2026-01-01T00:00:00Z"}, "not after since"},
 		{"query_spans", map[string]any{"limit": 1000}, "limit: 1000: want 1..100"},
 		{"query_spans", map[string]any{"cursor": "abc"}, "cursor"},
 		{"query_spans", map[string]any{"trace_id": "xyz"}, "trace_id"},
-		{"query_spans", map[string]any{"servce": "typo"}, `unknown field "servce"`},
+		{"query_spans", map[string]any{"servce": "typo"}, `an argument the tool does not take`},
+		{"query_spans", map[string]any{"service": 3}, `argument service: a JSON number, want string`},
+		{"query_spans", map[string]any{"trace_id": "deadbeefnothexnothexnothexnothex"}, "trace_id: want 32 hex digits"},
 		{"query_spans", map[string]any{"min_duration_ms": -1}, "min_duration_ms"},
 		{"list_findings", map[string]any{"kinds": []string{"nope"}}, "kinds"},
 		{"list_findings", map[string]any{"min_confidence": 2}, "min_confidence"},
@@ -179,6 +181,28 @@ func TestBadArgumentsAreToolErrors(t *testing.T) {
 			res, _ := call(t, c, tc.tool, tc.args)
 			if !res.IsError || !strings.Contains(text(res), tc.want) {
 				t.Fatalf("IsError=%v text %q, want an error mentioning %q", res.IsError, text(res), tc.want)
+			}
+			// The error names the argument, never its value (nor a key the
+			// tool does not take).
+			for k, v := range tc.args {
+				vals := []string{k}
+				switch v := v.(type) {
+				case string:
+					vals = append(vals, v)
+				case []string:
+					vals = append(vals, v...)
+				}
+				for _, s := range vals {
+					if _, err := evidence.ParseTraceID(s); err == nil {
+						continue // a well-formed id may be named: "trace <id>: not found"
+					}
+					if len(s) >= 3 && !strings.Contains(tc.want, s) && k != "since" && k != "until" && k != s && strings.Contains(text(res), s) {
+						t.Errorf("error %q quotes the argument value %q", text(res), s)
+					}
+				}
+				if _, known := map[string]bool{"servce": true}[k]; known && strings.Contains(text(res), k) {
+					t.Errorf("error %q quotes the unknown key %q", text(res), k)
+				}
 			}
 		})
 	}

@@ -20,8 +20,10 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"sort"
+	"strings"
 	"sync"
 	"time"
 
@@ -215,12 +217,37 @@ func decodeArgs(raw json.RawMessage, v any) error {
 	dec := json.NewDecoder(bytes.NewReader(raw))
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(v); err != nil {
-		return fmt.Errorf("decoding arguments: %w", err)
+		return fmt.Errorf("decoding arguments: %s", argDecodeReason(err))
 	}
 	if dec.More() {
 		return errors.New("decoding arguments: trailing data after the object")
 	}
 	return nil
+}
+
+// argDecodeReason says why arguments did not decode without quoting them:
+// the JSON decoder's errors name unknown keys and syntax errors the
+// offending character, which are the caller's text.
+func argDecodeReason(err error) string {
+	var syn *json.SyntaxError
+	var typ *json.UnmarshalTypeError
+	switch {
+	case errors.As(err, &syn):
+		return fmt.Sprintf("not a JSON object (syntax error at byte %d)", syn.Offset)
+	case errors.As(err, &typ) && typ.Field != "":
+		// Field is a path of the input struct's JSON names: schema text.
+		return fmt.Sprintf("argument %s: a JSON %s, want %s", typ.Field, typ.Value, typ.Type)
+	case errors.As(err, &typ):
+		return fmt.Sprintf("a JSON %s, want an object", typ.Value)
+	case strings.HasPrefix(err.Error(), "json: unknown field "):
+		return "an argument the tool does not take (its input schema lists them)"
+	case errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, io.EOF):
+		return "truncated JSON"
+	case errors.Is(err, evidence.ErrBadID):
+		return "malformed id (" + strings.TrimSuffix(err.Error(), ": "+evidence.ErrBadID.Error()) + ")"
+	default:
+		return "malformed arguments"
+	}
 }
 
 // ArgError reports an argument the caller must fix. The MCP server returns

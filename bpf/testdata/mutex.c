@@ -3,10 +3,11 @@
 // attached by then), then runs and prints "done".
 //
 // Contention is forced, whatever the scheduling: in each round one thread
-// holds the mutex until it sees the other blocking on it (glibc sets the
-// lock word to 2 just before FUTEX_WAIT), holds it HOLD_NS longer, and
-// unlocks, waking the other. Roles alternate, so each thread waits about
-// ROUNDS/2 times, each time woken by the other.
+// holds the mutex until /proc/self/task/<tid>/syscall shows the other
+// asleep in futex(2) on it (the kernel reports a syscall only for a task
+// that is not running: the wait is queued and needs a wake), holds it
+// HOLD_NS longer, and unlocks, waking the other. Roles alternate, so each
+// thread waits exactly ROUNDS/2 times, each time woken by the other.
 #define _GNU_SOURCE
 #include <pthread.h>
 #include <sched.h>
@@ -22,6 +23,7 @@ static pthread_mutex_t mu = PTHREAD_MUTEX_INITIALIZER;
 static pthread_barrier_t start;
 static int held;     /* round + 1 once the round's holder has the mutex */
 static int finished; /* threads done with their rounds, summed */
+static long tids[2];
 
 static long now_ns(void)
 {
@@ -36,18 +38,37 @@ static void wait_until(int *p, int v)
 		sched_yield();
 }
 
+/* blocked_on_mu reports whether thread tid sleeps in futex(2) on mu. */
+static int blocked_on_mu(long tid)
+{
+	char path[64], line[256];
+	snprintf(path, sizeof path, "/proc/self/task/%ld/syscall", tid);
+	FILE *f = fopen(path, "r");
+	if (!f)
+		return 0;
+	int ok = 0;
+	if (fgets(line, sizeof line, f)) {
+		long nr;
+		unsigned long a0;
+		ok = sscanf(line, "%ld %lx", &nr, &a0) == 2 && nr == SYS_futex && a0 == (unsigned long)&mu;
+	}
+	fclose(f);
+	return ok;
+}
+
 static void *worker(void *arg)
 {
 	int me = (int)(long)arg;
 
-	printf("tid %ld\n", (long)syscall(SYS_gettid));
+	tids[me] = syscall(SYS_gettid);
+	printf("tid %ld\n", tids[me]);
 	fflush(stdout);
 	pthread_barrier_wait(&start);
 	for (int i = 0; i < ROUNDS; i++) {
 		if (i % 2 == me) {
 			pthread_mutex_lock(&mu);
 			__atomic_store_n(&held, i + 1, __ATOMIC_RELEASE);
-			while (__atomic_load_n(&mu.__data.__lock, __ATOMIC_ACQUIRE) != 2)
+			while (!blocked_on_mu(__atomic_load_n(&tids[1 - me], __ATOMIC_ACQUIRE)))
 				sched_yield();
 			long end = now_ns() + HOLD_NS;
 			while (now_ns() < end)

@@ -16,6 +16,8 @@ import (
 
 	"go.opentelemetry.io/collector/pdata/plog/plogotlp"
 	"go.opentelemetry.io/collector/pdata/ptrace/ptraceotlp"
+
+	"github.com/debugai/debugai/ingest"
 )
 
 // maxRecordBody bounds one OTLP request the recorder accepts (decompressed).
@@ -121,14 +123,16 @@ type otlpExport interface {
 }
 
 // exportLine decodes req's body (protobuf or JSON) into ex and returns it
-// as one OTLP/JSON line.
+// as one OTLP/JSON line. JSON goes through ingest's nesting check, and its
+// errors name the field path, never a value (the 400 body lands in the
+// sender's log).
 func exportLine(req *http.Request, ex otlpExport) ([]byte, error) {
 	b, err := readOTLPBody(req)
 	if err != nil {
 		return nil, err
 	}
 	if isJSON(req) {
-		err = ex.UnmarshalJSON(b)
+		err = ingest.UnmarshalJSONRequest(b, ex)
 	} else {
 		err = ex.UnmarshalProto(b)
 	}

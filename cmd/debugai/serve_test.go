@@ -34,6 +34,7 @@ type servingProcess struct {
 	store    string
 	httpURL  string
 	grpcAddr string
+	mcpURL   string // "" when MCP is off
 	cancel   context.CancelFunc
 	done     chan error
 	stderr   *bytes.Buffer
@@ -54,12 +55,20 @@ func startServe(t *testing.T, store string, extra ...string) *servingProcess {
 		pw.CloseWithError(fmt.Errorf("serve returned: %v", err))
 		sp.done <- err
 	}()
-	line, err := bufio.NewReader(pr).ReadString('\n')
+	br := bufio.NewReader(pr)
+	line, err := br.ReadString('\n')
+	var mcpLine string
+	if err == nil {
+		mcpLine, err = br.ReadString('\n')
+	}
 	if err != nil {
 		cancel()
 		t.Fatalf("serve did not start: %v (stderr: %s)", err, sp.stderr)
 	}
-	go io.Copy(io.Discard, pr)
+	go io.Copy(io.Discard, br)
+	if u, ok := strings.CutPrefix(strings.TrimSpace(mcpLine), "debugai serve: MCP "); ok && u != "off" {
+		sp.mcpURL = u
+	}
 	m := serveLine.FindStringSubmatch(line)
 	if m == nil {
 		t.Fatalf("unexpected serve banner %q", line)

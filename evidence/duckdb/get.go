@@ -22,7 +22,7 @@ func (s *Store) Get(ctx context.Context, id string) (evidence.Item, error) {
 		err = evidence.ErrNotFound
 	}
 	if err != nil {
-		return evidence.Item{}, fmt.Errorf("getting %q: %w", id, err)
+		return evidence.Item{}, fmt.Errorf("getting evidence: %w", err)
 	}
 	item.ID = id
 	return item, nil

@@ -63,16 +63,16 @@ func (s *Store) Reports(ctx context.Context, f evidence.ReportFilter) ([]evidenc
 func (s *Store) Report(ctx context.Context, id string) (evidence.StoredReport, error) {
 	var rep evidence.StoredReport
 	if s.version < 4 {
-		return rep, fmt.Errorf("report %q: %w", id, evidence.ErrNotFound)
+		return rep, fmt.Errorf("report: %w", evidence.ErrNotFound)
 	}
 	var body string
 	err := s.db.QueryRowContext(ctx, `SELECT id, created_ns, status, title, body FROM reports WHERE id = ?`, id).
 		Scan(&rep.ID, &rep.CreatedNS, &rep.Status, &rep.Title, &body)
 	if errors.Is(err, sql.ErrNoRows) {
-		return rep, fmt.Errorf("report %q: %w", id, evidence.ErrNotFound)
+		return rep, fmt.Errorf("report: %w", evidence.ErrNotFound)
 	}
 	if err != nil {
-		return rep, fmt.Errorf("reading report %q: %w", id, err)
+		return rep, fmt.Errorf("reading a report: %w", err)
 	}
 	rep.Body = []byte(body)
 	return rep, nil
