@@ -110,27 +110,28 @@ func TestRankByExplainedShare(t *testing.T) {
 // cites it; mechanisms elsewhere, pre-existing, or whose components did
 // not grow do not count; a mechanism lead keeps its own.
 func TestRefinePattern(t *testing.T) {
+	const located, elsewhere = "svc-a", "svc-b" // any two services
 	mk := func(id, kind, svc string, share, pre float64) evidence.Finding {
 		return evidence.Finding{ID: id, Kind: kind, Subject: svc + "/op", Service: svc, Summary: kind, Score: 0.9,
 			Attrs: map[string]float64{"mechanism_share": share, evidence.AttrPreExisting: pre}}
 	}
-	lead := mk("finding:lead", "change_explained", "ledger", 0.25, 0)
+	lead := mk("finding:lead", "change_explained", located, 0.25, 0)
 	lead.Attrs["mechanism"] = 4 // network
 	all := []evidence.Finding{lead,
-		mk("finding:retx", "retransmit_tail", "frontend", 1, 0),    // elsewhere
-		mk("finding:convoy", "lock_convoy", "ledger", 0, 0),        // its component did not grow
-		mk("finding:old", "io_latency", "ledger", 0.9, 1),          // pre-existing
-		mk("finding:throttle", "starvation", "ledger", 0.8, 0),     // the one
-		mk("finding:weaker", "page_fault_storm", "ledger", 0.6, 0), // covers less
+		mk("finding:retx", "retransmit_tail", elsewhere, 1, 0),    // elsewhere
+		mk("finding:convoy", "lock_convoy", located, 0, 0),        // its component did not grow
+		mk("finding:old", "io_latency", located, 0.9, 1),          // pre-existing
+		mk("finding:throttle", "starvation", located, 0.8, 0),     // the one
+		mk("finding:weaker", "page_fault_storm", located, 0.6, 0), // covers less
 	}
-	h := &hypothesis.Hypothesis{Pattern: patternFor(lead), Location: hypothesis.Location{Service: "ledger"},
+	h := &hypothesis.Hypothesis{Pattern: patternFor(lead), Location: hypothesis.Location{Service: located},
 		Claims: []hypothesis.Claim{{Citations: []string{lead.ID}, RootCause: true}}}
 	refinePattern(h, lead, all)
 	if h.Pattern != hypothesis.Starvation || len(h.Claims) != 2 || h.Claims[1].Citations[0] != "finding:throttle" || !h.Claims[1].RootCause {
 		t.Fatalf("pattern %s, claims %+v; want starvation, citing its finding as root-cause evidence", h.Pattern, h.Claims)
 	}
-	convoyLead := mk("finding:c", "lock_convoy", "ledger", 0.9, 0)
-	h = &hypothesis.Hypothesis{Pattern: hypothesis.LockConvoy, Location: hypothesis.Location{Service: "ledger"},
+	convoyLead := mk("finding:c", "lock_convoy", located, 0.9, 0)
+	h = &hypothesis.Hypothesis{Pattern: hypothesis.LockConvoy, Location: hypothesis.Location{Service: located},
 		Claims: []hypothesis.Claim{{Citations: []string{convoyLead.ID}, RootCause: true}}}
 	refinePattern(h, convoyLead, all)
 	if h.Pattern != hypothesis.LockConvoy || len(h.Claims) != 1 {

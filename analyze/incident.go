@@ -190,11 +190,9 @@ func (t *Tracker) investigate(ctx context.Context, in *Input, svc string, share 
 	if err != nil {
 		return inc, nil, fmt.Errorf("encoding the report: %w", err)
 	}
-	rsum := sha256.Sum256(body)
-	sr := evidence.StoredReport{ID: "report:" + hex.EncodeToString(rsum[:12]), CreatedNS: now.UnixNano(),
-		Status: string(rep.Status), Title: rep.Title, Body: body}
-	if err := t.st.WriteReport(ctx, sr); err != nil {
-		return inc, nil, fmt.Errorf("storing the report: %w", err)
+	sr, err := StoreReport(ctx, t.st, rep, body, now.UnixNano())
+	if err != nil {
+		return inc, nil, err
 	}
 	inc.Status, inc.ReportID, inc.Title = string(rep.Status), sr.ID, rep.Title
 	return inc, body, nil
@@ -232,4 +230,16 @@ func (t *Tracker) notify(ctx context.Context, ev Event) {
 	if resp.StatusCode/100 != 2 {
 		t.logger.Warn("notifying: the webhook refused the event", "status", resp.StatusCode)
 	}
+}
+
+// StoreReport keeps a report (body: its JSON) in the store, under an ID
+// derived from its content, so that MCP lists it as a resource.
+func StoreReport(ctx context.Context, w evidence.ReportWriter, rep report.Report, body []byte, createdNS int64) (evidence.StoredReport, error) {
+	sum := sha256.Sum256(body)
+	sr := evidence.StoredReport{ID: "report:" + hex.EncodeToString(sum[:12]), CreatedNS: createdNS,
+		Status: string(rep.Status), Title: rep.Title, Body: body}
+	if err := w.WriteReport(ctx, sr); err != nil {
+		return sr, fmt.Errorf("storing the report: %w", err)
+	}
+	return sr, nil
 }

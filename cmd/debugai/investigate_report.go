@@ -2,8 +2,6 @@ package main
 
 import (
 	"context"
-	"crypto/sha256"
-	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -11,6 +9,7 @@ import (
 	"path/filepath"
 	"time"
 
+	"github.com/debugai/debugai/analyze"
 	"github.com/debugai/debugai/evidence"
 	"github.com/debugai/debugai/report"
 )
@@ -117,10 +116,8 @@ func storeReport(ctx context.Context, r evidence.Reader, rep *report.Report, bod
 	if !ok {
 		return ""
 	}
-	sum := sha256.Sum256(body)
-	sr := evidence.StoredReport{ID: "report:" + hex.EncodeToString(sum[:12]), CreatedNS: time.Now().UnixNano(),
-		Status: string(rep.Status), Title: rep.Title, Body: body}
-	if err := w.WriteReport(ctx, sr); err != nil {
+	sr, err := analyze.StoreReport(ctx, w, *rep, body, time.Now().UnixNano())
+	if err != nil {
 		return "; not stored: " + err.Error()
 	}
 	return "; stored as " + sr.ID
