@@ -105,6 +105,11 @@ func refinePattern(h *hypothesis.Hypothesis, lead evidence.Finding, all []eviden
 	}
 	h.Pattern = patternFor(*best)
 	h.Remediation = remediation[h.Pattern]
+	if causeLocating[best.Kind] && best.Operation != "" && best.Service == h.Location.Service {
+		// The change shows where time was lost; a convoy's holder shows
+		// where it was caused.
+		h.Location.Endpoint = best.Operation
+	}
 	for _, c := range h.Claims {
 		if slices.Contains(c.Citations, best.ID) {
 			return
@@ -112,6 +117,12 @@ func refinePattern(h *hypothesis.Hypothesis, lead evidence.Finding, all []eviden
 	}
 	h.Claims = append(h.Claims, hypothesis.Claim{Text: "Mechanism: " + best.Summary, Citations: []string{best.ID}, RootCause: true})
 }
+
+// causeLocating lists the finding kinds whose operation is where the
+// cause acts rather than where it is felt: a lock convoy is located at its
+// holder's operation (detect/patterns), while a starvation finding names
+// an operation whose threads waited to run.
+var causeLocating = map[string]bool{"lock_convoy": true}
 
 // mechanismPattern maps the ranking model's mechanism codes
 // (detect/explain: self, lock, io, runqueue, network, shape, extra calls)
@@ -472,7 +483,7 @@ func locationOf(f evidence.Finding) hypothesis.Location {
 	case f.Kind == "lock_inversion" || f.Kind == "lock_convoy":
 		loc.Lock = f.Subject
 		if f.Service != "" {
-			loc.Service = f.Service
+			loc.Service, loc.Endpoint = f.Service, f.Operation
 		}
 	case f.Service != "":
 		// Where the ranking model placed it (a call's network time at the

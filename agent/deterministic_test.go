@@ -137,6 +137,27 @@ func TestRefinePattern(t *testing.T) {
 	if h.Pattern != hypothesis.LockConvoy || len(h.Claims) != 1 {
 		t.Errorf("a mechanism lead changed: %s %+v", h.Pattern, h.Claims)
 	}
+
+	// A convoy names where it is caused (its holder's endpoint): a lead
+	// that measured where the time was lost takes that endpoint; a
+	// starvation finding's operation only says where threads waited, and
+	// does not move the location.
+	for _, tc := range []struct {
+		kind, want string
+	}{{"lock_convoy", "POST /holder"}, {"starvation", "GET /felt"}} {
+		lead := mk("finding:lead", "change_explained", located, 0.25, 0)
+		lead.Operation = "GET /felt"
+		mech := mk("finding:mech", tc.kind, located, 0.8, 0)
+		mech.Operation = "POST /holder"
+		h := &hypothesis.Hypothesis{Location: locationOf(lead), Claims: []hypothesis.Claim{{Citations: []string{lead.ID}, RootCause: true}}}
+		refinePattern(h, lead, []evidence.Finding{lead, mech})
+		if h.Location.Endpoint != tc.want || h.Pattern != patternFor(mech) {
+			t.Errorf("%s: endpoint %q pattern %s, want %q and the mechanism's pattern", tc.kind, h.Location.Endpoint, h.Pattern, tc.want)
+		}
+	}
+	if loc := locationOf(evidence.Finding{Kind: "lock_convoy", Subject: "0x1@n/1", Service: located, Operation: "POST /holder"}); loc.Endpoint != "POST /holder" || loc.Lock != "0x1@n/1" {
+		t.Errorf("a convoy lead located at %+v, want its holder's endpoint and its lock", loc)
+	}
 }
 
 // TestDeterministicTriesOnlyTheTopService: the ranking puts mail first

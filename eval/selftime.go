@@ -9,6 +9,8 @@ import (
 	"go.opentelemetry.io/collector/pdata/pcommon"
 	"go.opentelemetry.io/collector/pdata/ptrace"
 
+	"github.com/debugai/debugai/detect/explain"
+	"github.com/debugai/debugai/evidence"
 	"github.com/debugai/debugai/ingest"
 )
 
@@ -29,6 +31,7 @@ func (s SelfTimeShift) Increase() float64 { return s.During - s.Before }
 type rawSpan struct {
 	trace      pcommon.TraceID
 	id, parent pcommon.SpanID
+	kind       ptrace.SpanKind
 	service    string
 	name       string
 	start, end int64
@@ -52,7 +55,21 @@ func SelfTimeIncrease(b Bundle) ([]SelfTimeShift, error) {
 	} else {
 		before, during = splitHalves(during)
 	}
-	return shifts(selfTimeRates(before), selfTimeRates(during)), nil
+	endpoint := endpoints(append(slices.Clip(before), during...))
+	return shifts(selfTimeRates(before, endpoint), selfTimeRates(during, endpoint)), nil
+}
+
+// endpoints maps each service/operation to the endpoint it runs in, as
+// debugai's hypotheses name operations (detect/explain.EntryOperations), so
+// that the baseline is scored at the same granularity.
+func endpoints(spans []rawSpan) map[explain.Op]string {
+	es := make([]evidence.Span, len(spans))
+	for i, s := range spans {
+		es[i] = evidence.Span{TraceID: evidence.TraceID(s.trace), SpanID: evidence.SpanID(s.id),
+			ParentSpanID: evidence.SpanID(s.parent), Kind: evidence.SpanKind(s.kind), Service: s.service,
+			Name: s.name, StartNS: s.start, EndNS: s.end}
+	}
+	return explain.EntryOperations(es)
 }
 
 // readSpans decodes the spans of OTLP trace files (log records skipped).
@@ -88,7 +105,7 @@ func appendSpans(out []rawSpan, td ptrace.Traces) []rawSpan {
 			spans := rs.ScopeSpans().At(j).Spans()
 			for k := 0; k < spans.Len(); k++ {
 				s := spans.At(k)
-				out = append(out, rawSpan{trace: s.TraceID(), id: s.SpanID(), parent: s.ParentSpanID(), service: svc,
+				out = append(out, rawSpan{trace: s.TraceID(), id: s.SpanID(), parent: s.ParentSpanID(), kind: s.Kind(), service: svc,
 					name: s.Name(), start: int64(s.StartTimestamp()), end: int64(s.EndTimestamp())})
 			}
 		}
@@ -128,9 +145,9 @@ type spanKey struct {
 	id    pcommon.SpanID
 }
 
-// selfTimeRates sums each service/operation's self time, in milliseconds
-// per second of the spans' window.
-func selfTimeRates(spans []rawSpan) map[Candidate]float64 {
+// selfTimeRates sums each service/endpoint's self time (its operations'
+// mapped by endpoint), in milliseconds per second of the spans' window.
+func selfTimeRates(spans []rawSpan, endpoint map[explain.Op]string) map[Candidate]float64 {
 	children := map[spanKey][][2]int64{}
 	for _, s := range spans {
 		if !s.parent.IsEmpty() {
@@ -143,7 +160,8 @@ func selfTimeRates(spans []rawSpan) map[Candidate]float64 {
 	out := map[Candidate]float64{}
 	for _, s := range spans {
 		self := s.end - s.start - covered(s.start, s.end, children[spanKey{s.trace, s.id}])
-		out[Candidate{Service: s.service, Operation: s.name}] += float64(max(self, 0)) / 1e6 / secs
+		op := cmp.Or(endpoint[explain.Op{Service: s.service, Name: s.name}], s.name)
+		out[Candidate{Service: s.service, Operation: op}] += float64(max(self, 0)) / 1e6 / secs
 	}
 	return out
 }

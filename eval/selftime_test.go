@@ -72,6 +72,9 @@ func TestEvalSelfTimeIncrease(t *testing.T) {
 	call := func(at, child int64) []span { // a 100ms request whose db call takes child ms
 		return []span{{"api", "GET /x", -1, at, at + 100}, {"db", "SELECT", 0, at + 10, at + 10 + child}}
 	}
+	step := func(at, child int64) []span { // the db's time is in a step of SELECT
+		return []span{{"api", "GET /x", -1, at, at + 100}, {"db", "SELECT", 0, at + 10, at + 12 + child}, {"db", "scan", 1, at + 11, at + 11 + child}}
+	}
 	tests := []struct {
 		name     string
 		baseline [][]span
@@ -80,6 +83,9 @@ func TestEvalSelfTimeIncrease(t *testing.T) {
 	}{
 		{"baseline file", [][]span{call(0, 20), call(500, 20)}, [][]span{call(0, 80), call(500, 80)}, Candidate{Service: "db", Operation: "SELECT"}},
 		{"halves", nil, [][]span{call(0, 20), call(500, 20), call(1000, 5), call(1500, 5)}, Candidate{Service: "api", Operation: "GET /x"}},
+		// db's time grows in an internal step of its endpoint: the
+		// baseline names the endpoint, as debugai's hypotheses do.
+		{"internal step", [][]span{step(0, 20), step(500, 20)}, [][]span{step(0, 80), step(500, 80)}, Candidate{Service: "db", Operation: "SELECT"}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -148,7 +148,7 @@ func TestRetransmitsCountAtTheEndTheirConnectionsShare(t *testing.T) {
 				return 40000 + int64(i), 4317 // api's telemetry export
 			}
 			return 40000 + int64(i), 5432
-		}, Op{Service: "api", Name: "query"}},
+		}, Op{Service: "api", Name: "GET /x"}}, // query runs in api's endpoint GET /x
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			b, kernel := retransmitScenario(tc.ports)
@@ -168,7 +168,9 @@ func TestRetransmitsCountAtTheEndTheirConnectionsShare(t *testing.T) {
 			for _, f := range fs {
 				want := tc.want
 				if f.Kind == "n_plus_one" {
-					want = Op{Service: "api", Name: "query"} // not about network time: where its subject says
+					// Not about network time: where its subject says, named
+					// by the endpoint its operation runs in.
+					want = Op{Service: "api", Name: "GET /x"}
 				}
 				if (Op{Service: f.Service, Name: f.Operation}) != want {
 					t.Errorf("%s located at %s/%s, want %s", f.Kind, f.Service, f.Operation, want)

@@ -36,6 +36,8 @@ type Index struct {
 	edges    map[string]*evidence.LockEdge
 	pid      map[pidKey]string
 	services map[string]bool
+	ops      map[Op]bool
+	entry    map[Op]string // the endpoint each operation mostly runs in
 }
 
 type pidKey struct {
@@ -46,16 +48,18 @@ type pidKey struct {
 // NewIndex indexes the analysed evidence.
 func NewIndex(spans []evidence.Span, kernel []evidence.KernelEvent, edges []evidence.LockEdge) *Index {
 	ix := &Index{spans: map[string]*evidence.Span{}, kernel: map[string]*evidence.KernelEvent{},
-		edges: map[string]*evidence.LockEdge{}, pid: map[pidKey]string{}, services: map[string]bool{}}
+		edges: map[string]*evidence.LockEdge{}, pid: map[pidKey]string{}, services: map[string]bool{}, ops: map[Op]bool{}}
 	for i := range spans {
 		sp := &spans[i]
 		ix.spans[sp.ID()] = sp
 		ix.services[sp.Service] = true
+		ix.ops[Op{Service: sp.Service, Name: sp.Name}] = true
 		if sp.ProcessPID != 0 && sp.Service != "" {
 			ix.pid[pidKey{sp.Host, sp.ProcessPID}] = sp.Service
 			ix.pid[pidKey{"", sp.ProcessPID}] = sp.Service
 		}
 	}
+	ix.entry = EntryOperations(spans)
 	for i := range kernel {
 		ix.kernel[kernel[i].ID()] = &kernel[i]
 	}
@@ -74,15 +78,26 @@ func (ix *Index) processService(node string, pid int64) string {
 }
 
 // Locate returns the service (and operation, when one is named) a finding
-// is about: the service its subject names when that is a known service,
-// else the one most of its citations resolve to.
+// is about: where its detector placed it (Finding.Service, when that is a
+// known service: a lock convoy at its holder's operation), else the
+// service its subject names when that is a known service, else the one
+// most of its citations resolve to. The operation is the longest start of
+// the rest of the subject that names an operation of that service
+// ("GET /balance p50 slope" is about GET /balance); a subject naming an
+// edge ("a/x -> b/y") names no operation.
 func (ix *Index) Locate(f *evidence.Finding) (string, string) {
-	if i := strings.IndexAny(f.Subject, "/ "); i > 0 && ix.services[f.Subject[:i]] {
-		svc, op := f.Subject[:i], strings.TrimSpace(f.Subject[i+1:])
-		if j := strings.Index(op, " -> "); j >= 0 {
-			op = "" // an edge, not an operation
+	if f.Service != "" && ix.services[f.Service] {
+		if ix.ops[Op{Service: f.Service, Name: f.Operation}] {
+			return f.Service, f.Operation
 		}
-		return svc, op
+		return f.Service, ""
+	}
+	if i := strings.IndexAny(f.Subject, "/ "); i > 0 && ix.services[f.Subject[:i]] {
+		svc, rest := f.Subject[:i], strings.TrimSpace(f.Subject[i+1:])
+		if strings.Contains(rest, " -> ") {
+			return svc, "" // an edge, not an operation
+		}
+		return svc, ix.operationPrefix(svc, rest)
 	}
 	if ix.services[f.Subject] {
 		return f.Subject, ""
@@ -111,6 +126,33 @@ func (ix *Index) Locate(f *evidence.Finding) (string, string) {
 		}
 	}
 	return best, ""
+}
+
+// Endpoint is the endpoint operation op of svc runs in: the outermost span
+// of its service and unit of work (an internal step such as a pool
+// acquire or a commit is reported at the request or job it serves); op
+// itself when it is one, or when it is unknown.
+func (ix *Index) Endpoint(svc, op string) string {
+	if e := ix.entry[Op{Service: svc, Name: op}]; e != "" {
+		return e
+	}
+	return op
+}
+
+// operationPrefix is the longest start of rest, cut at spaces, that is an
+// operation of svc; "" when none is.
+func (ix *Index) operationPrefix(svc, rest string) string {
+	for op := rest; op != ""; {
+		if ix.ops[Op{Service: svc, Name: op}] {
+			return op
+		}
+		i := strings.LastIndexByte(op, ' ')
+		if i < 0 {
+			break
+		}
+		op = strings.TrimSpace(op[:i])
+	}
+	return ""
 }
 
 // locate is Locate with two corrections the model knows of: a
@@ -178,7 +220,7 @@ func (m *Model) Score(fs []evidence.Finding, ix *Index) {
 		}
 		svc, op := m.locate(f, ix)
 		if svc != "" && ix.services[svc] {
-			f.Service, f.Operation = svc, op
+			f.Service, f.Operation = svc, ix.Endpoint(svc, op)
 		}
 		c := m.Service(svc)
 		if c == nil {
@@ -287,9 +329,14 @@ func (m *Model) mechanismShare(c *Candidate, f *evidence.Finding) (float64, bool
 		w := m.LatencyChange + m.ShapeChange
 		return math.Min(1, m.ShapeChange*c.Shape/w/c.Explained), true
 	}
-	// A mechanism seen at the location leads the location's generic
-	// findings (0.5), the more so the more of its change it covers; one
-	// whose components did not grow at all is pre-existing.
+	// A mechanism seen at the location (a detector's observation of it)
+	// leads the location's generic findings and its own change_explained
+	// finding (0.5), the more so the more of its change it covers; one
+	// whose components did not grow at all is pre-existing. A
+	// critical-path component is not an observation but a part of the
+	// change itself: its share is the part it covers, so it leads the
+	// change_explained finding (0.25) only when it covers more than a
+	// quarter of the change.
 	var grown float64
 	measured := false
 	for _, k := range stretched(f, comp) {
@@ -303,6 +350,9 @@ func (m *Model) mechanismShare(c *Candidate, f *evidence.Finding) (float64, bool
 		return 0, true
 	}
 	total := math.Max(c.Delta(), grown)
+	if f.Kind == "critical_path_component" {
+		return math.Min(1, grown/total), true
+	}
 	return 0.5 + 0.5*math.Min(1, grown/total), true
 }
 
@@ -341,8 +391,10 @@ func (m *Model) Findings(spans []evidence.Span, isBase func(*evidence.Span) bool
 		w := m.LatencyChange + m.ShapeChange
 		if w > 0 && m.ShapeChange*c.Shape > m.LatencyChange*c.Latency {
 			mech = MechanismShape
-			if sh != nil && sh.BlameOf(top.Op).Increase {
-				mech = MechanismExtraCalls
+			if sh != nil {
+				if b := sh.BlameOf(top.Op); b.Increase || b.Retried {
+					mech = MechanismExtraCalls
+				}
 			}
 		}
 		refs := exemplars(spans, isBase, top.Op, 4)

@@ -247,8 +247,65 @@ func (x *index) convoyFinding(cv *convoy) (evidence.Finding, bool) {
 	if len(calls.calls) > 0 {
 		attrs["call_release_share"], attrs["call_release_expected"] = calls.share, calls.expected
 	}
-	return newFinding(KindLockConvoy, subject, summary, float64(cv.holderNS)/1e9,
-		share*(1+blocked)/2, refs.refs, attrs), true
+	f := newFinding(KindLockConvoy, subject, summary, float64(cv.holderNS)/1e9,
+		share*(1+blocked)/2, refs.refs, attrs)
+	f.Service, f.Operation = x.holderOperation(cv, calls.calls)
+	return f, true
+}
+
+// holderOperation is where a convoy is caused: the operation (the entry
+// span of its service) in which the holder blocked while holding the lock
+// — its blocking events inside hold windows, or the downstream calls whose
+// return released it — weighted by time. The waiters' operations only
+// show where the queue was felt. Empty when no holder activity is joined
+// to a span.
+func (x *index) holderOperation(cv *convoy, calls []int32) (string, string) {
+	if len(x.spans) == 0 {
+		return "", ""
+	}
+	if err := x.join(); err != nil {
+		return "", ""
+	}
+	weight := map[int32]int64{}
+	for _, i := range cv.hevents {
+		if s := x.evSpan[i]; s >= 0 {
+			weight[x.entryOf(s)] += max(x.events[i].DurationNS, 1)
+		}
+	}
+	for _, s := range calls {
+		weight[x.entryOf(s)] += max(x.spans[s].DurationNS(), 1)
+	}
+	byOp := map[[2]string]int64{}
+	for s, w := range weight {
+		byOp[[2]string{x.spans[s].Service, x.spans[s].Name}] += w
+	}
+	var best [2]string
+	var bestW int64
+	for op, w := range byOp {
+		if w > bestW || w == bestW && (op[0] < best[0] || op[0] == best[0] && op[1] < best[1]) {
+			best, bestW = op, w
+		}
+	}
+	return best[0], best[1]
+}
+
+// entryOf is the outermost span of i's service and unit of work on its
+// path to the root: the operation i runs in. A job handed off by a request
+// is a unit of its own (handedOff). A parent cycle ends the walk where it
+// closes.
+func (x *index) entryOf(i int32) int32 {
+	for range x.spans {
+		s := &x.spans[i]
+		if s.ParentSpanID.IsZero() || s.ParentSpanID == s.SpanID {
+			return i
+		}
+		p, ok := x.spanByID(s.TraceID, s.ParentSpanID)
+		if !ok || p == i || x.spans[p].Service != s.Service || handedOff(s, &x.spans[p]) {
+			return i
+		}
+		i = p
+	}
+	return i
 }
 
 func inService(svc string) string {
@@ -340,4 +397,11 @@ func clip(iv []interval, v interval, out *[]interval) int {
 		}
 	}
 	return len(*out)
+}
+
+// handedOff reports a span that starts a job of its own rather than
+// continuing its parent's work: a consumer under a producer, or a span
+// that starts after its parent ended (as detect/explain counts units).
+func handedOff(s, parent *evidence.Span) bool {
+	return s.Kind == evidence.KindConsumer && parent.Kind == evidence.KindProducer || s.StartNS >= parent.EndNS
 }

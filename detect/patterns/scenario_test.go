@@ -134,6 +134,9 @@ func render(fs []evidence.Finding) string {
 	for _, f := range fs {
 		fmt.Fprintf(&b, "%s %q score=%.4g confidence=%.3f\n", f.Kind, f.Subject, f.Score, f.Confidence)
 		fmt.Fprintf(&b, "  summary: %s\n", f.Summary)
+		if f.Service != "" || f.Operation != "" {
+			fmt.Fprintf(&b, "  location: %s / %s\n", f.Service, f.Operation)
+		}
 		byLine := map[evidence.Line][]string{}
 		var lines []evidence.Line
 		for _, r := range f.Refs {

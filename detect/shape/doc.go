@@ -54,6 +54,13 @@
 // because the call failed. The same rule passes the blame for extra calls
 // (retries) down to the callee when the callee changed.
 //
+// A retry storm leaves its callee blamed for its own errors (the deepest
+// deviating spans of a retried trace are the callee's failures). A blamed
+// operation with more errors that a significant more_calls test reaches
+// (its callers call it more times per request) is marked Retried, and that
+// test is cited with it: the errors are the callee's, the multiplication
+// its callers'.
+//
 // The incident's shape change is the share of incident traces with a
 // deviation less the share of baseline traces that deviate by the same
 // rule (the baseline's own irregularity), and counts only when Fisher's

@@ -112,6 +112,9 @@ type Blame struct {
 	// Increase: most of its deviations are extra calls, not lost ones or
 	// errors.
 	Increase bool
+	// Retried: its deviations are its own errors, and its callers call it
+	// more times per request than in the baseline (a retry storm).
+	Retried bool
 	// Tests are the significant tests behind the blame.
 	Tests []*Test
 	// Because says, for a blame passed down to a callee, how the callee's
@@ -170,6 +173,7 @@ func Analyze(in Input, cfg Config) (Result, []evidence.Finding, error) {
 	}
 	changed := t.calleeChanges(cfg)
 	res.Blames, res.Deviating = t.blame(res.Tests, changed, cfg)
+	t.retried(res.Blames, res.Tests)
 	for i := range res.Blames {
 		if res.Deviating[1] > 0 {
 			res.Blames[i].Share = res.Blames[i].Traces / float64(res.Deviating[1])
@@ -239,8 +243,11 @@ func findings(spans []evidence.Span, res *Result, cfg Config) []evidence.Finding
 			"baseline_deviating": float64(res.Deviating[0]), "incident_deviating": float64(res.Deviating[1]),
 			"q": q, "orphan_share_incident": res.Orphans[1], "orphan_share_baseline": res.Orphans[0],
 		}
-		if b.Increase {
+		if b.Increase || b.Retried {
 			attrs["extra_calls"] = 1
+		}
+		if b.Retried {
+			attrs["retried"] = 1
 		}
 		f := evidence.Finding{
 			Kind: Kind, Subject: b.Op.String(), Score: b.Share * res.Change, Confidence: 1 - q,

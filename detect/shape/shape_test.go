@@ -49,8 +49,46 @@ func (b *traceBuilder) request(trace int, base bool, fault string) {
 	b.add(trace, 3, 2, "stock", "GET /stock", t0+2000, t0+39_000, false)
 	b.add(trace, 4, 3, "db", "SELECT", t0+3000, t0+13_000+int64(trace%7)*100, false)
 	b.add(trace, 5, 3, "db", "SELECT", t0+14_000, t0+24_000+int64(trace%5)*100, false)
+	switch fault {
+	case "pay-retry", "pay-error":
+		// pay fails the first call fast; api retries it once ("pay-retry")
+		// or gives up ("pay-error").
+		b.add(trace, 6, 1, "api", "HTTP POST", t0+41_000, t0+45_000, true)
+		b.add(trace, 7, 6, "pay", "POST /pay", t0+42_000, t0+44_000, true)
+		if fault == "pay-retry" {
+			b.add(trace, 8, 1, "api", "HTTP POST", t0+46_000, t0+90_000, false)
+			b.add(trace, 9, 8, "pay", "POST /pay", t0+47_000, t0+89_000, false)
+		}
+		return
+	}
 	b.add(trace, 6, 1, "api", "HTTP POST", t0+41_000, t0+90_000, false)
 	b.add(trace, 7, 6, "pay", "POST /pay", t0+42_000, t0+89_000, false)
+}
+
+// A callee that fails a share of calls its caller retries is a retry
+// storm: blamed for its own errors, and marked Retried because its caller
+// calls it more often; the same failure without retries is not.
+func TestShapeMarksRetriedFailures(t *testing.T) {
+	for _, tc := range []struct {
+		fault   string
+		retried bool
+	}{{"pay-retry", true}, {"pay-error", false}} {
+		t.Run(tc.fault, func(t *testing.T) {
+			res, fs := analyzeFault(t, tc.fault, 15)
+			b := res.BlameOf(Op{"pay", "POST /pay"})
+			if b.Traces == 0 {
+				t.Fatalf("blames %+v, want pay POST /pay blamed", res.Blames)
+			}
+			if b.Retried != tc.retried {
+				t.Fatalf("Retried = %v, want %v (tests %+v)", b.Retried, tc.retried, b.Tests)
+			}
+			for _, f := range fs {
+				if f.Subject == "pay POST /pay" && (f.Attrs["extra_calls"] > 0) != tc.retried {
+					t.Errorf("finding extra_calls %v, want %v: %s", f.Attrs["extra_calls"], tc.retried, f.Summary)
+				}
+			}
+		})
+	}
 }
 
 func analyzeFault(t *testing.T, fault string, faulty int) (Result, []evidence.Finding) {
