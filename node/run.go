@@ -28,6 +28,8 @@ type Node struct {
 	coll     *bpf.Collector
 	enc      *encoder
 	exp      *exporter
+	spans    *exporter // kernel.anomaly spans; nil when off
+	anom     *anomalies
 	tgt      *targets
 	met      *metrics
 	listener net.Listener
@@ -75,6 +77,12 @@ func Start(cfg Config) (*Node, error) {
 		enc:      newEncoder(cfg.NodeID, cfg.KeyRing, sym, clock, time.Now()),
 		exp:      newExporter(cfg, resourceAttrs(cfg.NodeID), log),
 		detached: make(chan struct{}),
+	}
+	n.anom = newAnomalies(cfg.Anomaly, cfg.NodeID)
+	if cfg.Anomaly.PerSecond > 0 {
+		res := resourceAttrs(cfg.NodeID)
+		res["service.name"] = "debugai-node"
+		n.spans = newExporterTo(cfg, cfg.tracesURL(), encodeTraces, res, log)
 	}
 	n.tgt = newTargets(cfg, coll, sym, log)
 	n.met = &metrics{detach: n.Detach}
@@ -146,6 +154,13 @@ func (n *Node) Run(ctx context.Context) error {
 		defer close(expDone)
 		n.exp.run(expCtx, n.cfg.FlushInterval, n.cfg.ExportTimeout)
 	}()
+	spansDone := make(chan struct{})
+	go func() {
+		defer close(spansDone)
+		if n.spans != nil {
+			n.spans.run(expCtx, n.cfg.FlushInterval, n.cfg.ExportTimeout)
+		}
+	}()
 
 	readDone := make(chan error, 1)
 	go func() { readDone <- n.read(ctx) }()
@@ -172,8 +187,11 @@ func (n *Node) Run(ctx context.Context) error {
 	}
 	stopExp()
 	<-expDone
+	<-spansDone
 	queued, sent, dropped, _ := n.exp.stats()
-	n.log.Info("node collector stopped", "records", n.records.Load(), "exported", sent, "dropped", dropped+uint64(queued))
+	spans, capped := n.anom.stats()
+	n.log.Info("node collector stopped", "records", n.records.Load(), "exported", sent, "dropped", dropped+uint64(queued),
+		"anomaly_spans", spans, "anomaly_spans_capped", capped)
 	return runErr
 }
 
@@ -211,6 +229,18 @@ func (n *Node) add(ev bpf.Event) {
 	if ok {
 		n.records.Add(1)
 		n.exp.add(rec)
+		n.anomalySpan(rec)
+	}
+}
+
+// anomalySpan queues a kernel.anomaly span when rec, stamped with a
+// trace, crosses its threshold.
+func (n *Node) anomalySpan(rec record) {
+	if n.spans == nil || rec.kev == nil {
+		return
+	}
+	if sp, ok := n.anom.event(rec.kev, time.Now().UnixNano()); ok {
+		n.spans.add(record{span: &sp, tsNS: sp.endNS})
 	}
 }
 
@@ -236,6 +266,7 @@ func (n *Node) watchThrottling(ctx context.Context) {
 				n.clockMu.Unlock()
 				n.records.Add(1)
 				n.exp.add(rec)
+				n.anomalySpan(rec)
 			}
 		}
 	}
@@ -283,6 +314,11 @@ func (n *Node) upkeep(ctx context.Context) {
 			drops := c.Drops() - prev.Drops() + expDropped - prevExpDropped + misses - prevMisses
 			n.triggers(events, drops, now)
 			prev, prevExpDropped, prevMisses = c, expDropped, misses
+			spans, capped := n.anom.stats()
+			var spanExp exportStats
+			if n.spans != nil {
+				spanExp.queued, spanExp.sent, spanExp.dropped, spanExp.failed = n.spans.stats()
+			}
 			n.clockMu.Lock()
 			bound, collapsed := n.enc.clock.Bound(), n.enc.collapsedEdges
 			n.clockMu.Unlock()
@@ -291,15 +327,22 @@ func (n *Node) upkeep(ctx context.Context) {
 				ringFill: n.coll.RingFill(), exportQueued: queued, exportSent: sent,
 				exportDropped: expDropped, exportFailed: failed, decodeErrors: n.decodeErrs.Load(),
 				anomalies: n.anomalies.Load(), targets: n.tgt.count(), clockBoundSecs: bound.Seconds(),
+				anomalySpans: spans, anomalySpansCapped: capped, spanExport: spanExp,
 				probeMisses: misses, edgesCollapsed: collapsed,
 			})
 		}
 	}
 }
 
-// triggers sends kernel.anomaly records: the tail-sampling trigger of the
-// seed, for drops and for bursts.
+// triggers sends kernel.anomaly records for drops and for bursts, and
+// kernel.anomaly spans into the traces stamped on events since the last
+// second.
 func (n *Node) triggers(events, drops uint64, now time.Time) {
+	if n.spans != nil {
+		for _, sp := range n.anom.tick(drops, events, n.cfg.BurstRecords, now.UnixNano()) {
+			n.spans.add(record{span: &sp, tsNS: sp.endNS})
+		}
+	}
 	send := func(reason string, count uint64) {
 		n.anomalies.Add(1)
 		n.exp.add(record{anom: &anomaly{reason: reason, count: int64(count)}, tsNS: now.UnixNano()})
