@@ -100,6 +100,17 @@ func Start(cfg Config) (*Node, error) {
 // Targets returns the target processes last found.
 func (n *Node) Targets() []uint32 { return n.tgt.pids() }
 
+// Exported returns the log records (kernel events, lock edges,
+// kernel.anomaly records) and the kernel.anomaly spans that the endpoints
+// acknowledged so far.
+func (n *Node) Exported() (records, anomalySpans uint64) {
+	_, records, _, _ = n.exp.stats()
+	if n.spans != nil {
+		_, anomalySpans, _, _ = n.spans.stats()
+	}
+	return records, anomalySpans
+}
+
 // MetricsAddr is the metrics listener's address ("" without one).
 func (n *Node) MetricsAddr() string {
 	if n.listener == nil {
