@@ -192,3 +192,77 @@ func checkAnomalySpan(t *testing.T, s ptrace.Span, kind string, parents map[evid
 		t.Errorf("the receiver stored %d kernel.anomaly events under %s, want 1", stored, parent)
 	}
 }
+
+// TestAnomalyThresholds: each kind against its threshold (at it: a span;
+// under it, unstamped, or off: none), one span per stamped span and kind,
+// and the per-second cap.
+func TestAnomalyThresholds(t *testing.T) {
+	cfg := DefaultAnomalyConfig()
+	tr, sp := spanfsyncStamp(0)
+	ev := func(typ evidence.KernelEventType, dur, value int64) *evidence.KernelEvent {
+		return &evidence.KernelEvent{Node: "n", Stream: string(typ) + "-x", Type: typ, TimeNS: 2e9, DurationNS: dur, Value: value, TraceID: tr, SpanID: sp}
+	}
+	for _, tc := range []struct {
+		name string
+		ev   *evidence.KernelEvent
+		cfg  func(*AnomalyConfig)
+		want bool
+	}{
+		{"futex at threshold", ev(evidence.KernelFutexWait, 10e6, 0), nil, true},
+		{"futex under", ev(evidence.KernelFutexWait, 10e6-1, 0), nil, false},
+		{"futex off", ev(evidence.KernelFutexWait, 1e9, 0), func(c *AnomalyConfig) { c.FutexWait = 0 }, false},
+		{"runqueue", ev(evidence.KernelRunqueueDelay, 10e6, 0), nil, true},
+		{"runqueue under", ev(evidence.KernelRunqueueDelay, 9e6, 0), nil, false},
+		{"block", ev(evidence.KernelBlockIO, 50e6, 4096), nil, true},
+		{"fsync under", ev(evidence.KernelFsync, 49e6, 0), nil, false},
+		{"fsync", ev(evidence.KernelFsync, 50e6, 0), nil, true},
+		{"retransmit", ev(evidence.KernelTCPRetransmit, 0, 1), nil, true},
+		{"retransmits under", ev(evidence.KernelTCPRetransmit, 0, 2), func(c *AnomalyConfig) { c.Retransmits = 3 }, false},
+		{"major fault", ev(evidence.KernelPageFaultMaj, 0, 1), nil, true},
+		{"major faults off", ev(evidence.KernelPageFaultMaj, 0, 9), func(c *AnomalyConfig) { c.MajorFaults = 0 }, false},
+		{"cpu throttle is no trigger", ev(evidence.KernelCPUThrottle, 1e9, 9), nil, false},
+		{"unstamped", func() *evidence.KernelEvent {
+			e := ev(evidence.KernelFutexWait, 1e9, 0)
+			e.SpanID = evidence.SpanID{}
+			return e
+		}(), nil, false},
+		{"spans off", ev(evidence.KernelFutexWait, 1e9, 0), func(c *AnomalyConfig) { c.PerSecond = 0 }, false},
+	} {
+		c := cfg
+		if tc.cfg != nil {
+			tc.cfg(&c)
+		}
+		a := newAnomalies(c, "n")
+		got, ok := a.event(tc.ev, 5e9)
+		if ok != tc.want {
+			t.Errorf("%s: span %v, want %v", tc.name, ok, tc.want)
+			continue
+		}
+		if ok && (got.trace != tr || got.parent != sp || got.kind != string(tc.ev.Type) || got.endNS != tc.ev.TimeNS || got.startNS != tc.ev.TimeNS-tc.ev.DurationNS) {
+			t.Errorf("%s: %+v", tc.name, got)
+		}
+		if _, again := a.event(tc.ev, 5e9); again {
+			t.Errorf("%s: a second span for the same stamped span and kind", tc.name)
+		}
+	}
+
+	// The cap: 3 a second over distinct stamped spans, refusals counted,
+	// a new second admits again.
+	c := cfg
+	c.PerSecond = 3
+	a := newAnomalies(c, "n")
+	admitted := 0
+	for i := range 5 {
+		e := ev(evidence.KernelFutexWait, 20e6, 0)
+		e.SpanID[7] = byte(i + 1)
+		if _, ok := a.event(e, 7e9+int64(i)); ok {
+			admitted++
+		}
+	}
+	e := ev(evidence.KernelFutexWait, 20e6, 0)
+	e.SpanID[7] = 9
+	_, next := a.event(e, 8e9)
+	if sent, capped := a.stats(); admitted != 3 || capped != 2 || !next || sent != 4 {
+		t.Errorf("cap 3/s: %d admitted in the second, %d refused, next second admitted %v (sent %d); want 3, 2, true, 4", admitted, capped, next, sent)
+	}
+}
