@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"bytes"
 	"context"
+	"encoding/binary"
 	"io"
 	"net"
 	"net/http"
@@ -16,6 +17,10 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"go.opentelemetry.io/collector/pdata/pcommon"
+	"go.opentelemetry.io/collector/pdata/ptrace"
+	"go.opentelemetry.io/collector/pdata/ptrace/ptraceotlp"
 
 	"github.com/debugai/debugai/evidence"
 	"github.com/debugai/debugai/evidence/duckdb"
@@ -87,32 +92,11 @@ func TestCollectorKeepsAnomalousTrace(t *testing.T) {
 	// share is 0 so that no normal trace is kept by chance.
 	httpAddr, grpcAddr, metricsAddr := freeAddr(t), freeAddr(t), freeAddr(t)
 	_, metricsPort, _ := net.SplitHostPort(metricsAddr)
-	col := exec.Command(bin, "--config", gatewayConfig)
-	col.Env = append(os.Environ(),
+	startCollector(t, bin, gatewayConfig,
 		"DEBUGAI_COLLECTOR_OTLP_HTTP="+httpAddr, "DEBUGAI_COLLECTOR_OTLP_GRPC="+grpcAddr,
 		"DEBUGAI_COLLECTOR_METRICS_HOST=127.0.0.1", "DEBUGAI_COLLECTOR_METRICS_PORT="+metricsPort,
 		"DEBUGAI_SERVE_OTLP_HTTP="+srv.httpURL, "DEBUGAI_TAIL_BASELINE_PERCENT=0")
-	var colOut bytes.Buffer
-	col.Stdout, col.Stderr = &colOut, &colOut
-	if err := col.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		_ = col.Process.Signal(syscall.SIGTERM)
-		_ = col.Wait()
-		if t.Failed() {
-			t.Logf("Collector output:\n%s", colOut.String())
-		}
-	})
 	colURL := "http://" + httpAddr
-	waitUntil(t, "the Collector to accept OTLP", func() bool {
-		resp, err := http.Post(colURL+"/v1/traces", "application/json", strings.NewReader("{}"))
-		if err != nil {
-			return false
-		}
-		resp.Body.Close()
-		return resp.StatusCode == http.StatusOK
-	})
 
 	// The node: futex waits only, kernel.anomaly spans for waits of 20 ms
 	// and more (the workload's slow wait is 50 ms, the others 100 µs).
@@ -257,6 +241,160 @@ func TestCollectorKeepsAnomalousTrace(t *testing.T) {
 	}
 }
 
+// startCollector runs the Collector binary with a shipped configuration
+// and environment, and waits until its OTLP/HTTP receiver (the address in
+// the first env entry) accepts requests.
+func startCollector(t *testing.T, bin, config string, env ...string) {
+	t.Helper()
+	col := exec.Command(bin, "--config", config)
+	col.Env = append(os.Environ(), env...)
+	var out bytes.Buffer
+	col.Stdout, col.Stderr = &out, &out
+	if err := col.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		_ = col.Process.Signal(syscall.SIGTERM)
+		_ = col.Wait()
+		if t.Failed() {
+			t.Logf("Collector (%s) output:\n%s", filepath.Base(config), out.String())
+		}
+	})
+	_, addr, _ := strings.Cut(env[0], "=")
+	waitUntil(t, "the Collector to accept OTLP", func() bool {
+		resp, err := http.Post("http://"+addr+"/v1/traces", "application/json", strings.NewReader("{}"))
+		if err != nil {
+			return false
+		}
+		resp.Body.Close()
+		return resp.StatusCode == http.StatusOK
+	})
+}
+
+// TestTwoLayerRoutesByTraceID runs deploy/collector/two-layer.yaml in
+// front of two analyzers running gateway.yaml, both exporting to serve.
+// 40 traces of two spans arrive in one request, and kernel.anomaly spans
+// for half of them (as the node sends them) in another: the first layer
+// routes each span by trace id, so every trace lands whole on one analyzer
+// (the analyzers see 40 trace ids between them, not more), both get some,
+// and exactly the 20 traces with a kernel.anomaly span reach serve.
+func TestTwoLayerRoutesByTraceID(t *testing.T) {
+	bin := testenv.RequireCollector(t)
+	const traces = 40
+	store := filepath.Join(t.TempDir(), "evidence.duckdb")
+	srv := startServe(t, store, "--analyze-every", "0", "--mcp-listen", "")
+	var analyzers, metrics []string
+	for range 2 {
+		httpAddr, grpcAddr, metricsAddr := freeAddr(t), freeAddr(t), freeAddr(t)
+		_, port, _ := net.SplitHostPort(metricsAddr)
+		startCollector(t, bin, gatewayConfig,
+			"DEBUGAI_COLLECTOR_OTLP_HTTP="+httpAddr, "DEBUGAI_COLLECTOR_OTLP_GRPC="+grpcAddr,
+			"DEBUGAI_COLLECTOR_METRICS_HOST=127.0.0.1", "DEBUGAI_COLLECTOR_METRICS_PORT="+port,
+			"DEBUGAI_SERVE_OTLP_HTTP="+srv.httpURL, "DEBUGAI_TAIL_BASELINE_PERCENT=0", "DEBUGAI_TAIL_DECISION_WAIT=2s")
+		analyzers = append(analyzers, grpcAddr)
+		metrics = append(metrics, "http://"+metricsAddr+"/metrics")
+	}
+	lbHTTP, lbGRPC, lbMetrics := freeAddr(t), freeAddr(t), freeAddr(t)
+	_, lbPort, _ := net.SplitHostPort(lbMetrics)
+	startCollector(t, bin, twoLayerConfig,
+		"DEBUGAI_LB_OTLP_HTTP="+lbHTTP, "DEBUGAI_LB_OTLP_GRPC="+lbGRPC,
+		"DEBUGAI_LB_METRICS_HOST=127.0.0.1", "DEBUGAI_LB_METRICS_PORT="+lbPort,
+		"DEBUGAI_ANALYZERS=["+strings.Join(analyzers, ", ")+"]")
+
+	// The services' spans, then the node's kernel.anomaly spans.
+	now := time.Now()
+	app, anomalies := ptrace.NewTraces(), ptrace.NewTraces()
+	rs := app.ResourceSpans().AppendEmpty()
+	rs.Resource().Attributes().PutStr("service.name", "twolayer")
+	appSpans := rs.ScopeSpans().AppendEmpty().Spans()
+	nrs := anomalies.ResourceSpans().AppendEmpty()
+	nrs.Resource().Attributes().PutStr("service.name", "debugai-node")
+	nrs.Resource().Attributes().PutStr(evidence.AttrNodeID, "node-ci")
+	anomalySpans := nrs.ScopeSpans().AppendEmpty().Spans()
+	for i := range traces {
+		var tr pcommon.TraceID
+		binary.BigEndian.PutUint64(tr[:8], 0x7e57_0000_0000_0000|uint64(i)*0x9e3779b97f4a7c15>>16)
+		binary.BigEndian.PutUint64(tr[8:], uint64(i+1))
+		start := pcommon.NewTimestampFromTime(now.Add(time.Duration(i) * time.Millisecond))
+		end := pcommon.NewTimestampFromTime(now.Add(time.Duration(i)*time.Millisecond + 3*time.Millisecond))
+		root, child := appSpans.AppendEmpty(), appSpans.AppendEmpty()
+		root.SetTraceID(tr)
+		root.SetSpanID(pcommon.SpanID{1, byte(i)})
+		root.SetName("handle")
+		root.SetKind(ptrace.SpanKindServer)
+		child.SetTraceID(tr)
+		child.SetSpanID(pcommon.SpanID{2, byte(i)})
+		child.SetParentSpanID(root.SpanID())
+		child.SetName("work")
+		for _, sp := range []ptrace.Span{root, child} {
+			sp.SetStartTimestamp(start)
+			sp.SetEndTimestamp(end)
+		}
+		if i%2 == 0 {
+			an := anomalySpans.AppendEmpty()
+			an.SetTraceID(tr)
+			an.SetSpanID(pcommon.SpanID{3, byte(i)})
+			an.SetParentSpanID(child.SpanID())
+			an.SetName(node.AnomalySpanName)
+			an.SetStartTimestamp(start)
+			an.SetEndTimestamp(end)
+			an.Attributes().PutBool(evidence.AttrKernelAnomaly, true)
+			an.Attributes().PutStr(node.AttrAnomalyKind, "futex_wait")
+			an.Attributes().PutInt(evidence.AttrDurationNS, 2e6)
+		}
+	}
+	for _, td := range []ptrace.Traces{app, anomalies} {
+		body, err := ptraceotlp.NewExportRequestFromTraces(td).MarshalProto()
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp, err := http.Post("http://"+lbHTTP+"/v1/traces", "application/x-protobuf", bytes.NewReader(body))
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusOK {
+			t.Fatalf("first layer answered %s", resp.Status)
+		}
+	}
+
+	sum := func(metric, labels string) (total float64, each []float64) {
+		for _, u := range metrics {
+			v := scrape(t, u).sum(metric, labels)
+			total += v
+			each = append(each, v)
+		}
+		return total, each
+	}
+	waitUntil(t, "the analyzers to decide every trace", func() bool {
+		got, _ := sum("otelcol_processor_tail_sampling_global_count_traces_sampled", "")
+		return got >= traces
+	})
+	if ids, each := sum("otelcol_processor_tail_sampling_new_trace_id_received", ""); ids != traces || slices.Contains(each, 0) {
+		t.Errorf("the analyzers saw %v trace ids (%v each); want %d in all (no trace split), some on each", ids, each, traces)
+	}
+	if kept, _ := sum("otelcol_processor_tail_sampling_global_count_traces_sampled", `sampled="true"`); kept != traces/2 {
+		t.Errorf("the analyzers kept %v traces, want %d (those with a kernel.anomaly span)", kept, traces/2)
+	}
+	waitUntil(t, "the analyzers to export the kept traces", func() bool {
+		got, _ := sum("otelcol_exporter_sent_spans", `exporter="otlp_http/debugai"`)
+		return got >= 3*traces/2
+	})
+	srv.stop(t)
+	st, err := duckdb.Open(context.Background(), store, duckdb.Options{ReadOnly: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	stats, err := st.Stats(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if stats.Traces != traces/2 || stats.Spans != traces || stats.KernelEvents != traces/2 {
+		t.Errorf("serve stored %d traces, %d spans, %d kernel events; want %d, %d, %d", stats.Traces, stats.Spans, stats.KernelEvents, traces/2, traces, traces/2)
+	}
+}
+
 // freeAddr returns a loopback address with a port free a moment ago.
 func freeAddr(t *testing.T) string {
 	t.Helper()
@@ -299,8 +437,15 @@ func scrape(t *testing.T, url string) promText {
 func (p promText) sum(metric, labels string) float64 {
 	var total float64
 	for _, l := range p {
-		name, rest, ok := strings.Cut(l, "{")
-		if !ok || (name != metric && name != metric+"_total") || !strings.Contains(rest, labels) {
+		if strings.HasPrefix(l, "#") {
+			continue
+		}
+		end := strings.IndexAny(l, "{ ")
+		if end < 0 {
+			continue
+		}
+		name, rest := l[:end], l[end:]
+		if (name != metric && name != metric+"_total") || !strings.Contains(rest, labels) {
 			continue
 		}
 		f := strings.Fields(rest[strings.LastIndex(rest, "}")+1:])
