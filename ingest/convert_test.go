@@ -226,7 +226,7 @@ func TestConvertAnomalySpan(t *testing.T) {
 			td := ptrace.NewTraces()
 			rs := td.ResourceSpans().AppendEmpty()
 			rs.Resource().Attributes().PutStr(evidence.AttrNodeID, "node-a")
-			rs.Resource().Attributes().PutStr("service.name", "debugai-node")
+			rs.Resource().Attributes().PutStr("service.name", "some-sender")
 			sp := rs.ScopeSpans().AppendEmpty().Spans().AppendEmpty()
 			sp.SetTraceID(trace)
 			sp.SetParentSpanID(parent)

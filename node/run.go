@@ -80,9 +80,9 @@ func Start(cfg Config) (*Node, error) {
 	}
 	n.anom = newAnomalies(cfg.Anomaly, cfg.NodeID)
 	if cfg.Anomaly.PerSecond > 0 {
-		res := resourceAttrs(cfg.NodeID)
-		res["service.name"] = "debugai-node"
-		n.spans = newExporterTo(cfg, cfg.tracesURL(), encodeTraces, res, log)
+		// The same resource as the node's log records, no service.name: the
+		// node is not a service of the traces it marks.
+		n.spans = newExporterTo(cfg, cfg.tracesURL(), encodeTraces, resourceAttrs(cfg.NodeID), log)
 	}
 	n.tgt = newTargets(cfg, coll, sym, log)
 	n.met = &metrics{detach: n.Detach}

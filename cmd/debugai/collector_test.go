@@ -5,6 +5,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/binary"
+	"fmt"
 	"io"
 	"net"
 	"net/http"
@@ -211,6 +212,9 @@ func TestCollectorKeepsAnomalousTrace(t *testing.T) {
 		t.Errorf("node exported %d records and %d kernel.anomaly spans; serve stored %d kernel events, %d spans in %d traces; want %d, 2 and 1",
 			records, anomalySpans, stats.KernelEvents, stats.Spans, stats.Traces, records+anomalySpans)
 	}
+	if fmt.Sprint(stats.Services) != "[anomalyload]" {
+		t.Errorf("services in the store: %v, want only the workload's (the node is none)", stats.Services)
+	}
 	spans, err := st.Spans(ctx, evidence.SpanFilter{TraceID: slow})
 	if err != nil {
 		t.Fatal(err)
@@ -308,7 +312,6 @@ func TestTwoLayerRoutesByTraceID(t *testing.T) {
 	rs.Resource().Attributes().PutStr("service.name", "twolayer")
 	appSpans := rs.ScopeSpans().AppendEmpty().Spans()
 	nrs := anomalies.ResourceSpans().AppendEmpty()
-	nrs.Resource().Attributes().PutStr("service.name", "debugai-node")
 	nrs.Resource().Attributes().PutStr(evidence.AttrNodeID, "node-ci")
 	anomalySpans := nrs.ScopeSpans().AppendEmpty().Spans()
 	for i := range traces {
