@@ -135,13 +135,14 @@ type anomalies struct {
 	inSecond  int   // spans sent in it
 	seen      map[stampKey]uint64
 	seenOrder uint64
-	recent    []anomalySpan // distinct stamped spans since the last upkeep (for drops and bursts)
+	recent    []anomalySpan // distinct stamped spans since the last tick (for drops and bursts)
+	inRecent  map[evidence.SpanID]bool
 	sent      uint64        // spans admitted
 	capped    uint64        // triggers refused by the cap (a span refused twice counts twice)
 }
 
 func newAnomalies(cfg AnomalyConfig, node string) *anomalies {
-	return &anomalies{cfg: cfg, node: node, seen: map[stampKey]uint64{}}
+	return &anomalies{cfg: cfg, node: node, seen: map[stampKey]uint64{}, inRecent: map[evidence.SpanID]bool{}}
 }
 
 // event looks at one encoded kernel event at wall time nowNS. It returns
@@ -152,7 +153,8 @@ func (a *anomalies) event(kev *evidence.KernelEvent, nowNS int64) (anomalySpan, 
 	}
 	a.mu.Lock()
 	defer a.mu.Unlock()
-	if (a.cfg.Drops || a.cfg.Burst) && len(a.recent) < a.cfg.PerSecond && !a.inRecent(kev.SpanID) {
+	if (a.cfg.Drops || a.cfg.Burst) && len(a.recent) < a.cfg.PerSecond && !a.inRecent[kev.SpanID] {
+		a.inRecent[kev.SpanID] = true
 		a.recent = append(a.recent, anomalySpan{trace: kev.TraceID, parent: kev.SpanID, startNS: kev.TimeNS, endNS: kev.TimeNS})
 	}
 	if !a.cfg.crosses(kev) {
@@ -170,15 +172,6 @@ func (a *anomalies) event(kev *evidence.KernelEvent, nowNS int64) (anomalySpan, 
 	return sp, a.admit(sp, nowNS)
 }
 
-func (a *anomalies) inRecent(s evidence.SpanID) bool {
-	for i := range a.recent {
-		if a.recent[i].parent == s {
-			return true
-		}
-	}
-	return false
-}
-
 // tick is called once a second with the records dropped and written in
 // it: it returns the drops and burst spans for the stamped spans seen
 // since the last call.
@@ -187,6 +180,7 @@ func (a *anomalies) tick(drops, events uint64, burstRecords int, nowNS int64) []
 	defer a.mu.Unlock()
 	recent := a.recent
 	a.recent = nil
+	clear(a.inRecent)
 	var out []anomalySpan
 	for _, trig := range []struct {
 		on    bool
