@@ -137,8 +137,8 @@ type anomalies struct {
 	seenOrder uint64
 	recent    []anomalySpan // distinct stamped spans since the last tick (for drops and bursts)
 	inRecent  map[evidence.SpanID]bool
-	sent      uint64        // spans admitted
-	capped    uint64        // triggers refused by the cap (a span refused twice counts twice)
+	sent      uint64 // spans admitted
+	capped    uint64 // triggers refused by the cap (a span refused twice counts twice)
 }
 
 func newAnomalies(cfg AnomalyConfig, node string) *anomalies {
