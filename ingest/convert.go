@@ -86,6 +86,10 @@ func (c *PrivacyConverter) ConvertTraces(td ptrace.Traces) (*evidence.Batch, int
 					rj.add("span %d of scope %d of resource %d: %s", k, j, i, err)
 					continue
 				}
+				if isAnomalySpan(sp) {
+					c.anomalySpan(counts, b, &res, sp)
+					continue
+				}
 				b.Spans = append(b.Spans, c.span(counts, &arena, &res, pid, sp))
 			}
 		}

@@ -5,7 +5,9 @@ import (
 	"encoding/binary"
 	"strings"
 
+	"go.opentelemetry.io/collector/pdata/pcommon"
 	"go.opentelemetry.io/collector/pdata/plog"
+	"go.opentelemetry.io/collector/pdata/ptrace"
 
 	"github.com/debugai/debugai/evidence"
 	"github.com/debugai/debugai/privacy"
@@ -77,6 +79,53 @@ func (c *PrivacyConverter) kernelRecord(counts *privacy.Counts, b *evidence.Batc
 	b.KernelEvents = append(b.KernelEvents, ev)
 	return ""
 }
+
+// isAnomalySpan reports a kernel.anomaly span (docs/anomaly-loop.md): named
+// kernel.anomaly, with kernel.anomaly=true, the child of a span.
+func isAnomalySpan(sp ptrace.Span) bool {
+	if sp.Name() != evidence.KernelEventNamePrefix+string(evidence.KernelAnomaly) || sp.ParentSpanID().IsEmpty() {
+		return false
+	}
+	v, ok := sp.Attributes().Get(evidence.AttrKernelAnomaly)
+	return ok && v.Type() == pcommon.ValueTypeBool && v.Bool()
+}
+
+// anomalySpan stores a kernel.anomaly span as what it is: a kernel.anomaly
+// trigger (a kernel event of type anomaly, no evidence line) stamped with
+// the span it is the child of. Stored as a span it would add a service
+// (the node's) to the trace, and its wait to that service's time on the
+// critical path.
+func (c *PrivacyConverter) anomalySpan(counts *privacy.Counts, b *evidence.Batch, res *evidence.Resource, sp ptrace.Span) {
+	node := res.Node
+	if node == "" {
+		node = "unknown"
+	}
+	ev := evidence.KernelEvent{
+		Node:       node,
+		Type:       evidence.KernelAnomaly,
+		Stream:     anomalySpanStream,
+		ResourceID: res.ID,
+		TimeNS:     int64(sp.EndTimestamp()),
+		TraceID:    evidence.TraceID(sp.TraceID()),
+		SpanID:     evidence.SpanID(sp.ParentSpanID()),
+	}
+	for _, a := range c.keptAttrs(counts, privacy.SourceKernel, sp.Attributes()) {
+		switch a.Key {
+		case evidence.AttrDurationNS:
+			ev.DurationNS = intOf(a.Value)
+		case evidence.AttrValue:
+			ev.Value = intOf(a.Value)
+		default:
+			ev.Attrs = append(ev.Attrs, a)
+		}
+	}
+	ev.Seq = contentSeq(&ev)
+	b.KernelEvents = append(b.KernelEvents, ev)
+}
+
+// anomalySpanStream is the stream of kernel.anomaly events that arrived as
+// spans.
+const anomalySpanStream = "anomaly-span"
 
 func lockEdge(b *evidence.Batch, res *evidence.Resource, node string, attrs evidence.Attrs, t int64) string {
 	e := evidence.LockEdge{Node: node, ResourceID: res.ID, Service: res.Service, FirstNS: t, LastNS: t, Count: 1}

@@ -204,3 +204,59 @@ func TestConvertSpanTypedFields(t *testing.T) {
 		t.Error("bytes attribute kept")
 	}
 }
+
+// TestConvertAnomalySpan: a kernel.anomaly span (docs/anomaly-loop.md)
+// becomes a kernel.anomaly event stamped with its parent span, not a span
+// of the trace; spans that only look like one stay spans.
+func TestConvertAnomalySpan(t *testing.T) {
+	trace := pcommon.TraceID{0xde, 0xb0, 1}
+	parent := pcommon.SpanID{0x5a, 1}
+	for _, tc := range []struct {
+		name   string
+		set    func(sp ptrace.Span)
+		events int
+	}{
+		{"anomaly span", func(ptrace.Span) {}, 1},
+		{"flag not a boolean", func(sp ptrace.Span) { sp.Attributes().PutStr(evidence.AttrKernelAnomaly, "true") }, 0},
+		{"flag false", func(sp ptrace.Span) { sp.Attributes().PutBool(evidence.AttrKernelAnomaly, false) }, 0},
+		{"no parent", func(sp ptrace.Span) { sp.SetParentSpanID(pcommon.SpanID{}) }, 0},
+		{"other name", func(sp ptrace.Span) { sp.SetName("kernel.anomalous") }, 0},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			td := ptrace.NewTraces()
+			rs := td.ResourceSpans().AppendEmpty()
+			rs.Resource().Attributes().PutStr(evidence.AttrNodeID, "node-a")
+			rs.Resource().Attributes().PutStr("service.name", "some-sender")
+			sp := rs.ScopeSpans().AppendEmpty().Spans().AppendEmpty()
+			sp.SetTraceID(trace)
+			sp.SetParentSpanID(parent)
+			sp.SetSpanID(pcommon.SpanID{0xaa, 1})
+			sp.SetName("kernel.anomaly")
+			sp.SetStartTimestamp(1_800_000_000_000_000_000)
+			sp.SetEndTimestamp(1_800_000_000_012_000_000)
+			a := sp.Attributes()
+			a.PutBool(evidence.AttrKernelAnomaly, true)
+			a.PutStr("debugai.anomaly.kind", "futex_wait")
+			a.PutInt(evidence.AttrDurationNS, 12_000_000)
+			tc.set(sp)
+			b, rejected, _ := testConverter(t).ConvertTraces(td)
+			if rejected != 0 || len(b.KernelEvents) != tc.events || len(b.Spans) != 1-tc.events {
+				t.Fatalf("%d kernel events, %d spans, %d rejected; want %d, %d, 0", len(b.KernelEvents), len(b.Spans), rejected, tc.events, 1-tc.events)
+			}
+			if tc.events == 0 {
+				return
+			}
+			ev := b.KernelEvents[0]
+			kind, _ := ev.Attrs.Get("debugai.anomaly.kind")
+			if ev.Type != evidence.KernelAnomaly || ev.Node != "node-a" || ev.Service != "" ||
+				ev.TraceID != evidence.TraceID(trace) || ev.SpanID != evidence.SpanID(parent) ||
+				ev.TimeNS != 1_800_000_000_012_000_000 || ev.DurationNS != 12_000_000 || kind != evidence.StringValue("futex_wait") {
+				t.Errorf("kernel.anomaly event %+v", ev)
+			}
+			again, _, _ := testConverter(t).ConvertTraces(td)
+			if again.KernelEvents[0].ID() != ev.ID() {
+				t.Errorf("evidence ID %s, then %s: want it stable", ev.ID(), again.KernelEvents[0].ID())
+			}
+		})
+	}
+}

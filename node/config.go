@@ -17,6 +17,13 @@ type Config struct {
 	// Endpoint is the OTLP/HTTP logs URL: debugai serve
 	// (http://127.0.0.1:4318/v1/logs) or any OpenTelemetry Collector.
 	Endpoint string
+	// TracesEndpoint is the OTLP/HTTP traces URL the kernel.anomaly spans
+	// go to (docs/anomaly-loop.md); empty: Endpoint with /v1/logs
+	// replaced by /v1/traces.
+	TracesEndpoint string
+	// Anomaly says when a kernel event stamped with a trace sends a
+	// kernel.anomaly span into that trace.
+	Anomaly AnomalyConfig
 	// Headers are added to every export request (e.g. authorization).
 	Headers map[string]string
 	// NodeID names this node in evidence IDs (kev:<node>/...); default the
@@ -71,6 +78,15 @@ type Config struct {
 	Logger  *slog.Logger
 }
 
+// tracesURL is where kernel.anomaly spans go (Validate has checked it).
+func (c *Config) tracesURL() string {
+	if c.TracesEndpoint != "" {
+		return c.TracesEndpoint
+	}
+	u, _ := tracesEndpoint(c.Endpoint)
+	return u
+}
+
 // DefaultConfig exports to a local debugai serve.
 func DefaultConfig() Config {
 	host, _ := os.Hostname()
@@ -91,6 +107,7 @@ func DefaultConfig() Config {
 		RetryMax:       30 * time.Second,
 		ClockResample:  10 * time.Second,
 		BurstRecords:   20000,
+		Anomaly:        DefaultAnomalyConfig(),
 		MetricsListen:  "127.0.0.1:9464",
 	}
 }
@@ -100,6 +117,21 @@ func (c *Config) Validate() error {
 	u, err := url.Parse(c.Endpoint)
 	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
 		return fmt.Errorf("export endpoint %q: want an http:// or https:// URL", c.Endpoint)
+	}
+	if err := c.Anomaly.Validate(); err != nil {
+		return err
+	}
+	if c.Anomaly.PerSecond > 0 {
+		traces := c.TracesEndpoint
+		if traces == "" {
+			var ok bool
+			if traces, ok = tracesEndpoint(c.Endpoint); !ok {
+				return errors.New("traces endpoint: the logs endpoint does not end in /v1/logs; set the traces endpoint, or turn kernel.anomaly spans off")
+			}
+		}
+		if u, err := url.Parse(traces); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+			return errors.New("traces endpoint: want an http:// or https:// URL")
+		}
 	}
 	if c.NodeID == "" {
 		return errors.New("node id is empty (set it; the host name could not be read)")

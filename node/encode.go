@@ -22,11 +22,15 @@ const (
 	AttrAnomalyCount  = "debugai.anomaly.count"   // int: records dropped, or records in the burst second
 )
 
-// record is one log record waiting for export.
+// scopeName is the instrumentation scope of everything the node sends.
+const scopeName = "github.com/debugai/debugai/cmd/debugai-node"
+
+// record is one record waiting for export.
 type record struct {
 	kev  *evidence.KernelEvent // a kernel event, or
 	edge *evidence.LockEdge    // a lock-order edge, or
-	anom *anomaly              // a kernel.anomaly trigger
+	anom *anomaly              // a kernel.anomaly trigger, or
+	span *anomalySpan          // a kernel.anomaly span (the traces exporter)
 	tsNS int64
 }
 
@@ -181,7 +185,7 @@ func logs(res map[string]string, recs []record) plog.Logs {
 		ra.PutStr(k, v)
 	}
 	sl := rl.ScopeLogs().AppendEmpty()
-	sl.Scope().SetName("github.com/debugai/debugai/cmd/debugai-node")
+	sl.Scope().SetName(scopeName)
 	lrs := sl.LogRecords()
 	lrs.EnsureCapacity(len(recs))
 	for i := range recs {

@@ -14,14 +14,16 @@ import (
 	"time"
 
 	"go.opentelemetry.io/collector/pdata/plog/plogotlp"
+	"go.opentelemetry.io/collector/pdata/ptrace/ptraceotlp"
 )
 
-// exporter queues records and sends them as OTLP/HTTP protobuf log export
-// requests, gzip-compressed, retrying 429/502/503/504 and connection
+// exporter queues records and sends them as OTLP/HTTP protobuf export
+// requests (logs, or the kernel.anomaly spans as traces), gzip-compressed, retrying 429/502/503/504 and connection
 // errors with backoff (honouring Retry-After). The queue is bounded: when
 // the endpoint stays away, the oldest records are dropped and counted.
 type exporter struct {
 	url      string
+	encode   func(resource map[string]string, recs []record) ([]byte, error)
 	headers  map[string]string
 	resource map[string]string
 	client   *http.Client
@@ -38,9 +40,23 @@ type exporter struct {
 	failed  uint64 // export requests that failed for good
 }
 
+// newExporter sends log records to cfg.Endpoint.
 func newExporter(cfg Config, resource map[string]string, log *slog.Logger) *exporter {
+	return newExporterTo(cfg, cfg.Endpoint, encodeLogs, resource, log)
+}
+
+func encodeLogs(res map[string]string, recs []record) ([]byte, error) {
+	return plogotlp.NewExportRequestFromLogs(logs(res, recs)).MarshalProto()
+}
+
+func encodeTraces(res map[string]string, recs []record) ([]byte, error) {
+	return ptraceotlp.NewExportRequestFromTraces(traces(res, recs)).MarshalProto()
+}
+
+func newExporterTo(cfg Config, url string, encode func(map[string]string, []record) ([]byte, error), resource map[string]string, log *slog.Logger) *exporter {
 	return &exporter{
-		url:      cfg.Endpoint,
+		url:      url,
+		encode:   encode,
 		headers:  cfg.Headers,
 		resource: resource,
 		client:   &http.Client{Timeout: cfg.ExportTimeout},
@@ -132,7 +148,7 @@ func (x *exporter) flush(ctx context.Context) {
 var errPermanent = errors.New("permanent export error")
 
 func (x *exporter) send(ctx context.Context, recs []record) error {
-	body, err := plogotlp.NewExportRequestFromLogs(logs(x.resource, recs)).MarshalProto()
+	body, err := x.encode(x.resource, recs)
 	if err != nil {
 		return fmt.Errorf("encoding export request: %w", err)
 	}

@@ -180,6 +180,14 @@ func TestConfigValidate(t *testing.T) {
 		{"batch", func(c *Config) { c.BatchRecords = 10; c.QueueRecords = 5 }, "batch <= queue"},
 		{"exe", func(c *Config) { c.Executables = []string{"/nonexistent/bin"} }, "target executable"},
 		{"probes", func(c *Config) { c.Probes.RingBytes = 1000 }, "ring size"},
+		{"anomaly threshold", func(c *Config) { c.Anomaly.Block = -time.Second }, "must not be negative"},
+		{"anomaly cap", func(c *Config) { c.Anomaly.PerSecond = -1 }, "anomaly cap"},
+		{"traces endpoint underivable", func(c *Config) { c.Endpoint = "http://127.0.0.1:14318/logs" }, "traces endpoint: the logs endpoint"},
+		{"traces endpoint set", func(c *Config) {
+			c.Endpoint, c.TracesEndpoint = "http://127.0.0.1:14318/logs", "http://127.0.0.1:14318/v1/traces"
+		}, ""},
+		{"traces endpoint bad", func(c *Config) { c.TracesEndpoint = "127.0.0.1:14318" }, "traces endpoint: want an http://"},
+		{"spans off", func(c *Config) { c.Endpoint, c.Anomaly.PerSecond = "http://127.0.0.1:14318/logs", 0 }, ""},
 	} {
 		c := ok
 		tc.edit(&c)

@@ -32,6 +32,16 @@ type snapshot struct {
 	clockBoundSecs float64
 	probeMisses    uint64
 	edgesCollapsed uint64 // lock edges repeating a site pair between other addresses
+	// kernel.anomaly spans: admitted, over the per-second cap, and their
+	// exporter's counters.
+	anomalySpans, anomalySpansCapped uint64
+	spanExport                       exportStats
+}
+
+// exportStats are an exporter's counters.
+type exportStats struct {
+	queued                int
+	sent, dropped, failed uint64
 }
 
 // metrics serves the latest snapshot in the Prometheus text format.
@@ -90,6 +100,10 @@ func (m *metrics) serveMetrics(w http.ResponseWriter, _ *http.Request) {
 		{"debugai_node_export_failures_total", "Export requests that failed after retries.", "counter", "", float64(s.exportFailed)},
 		{"debugai_node_decode_errors_total", "Ring-buffer records that did not decode.", "counter", "", float64(s.decodeErrors)},
 		{"debugai_node_anomalies_total", "kernel.anomaly records sent.", "counter", "", float64(s.anomalies)},
+		{"debugai_node_anomaly_spans_total", "kernel.anomaly spans queued for export into stamped traces.", "counter", "", float64(s.anomalySpans)},
+		{"debugai_node_anomaly_spans_capped_total", "Kernel events over their anomaly threshold (and drop or burst triggers) not sent as kernel.anomaly spans because of the per-second cap.", "counter", "", float64(s.anomalySpansCapped)},
+		{"debugai_node_anomaly_spans_sent_total", "kernel.anomaly spans acknowledged by the traces endpoint.", "counter", "", float64(s.spanExport.sent)},
+		{"debugai_node_anomaly_spans_dropped_total", "kernel.anomaly spans dropped before export (queue full or export failed).", "counter", "", float64(s.spanExport.dropped)},
 		{"debugai_node_targets", "Target processes being observed.", "gauge", "", float64(s.targets)},
 		{"debugai_node_detached", "1 once the kill switch detached every probe.", "gauge", "", boolf(s.detached)},
 		{"debugai_node_clock_error_bound_seconds", "Bound on the monotonic to wall-clock conversion error.", "gauge", "", s.clockBoundSecs},

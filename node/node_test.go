@@ -14,6 +14,8 @@ import (
 	"testing"
 	"time"
 
+	"go.opentelemetry.io/collector/pdata/ptrace"
+
 	"github.com/debugai/debugai/internal/testenv"
 
 	"github.com/debugai/debugai/evidence"
@@ -40,10 +42,12 @@ func testRing(t testing.TB) *privacy.KeyRing {
 // sink is a real OTLP/HTTP receiver (package ingest, with the privacy
 // converter) that keeps what it was sent in memory.
 type sink struct {
-	mu    sync.Mutex
-	kevs  []evidence.KernelEvent
-	edges []evidence.LockEdge
-	url   string
+	mu          sync.Mutex
+	kevs        []evidence.KernelEvent
+	edges       []evidence.LockEdge
+	wire        []ptrace.Span // spans as they arrived, before conversion
+	storedSpans int           // spans the converter kept as spans
+	url         string        // the logs URL; /v1/traces beside it takes spans
 }
 
 func startSink(t *testing.T, ring *privacy.KeyRing) *sink {
@@ -58,11 +62,12 @@ func startSink(t *testing.T, ring *privacy.KeyRing) *sink {
 		defer s.mu.Unlock()
 		s.kevs = append(s.kevs, b.KernelEvents...)
 		s.edges = append(s.edges, b.LockEdges...)
+		s.storedSpans += len(b.Spans)
 		return nil
 	})
 	cfg := ingest.DefaultConfig()
 	cfg.HTTPAddr, cfg.GRPCAddr = "127.0.0.1:0", ""
-	srv, err := ingest.NewServer(cfg, ingest.NewPrivacyConverter(red), w, nil)
+	srv, err := ingest.NewServer(cfg, wireSpans{ingest.NewPrivacyConverter(red), s}, w, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -72,6 +77,35 @@ func startSink(t *testing.T, ring *privacy.KeyRing) *sink {
 	t.Cleanup(func() { _ = srv.Shutdown(context.Background()) })
 	s.url = "http://" + srv.HTTPAddr() + "/v1/logs"
 	return s
+}
+
+// wireSpans keeps a copy of every span it converts.
+type wireSpans struct {
+	*ingest.PrivacyConverter
+	s *sink
+}
+
+func (w wireSpans) ConvertTraces(td ptrace.Traces) (*evidence.Batch, int64, string) {
+	w.s.mu.Lock()
+	for i := 0; i < td.ResourceSpans().Len(); i++ {
+		rs := td.ResourceSpans().At(i)
+		for j := 0; j < rs.ScopeSpans().Len(); j++ {
+			spans := rs.ScopeSpans().At(j).Spans()
+			for k := 0; k < spans.Len(); k++ {
+				c := ptrace.NewSpan()
+				spans.At(k).CopyTo(c)
+				w.s.wire = append(w.s.wire, c)
+			}
+		}
+	}
+	w.s.mu.Unlock()
+	return w.PrivacyConverter.ConvertTraces(td)
+}
+
+func (s *sink) spanSnapshot() []ptrace.Span {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return append([]ptrace.Span(nil), s.wire...)
 }
 
 func (s *sink) snapshot() ([]evidence.KernelEvent, []evidence.LockEdge) {

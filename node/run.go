@@ -28,6 +28,8 @@ type Node struct {
 	coll     *bpf.Collector
 	enc      *encoder
 	exp      *exporter
+	spans    *exporter // kernel.anomaly spans; nil when off
+	anom     *anomalies
 	tgt      *targets
 	met      *metrics
 	listener net.Listener
@@ -76,6 +78,12 @@ func Start(cfg Config) (*Node, error) {
 		exp:      newExporter(cfg, resourceAttrs(cfg.NodeID), log),
 		detached: make(chan struct{}),
 	}
+	n.anom = newAnomalies(cfg.Anomaly, cfg.NodeID)
+	if cfg.Anomaly.PerSecond > 0 {
+		// The same resource as the node's log records, no service.name: the
+		// node is not a service of the traces it marks.
+		n.spans = newExporterTo(cfg, cfg.tracesURL(), encodeTraces, resourceAttrs(cfg.NodeID), log)
+	}
 	n.tgt = newTargets(cfg, coll, sym, log)
 	n.met = &metrics{detach: n.Detach}
 	if _, err := n.tgt.rescan(); err != nil {
@@ -91,6 +99,17 @@ func Start(cfg Config) (*Node, error) {
 
 // Targets returns the target processes last found.
 func (n *Node) Targets() []uint32 { return n.tgt.pids() }
+
+// Exported returns the log records (kernel events, lock edges,
+// kernel.anomaly records) and the kernel.anomaly spans that the endpoints
+// acknowledged so far.
+func (n *Node) Exported() (records, anomalySpans uint64) {
+	_, records, _, _ = n.exp.stats()
+	if n.spans != nil {
+		_, anomalySpans, _, _ = n.spans.stats()
+	}
+	return records, anomalySpans
+}
 
 // MetricsAddr is the metrics listener's address ("" without one).
 func (n *Node) MetricsAddr() string {
@@ -146,6 +165,13 @@ func (n *Node) Run(ctx context.Context) error {
 		defer close(expDone)
 		n.exp.run(expCtx, n.cfg.FlushInterval, n.cfg.ExportTimeout)
 	}()
+	spansDone := make(chan struct{})
+	go func() {
+		defer close(spansDone)
+		if n.spans != nil {
+			n.spans.run(expCtx, n.cfg.FlushInterval, n.cfg.ExportTimeout)
+		}
+	}()
 
 	readDone := make(chan error, 1)
 	go func() { readDone <- n.read(ctx) }()
@@ -172,8 +198,11 @@ func (n *Node) Run(ctx context.Context) error {
 	}
 	stopExp()
 	<-expDone
+	<-spansDone
 	queued, sent, dropped, _ := n.exp.stats()
-	n.log.Info("node collector stopped", "records", n.records.Load(), "exported", sent, "dropped", dropped+uint64(queued))
+	spans, capped := n.anom.stats()
+	n.log.Info("node collector stopped", "records", n.records.Load(), "exported", sent, "dropped", dropped+uint64(queued),
+		"anomaly_spans", spans, "anomaly_spans_capped", capped)
 	return runErr
 }
 
@@ -211,6 +240,18 @@ func (n *Node) add(ev bpf.Event) {
 	if ok {
 		n.records.Add(1)
 		n.exp.add(rec)
+		n.anomalySpan(rec)
+	}
+}
+
+// anomalySpan queues a kernel.anomaly span when rec, stamped with a
+// trace, crosses its threshold.
+func (n *Node) anomalySpan(rec record) {
+	if n.spans == nil || rec.kev == nil {
+		return
+	}
+	if sp, ok := n.anom.event(rec.kev, time.Now().UnixNano()); ok {
+		n.spans.add(record{span: &sp, tsNS: sp.endNS})
 	}
 }
 
@@ -236,6 +277,7 @@ func (n *Node) watchThrottling(ctx context.Context) {
 				n.clockMu.Unlock()
 				n.records.Add(1)
 				n.exp.add(rec)
+				n.anomalySpan(rec)
 			}
 		}
 	}
@@ -283,6 +325,11 @@ func (n *Node) upkeep(ctx context.Context) {
 			drops := c.Drops() - prev.Drops() + expDropped - prevExpDropped + misses - prevMisses
 			n.triggers(events, drops, now)
 			prev, prevExpDropped, prevMisses = c, expDropped, misses
+			spans, capped := n.anom.stats()
+			var spanExp exportStats
+			if n.spans != nil {
+				spanExp.queued, spanExp.sent, spanExp.dropped, spanExp.failed = n.spans.stats()
+			}
 			n.clockMu.Lock()
 			bound, collapsed := n.enc.clock.Bound(), n.enc.collapsedEdges
 			n.clockMu.Unlock()
@@ -291,15 +338,22 @@ func (n *Node) upkeep(ctx context.Context) {
 				ringFill: n.coll.RingFill(), exportQueued: queued, exportSent: sent,
 				exportDropped: expDropped, exportFailed: failed, decodeErrors: n.decodeErrs.Load(),
 				anomalies: n.anomalies.Load(), targets: n.tgt.count(), clockBoundSecs: bound.Seconds(),
+				anomalySpans: spans, anomalySpansCapped: capped, spanExport: spanExp,
 				probeMisses: misses, edgesCollapsed: collapsed,
 			})
 		}
 	}
 }
 
-// triggers sends kernel.anomaly records: the tail-sampling trigger of the
-// seed, for drops and for bursts.
+// triggers sends kernel.anomaly records for drops and for bursts, and
+// kernel.anomaly spans into the traces stamped on events since the last
+// second.
 func (n *Node) triggers(events, drops uint64, now time.Time) {
+	if n.spans != nil {
+		for _, sp := range n.anom.tick(drops, events, n.cfg.BurstRecords, now.UnixNano()) {
+			n.spans.add(record{span: &sp, tsNS: sp.endNS})
+		}
+	}
 	send := func(reason string, count uint64) {
 		n.anomalies.Add(1)
 		n.exp.add(record{anom: &anomaly{reason: reason, count: int64(count)}, tsNS: now.UnixNano()})

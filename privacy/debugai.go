@@ -56,7 +56,21 @@ var debugaiKeys = map[string]valueShape{
 	"debugai.cpu.controller":     shapeIdent,
 	"debugai.anomaly.reason":     shapeIdent,
 	"debugai.anomaly.count":      shapeInt,
+	"debugai.anomaly.kind":       shapeIdent,
 	"debugai.kernel.version":     shapeIdent,
+}
+
+// typedKeyOK reports whether a kept attribute under one of debugai's own
+// keys (debugai.*, and the kernel.anomaly flag, a boolean) has its
+// documented type; attributes under other keys pass.
+func typedKeyOK(key string, v evidence.Value) bool {
+	switch {
+	case key == evidence.AttrKernelAnomaly:
+		return v.Kind == evidence.KindBool
+	case strings.HasPrefix(key, "debugai."):
+		return debugaiValueOK(key, v)
+	}
+	return true
 }
 
 // debugaiValueOK reports whether v has the documented shape of the

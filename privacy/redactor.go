@@ -123,7 +123,7 @@ func (r *Redactor) Attribute(c *Counts, src Source, key string, v evidence.Value
 		c.Add(src, KeyInvalid, ActionDrop, 1)
 		return evidence.Value{}, false
 	}
-	if strings.HasPrefix(key, "debugai.") && rule.act == ActionKeep && !debugaiValueOK(key, v) {
+	if rule.act == ActionKeep && !typedKeyOK(key, v) {
 		c.Add(src, key, ActionDrop, 1)
 		return evidence.Value{}, false
 	}

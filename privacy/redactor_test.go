@@ -129,6 +129,14 @@ func TestAttribute(t *testing.T) {
 		{SourceKernel, "debugai.stream", evidence.StringValue("held by Jane Doe"), evidence.Value{}, false, ActionDrop}, // not one token
 		{SourceKernel, "debugai.duration_ns", evidence.StringValue("12"), evidence.Value{}, false, ActionDrop},          // documented as int
 		{SourceKernel, "debugai.duration_ns", evidence.IntValue(12), evidence.IntValue(12), true, ActionKeep},
+		// The node's kernel.anomaly spans: exactly these keys and types.
+		{SourceSpan, "kernel.anomaly", evidence.BoolValue(true), evidence.BoolValue(true), true, ActionKeep},
+		{SourceSpan, "kernel.anomaly", evidence.StringValue("true because Jane Doe"), evidence.Value{}, false, ActionDrop}, // documented as bool
+		{SourceSpan, "debugai.anomaly.kind", evidence.StringValue("futex_wait"), evidence.StringValue("futex_wait"), true, ActionKeep},
+		{SourceSpan, "debugai.anomaly.kind", evidence.StringValue("slow for Jane Doe"), evidence.Value{}, false, ActionDrop}, // not one token
+		{SourceSpan, "debugai.anomaly.kind", evidence.IntValue(3), evidence.Value{}, false, ActionDrop},
+		{SourceSpan, "debugai.value", evidence.IntValue(3), evidence.IntValue(3), true, ActionKeep},
+		{SourceSpan, "debugai.anomaly.detail", evidence.StringValue("x"), evidence.Value{}, false, ActionDrop}, // not a documented debugai key
 		{SourceSpan, "user.id", evidence.StringValue("alice"), evidence.StringValue(tok("alice")), true, ActionTokenize},
 		{SourceSpan, "user.id", evidence.IntValue(1234), evidence.StringValue(tok("1234")), true, ActionTokenize},
 		{SourceSpan, "user.id", evidence.StringValue(""), evidence.StringValue(""), true, ActionTokenize},

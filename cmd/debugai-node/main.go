@@ -60,6 +60,12 @@ Observes kernel events (futex waits, run-queue delays, TCP retransmits,
 block I/O, fsync waits, major page faults) and lock order of the target
 processes and exports them as OTLP logs (docs/kernel-events.md).
 
+Anomaly loop: when an event stamped with a trace crosses its --anomaly-*
+threshold (or on drops and bursts), a kernel.anomaly span is sent into
+that trace, a child of the stamped span, over OTLP traces
+(--traces-endpoint), so that a Collector's tail sampling keeps the trace;
+at most --anomaly-per-second a second (docs/anomaly-loop.md).
+
 Targets: --pid, --cgroup and --exe may be repeated and combined. Processes
 running an --exe binary are found now and whenever they (re)start; span
 hooks (debugai/hint) and Go lock-order probes are put on those binaries.
@@ -135,6 +141,16 @@ func addFlags(fs *flag.FlagSet, cfg *node.Config) *flags {
 	f := &flags{}
 	p := &cfg.Probes
 	fs.StringVar(&cfg.Endpoint, "endpoint", envOr("DEBUGAI_NODE_ENDPOINT", cfg.Endpoint), "OTLP/HTTP logs URL of debugai serve or an OpenTelemetry Collector; env DEBUGAI_NODE_ENDPOINT")
+	fs.StringVar(&cfg.TracesEndpoint, "traces-endpoint", envOr("DEBUGAI_NODE_TRACES_ENDPOINT", cfg.TracesEndpoint), "OTLP/HTTP traces URL for kernel.anomaly spans (default: --endpoint with /v1/logs replaced by /v1/traces); env DEBUGAI_NODE_TRACES_ENDPOINT")
+	a := &cfg.Anomaly
+	fs.DurationVar(&a.FutexWait, "anomaly-futex", a.FutexWait, "send a kernel.anomaly span into the stamped trace for a futex or Go mutex wait at least this long (0: off)")
+	fs.DurationVar(&a.RunqueueDelay, "anomaly-runqueue", a.RunqueueDelay, "... for a run-queue delay at least this long (0: off)")
+	fs.DurationVar(&a.Block, "anomaly-block", a.Block, "... for block I/O or an fsync wait at least this long (0: off)")
+	fs.Int64Var(&a.Retransmits, "anomaly-retransmits", a.Retransmits, "... for a retransmit record counting at least this many (0: off)")
+	fs.Int64Var(&a.MajorFaults, "anomaly-major-faults", a.MajorFaults, "... for a major-fault record standing for at least this many (0: off)")
+	fs.BoolVar(&a.Drops, "anomaly-drops", a.Drops, "... into each trace stamped in a second with record drops")
+	fs.BoolVar(&a.Burst, "anomaly-burst", a.Burst, "... into each trace stamped in a second with more records than --burst-records")
+	fs.IntVar(&a.PerSecond, "anomaly-per-second", a.PerSecond, "at most this many kernel.anomaly spans a second (0: no spans)")
 	fs.Var(&f.headers, "header", "`key=value` header added to export requests (repeatable)")
 	fs.StringVar(&cfg.NodeID, "node-id", cfg.NodeID, "this node's id in evidence IDs (no '/' or spaces)")
 	fs.Var(&f.pids, "pid", "target process `id` (repeatable, or comma-separated)")

@@ -26,6 +26,10 @@ func TestRunRejectsBadInput(t *testing.T) {
 		{[]string{"--endpoint", "localhost:4318"}, false, "want an http:// or https:// URL"},
 		{[]string{"--exe", "/nonexistent/service"}, false, "target executable"},
 		{[]string{"--node-id", "a b"}, false, "no '/' or spaces"},
+		{[]string{"--anomaly-futex", "-1s"}, false, "must not be negative"},
+		{[]string{"--anomaly-per-second", "-1"}, false, "anomaly cap"},
+		{[]string{"--endpoint", "http://127.0.0.1:4318/logs"}, false, "traces endpoint: the logs endpoint does not end in /v1/logs"},
+		{[]string{"--traces-endpoint", "127.0.0.1:4318"}, false, "traces endpoint: want an http:// or https:// URL"},
 	} {
 		var stdout, stderr bytes.Buffer
 		err := run(context.Background(), tc.args, &stdout, &stderr)
@@ -45,7 +49,7 @@ func TestHelpExplains(t *testing.T) {
 	if !errors.Is(err, flag.ErrHelp) {
 		t.Fatalf("--help: %v", err)
 	}
-	for _, want := range []string{"--exe", "kill switch", "SIGUSR1", "POST /detach", "-pthread-locks", "-gcflags=all=-l"} {
+	for _, want := range []string{"--exe", "kill switch", "SIGUSR1", "POST /detach", "-pthread-locks", "-gcflags=all=-l", "kernel.anomaly span", "-anomaly-per-second"} {
 		if !strings.Contains(stderr.String(), want) {
 			t.Errorf("--help does not mention %s:\n%s", want, stderr.String())
 		}

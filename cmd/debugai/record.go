@@ -106,8 +106,10 @@ type recordConfig struct {
 // defaultNodeArgs: lock order needs -gcflags=all=-l builds
 // (docs/lock-order.md); this executable is a normal build, whose lock
 // stacks would be incomplete, so only lockinv (with --service-bin) turns
-// it on.
-const defaultNodeArgs = "--go-locks=false --fsync-threshold=100us --runqueue-threshold=1ms"
+// it on. A recording keeps every trace (no tail sampling), so the node's
+// kernel.anomaly spans (docs/anomaly-loop.md) would add nothing but
+// entries in the phase files: they are off.
+const defaultNodeArgs = "--go-locks=false --fsync-threshold=100us --runqueue-threshold=1ms --anomaly-per-second=0"
 
 // recordScenarios are the scenarios record knows.
 var recordScenarios = append([]string{"convoy", "callconvoy", "regression", "iostorm", "faultstorm", "cpuquota", "lockinv", "lockinv-pthread", "netloss", "none", "bump"},

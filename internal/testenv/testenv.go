@@ -1,7 +1,9 @@
 // Package testenv holds the checks tests use to decide whether this
 // machine can run them: eBPF programs and uprobes need root and a kernel
 // with BTF. A test that cannot run skips with the reason, or fails when
-// DEBUGAI_REQUIRE_EBPF=1 says it must run (CI sets it).
+// DEBUGAI_REQUIRE_EBPF=1 says it must run (CI sets it). The Collector
+// tests need the binary deploy/collector/build.sh builds, likewise
+// (DEBUGAI_OTELCOL, DEBUGAI_REQUIRE_COLLECTOR=1).
 package testenv
 
 import (
@@ -54,4 +56,26 @@ func require(t testing.TB, reason string) {
 		t.Fatalf("DEBUGAI_REQUIRE_EBPF=1 but this test cannot run: %s", reason)
 	}
 	t.Skip(reason)
+}
+
+// RequireCollector returns the OpenTelemetry Collector binary built by
+// deploy/collector/build.sh, named by DEBUGAI_OTELCOL. Without it the test
+// is skipped, or fails when DEBUGAI_REQUIRE_COLLECTOR=1 (as in CI).
+func RequireCollector(t testing.TB) string {
+	t.Helper()
+	bin := os.Getenv("DEBUGAI_OTELCOL")
+	reason := ""
+	if bin == "" {
+		reason = "DEBUGAI_OTELCOL is not set: build the Collector with deploy/collector/build.sh and set it to the printed path"
+	} else if fi, err := os.Stat(bin); err != nil || fi.IsDir() || fi.Mode()&0o111 == 0 {
+		reason = "DEBUGAI_OTELCOL does not name an executable file"
+	}
+	if reason == "" {
+		return bin
+	}
+	if os.Getenv("DEBUGAI_REQUIRE_COLLECTOR") == "1" {
+		t.Fatalf("DEBUGAI_REQUIRE_COLLECTOR=1 but this test cannot run: %s", reason)
+	}
+	t.Skip(reason)
+	return ""
 }
