@@ -86,7 +86,7 @@ type Incident struct {
 // Event is what a webhook receives: an incident opened or closed, with
 // the report's JSON when one was written.
 type Event struct {
-	Event    string          `json:"event"` // "incident.opened" or "incident.closed"
+	Event    string          `json:"event"` // "incident.opened", "incident.closed" or "alert.investigated"
 	Incident Incident        `json:"incident"`
 	Report   json.RawMessage `json:"report,omitempty"`
 }
@@ -135,7 +135,7 @@ func (t *Tracker) Observe(ctx context.Context, pass Pass) (string, error) {
 		t.calm = 0
 		return "", nil
 	case changed:
-		inc, body, err := t.investigate(ctx, pass.Input, svc, share)
+		inc, body, err := t.investigate(ctx, pass.Input, svc, share, nil, "")
 		if err != nil {
 			return "", err
 		}
@@ -166,20 +166,26 @@ func (t *Tracker) change(in *Input) (string, float64, bool) {
 	return c.Service, c.Explained, large && c.Significant && c.Explained >= t.cfg.MinExplained
 }
 
-// investigate runs the deterministic investigator over the pass's window,
-// builds and stores the report.
-func (t *Tracker) investigate(ctx context.Context, in *Input, svc string, share float64) (Incident, json.RawMessage, error) {
+// investigate runs the deterministic investigator over the pass's window
+// (within services, when given), builds and stores the report. id names
+// the incident ("": one derived from the service and window).
+func (t *Tracker) investigate(ctx context.Context, in *Input, svc string, share float64, services []string, id string) (Incident, json.RawMessage, error) {
 	now := time.Now()
-	scope := hypothesis.Scope{SinceNS: in.SinceNS, UntilNS: in.UntilNS, Baseline: in.Plan.Baseline}
-	inc := Incident{Service: svc, Explained: share, OpenedNS: now.UnixNano(), Status: string(hypothesis.Unconfirmed), Compared: in.Describe()}
-	sum := sha256.Sum256(fmt.Appendf(nil, "%s/%d", svc, in.SinceNS))
-	inc.ID = "incident:" + hex.EncodeToString(sum[:8])
+	scope := hypothesis.Scope{SinceNS: in.SinceNS, UntilNS: in.UntilNS, Baseline: in.Plan.Baseline, Services: services}
+	inc := Incident{ID: id, Service: svc, Explained: share, OpenedNS: now.UnixNano(), Status: string(hypothesis.Unconfirmed), Compared: in.Describe()}
+	if inc.ID == "" {
+		sum := sha256.Sum256(fmt.Appendf(nil, "%s/%d", svc, in.SinceNS))
+		inc.ID = "incident:" + hex.EncodeToString(sum[:8])
+	}
 	res, err := agent.NewDeterministic(t.st, t.st).Investigate(ctx, agent.Incident{Scope: scope})
 	if err != nil {
 		return inc, nil, fmt.Errorf("investigating: %w", err)
 	}
 	if res.Hypothesis == nil {
 		return inc, nil, nil // no candidate: announced without a report
+	}
+	if inc.Service == "" {
+		inc.Service = res.Hypothesis.Location.Service
 	}
 	rep, err := report.Build(ctx, t.st, *res.Hypothesis, res.Verdict, report.Options{Scope: scope, Compared: inc.Compared,
 		GeneratedAtNS: now.UnixNano()})

@@ -12,7 +12,7 @@ import (
 
 // LoopConfig configures the continuous analysis a server runs.
 type LoopConfig struct {
-	// Every is the time between two passes.
+	// Every is the time between two passes; 0: none (alerts only).
 	Every time.Duration
 	// Window is the recent window each pass analyzes, ending at the latest
 	// stored evidence; the window of equal length before it is the
@@ -35,8 +35,8 @@ var ErrLoopConfig = errors.New("invalid analysis loop config")
 // Validate reports the first invalid field.
 func (c LoopConfig) Validate() error {
 	switch {
-	case c.Every < 100*time.Millisecond:
-		return fmt.Errorf("%w: the interval %s is below 100ms", ErrLoopConfig, c.Every)
+	case c.Every != 0 && c.Every < 100*time.Millisecond:
+		return fmt.Errorf("%w: the interval %s is below 100ms (0: no periodic passes)", ErrLoopConfig, c.Every)
 	case c.Window < time.Second:
 		return fmt.Errorf("%w: the window %s is below 1s", ErrLoopConfig, c.Window)
 	case c.MaxItems < 1:
@@ -98,18 +98,42 @@ func Recent(ctx context.Context, st Store, cfg LoopConfig, lastEndNS int64) (Pas
 	return Pass{Input: in, Findings: fs}, end, nil
 }
 
-// Loop runs Recent every cfg.Every until ctx ends, and gives each pass
-// that ran to the tracker (nil: no incidents). A failed pass is logged and
-// the next one runs; only ctx's end stops the loop.
-func Loop(ctx context.Context, st Store, cfg LoopConfig, tracker *Tracker, logger *slog.Logger) {
-	t := time.NewTicker(cfg.Every)
-	defer t.Stop()
+// Loop runs Recent every cfg.Every (never when it is 0) until ctx ends,
+// and gives each pass that ran to the tracker (nil: no incidents); between
+// passes it investigates the alerts queued on alerts (nil: none; they need
+// a tracker), one at a time, so that no two analyses write findings at
+// once. A failed pass or alert is logged and the loop goes on; only ctx's
+// end stops it.
+func Loop(ctx context.Context, st Store, cfg LoopConfig, tracker *Tracker, alerts *AlertQueue, logger *slog.Logger) {
+	var tick <-chan time.Time
+	if cfg.Every > 0 {
+		t := time.NewTicker(cfg.Every)
+		defer t.Stop()
+		tick = t.C
+	}
+	var alertC <-chan AlertRequest
+	if alerts != nil && tracker != nil {
+		alertC = alerts.C()
+	}
 	var last int64
 	for {
 		select {
 		case <-ctx.Done():
 			return
-		case <-t.C:
+		case req := <-alertC:
+			start := time.Now()
+			inc, err := tracker.Alert(ctx, cfg, req)
+			switch {
+			case ctx.Err() != nil:
+				return
+			case err != nil:
+				logger.Warn("alert investigation failed", "alert", req.Key, "err", err)
+			default:
+				logger.Info("alert investigated", "alert", req.Key, "service", inc.Service, "status", inc.Status,
+					"report", inc.ReportID, "took", time.Since(start).Round(time.Millisecond))
+			}
+			continue
+		case <-tick:
 		}
 		start := time.Now()
 		pass, end, err := Recent(ctx, st, cfg, last)

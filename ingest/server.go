@@ -185,6 +185,25 @@ func (s *Server) Handle(pattern string, h http.Handler) (err error) {
 	return nil
 }
 
+// Authenticated wraps h in the OTLP listener's checks: the Host and
+// Origin rules and, when tokens are configured, the bearer token (401 or
+// 403 as OTLP answers them). Use it for routes added with Handle that
+// senders of OTLP (a Collector, Alertmanager) reach with the same
+// credentials.
+func (s *Server) Authenticated(h http.Handler) http.Handler {
+	au := s.httpH.auth
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if code, _, msg := au.checkHTTP(r); code != 0 {
+			if code == http.StatusUnauthorized {
+				w.Header().Set("WWW-Authenticate", `Bearer realm="debugai-otlp"`)
+			}
+			http.Error(w, msg, code)
+			return
+		}
+		h.ServeHTTP(w, r)
+	})
+}
+
 // Pipeline returns the server's write pipeline.
 func (s *Server) Pipeline() *Pipeline { return s.pipe }
 

@@ -9,6 +9,7 @@ import (
 	"runtime"
 	"runtime/debug"
 	"runtime/pprof"
+	"strings"
 	"time"
 
 	"github.com/debugai/debugai/analyze"
@@ -57,7 +58,16 @@ location), serve opens an incident: it investigates it (the deterministic
 investigator), stores the report (an MCP resource) and POSTs an
 "incident.opened" event, with the report, to --notify-url; the incident
 stays open while the change lasts and closes, with an "incident.closed"
-event, after 3 passes without it.`
+event, after 3 passes without it.
+
+serve is also an Alertmanager webhook receiver: POST /debugai/v1/alerts on
+the OTLP/HTTP listener (same address, TLS and token as OTLP) takes
+Alertmanager's payload; each firing alert queues an investigation of the
+--analyze-window ending when it started, against the window before, scoped
+to its service when one of --alert-service-labels names a stored service.
+The report is stored and POSTed to --notify-url as "alert.investigated".
+Repeats of an alert (same fingerprint and start) are investigated once;
+resolved alerts are ignored. Alerts are taken even with --analyze-every 0.`
 
 func runServe(ctx context.Context, args []string, env *cmdEnv) (err error) {
 	def := ingest.DefaultConfig()
@@ -79,7 +89,9 @@ func runServe(ctx context.Context, args []string, env *cmdEnv) (err error) {
 	analyzeEvery := fs.Duration("analyze-every", loopDef.Every, "time between two analysis passes over the recent window (0: no analysis)")
 	analyzeWindow := fs.Duration("analyze-window", loopDef.Window, "the recent window each analysis pass compares with the window of equal length before it")
 	incDef := analyze.DefaultIncidentConfig()
-	notifyURL := fs.String("notify-url", "", "POST each incident event (opened, closed) as JSON to this URL (a webhook; see README)")
+	notifyURL := fs.String("notify-url", "", "POST each incident event (opened, closed, alert investigated) as JSON to this URL (a webhook; see README)")
+	alertDef := analyze.DefaultAlertConfig()
+	alertLabels := fs.String("alert-service-labels", strings.Join(alertDef.ServiceLabels, ","), "comma-separated alert labels that may name the service of an Alertmanager alert, first match wins")
 	mcpFlags := addMCPHTTPFlags(fs, env)
 	authFlags := addOTLPAuthFlags(fs)
 	if err := parseFlags(fs, args); err != nil {
@@ -96,17 +108,23 @@ func runServe(ctx context.Context, args []string, env *cmdEnv) (err error) {
 	}
 	loopCfg := loopDef
 	loopCfg.Every, loopCfg.Window = *analyzeEvery, *analyzeWindow
+	if err := loopCfg.Validate(); err != nil {
+		return usagef("--analyze-every/--analyze-window: %v", err)
+	}
 	incCfg := incDef
 	incCfg.NotifyURL = *notifyURL
-	if *analyzeEvery != 0 {
-		if err := loopCfg.Validate(); err != nil {
-			return usagef("--analyze-every/--analyze-window: %v", err)
+	if err := incCfg.Validate(); err != nil {
+		return usagef("--notify-url: %v", err)
+	}
+	alertCfg := alertDef
+	alertCfg.ServiceLabels = nil
+	for l := range strings.SplitSeq(*alertLabels, ",") {
+		if l = strings.TrimSpace(l); l != "" {
+			alertCfg.ServiceLabels = append(alertCfg.ServiceLabels, l)
 		}
-		if err := incCfg.Validate(); err != nil {
-			return usagef("--notify-url: %v", err)
-		}
-	} else if *notifyURL != "" {
-		return usagef("--notify-url needs the analysis (--analyze-every above 0)")
+	}
+	if err := alertCfg.Validate(); err != nil {
+		return usagef("--alert-service-labels: name at least one label")
 	}
 	if *cpuProfile != "" {
 		stop, err := startCPUProfile(*cpuProfile)
@@ -175,6 +193,10 @@ func runServe(ctx context.Context, args []string, env *cmdEnv) (err error) {
 	if err := srv.Handle(remote.APIPrefix, remote.Handler(st, token, logger)); err != nil {
 		return err
 	}
+	alerts := analyze.NewAlertQueue(alertCfg)
+	if err := srv.Handle("POST "+alertsPath, srv.Authenticated(analyze.AlertHandler(alerts, alertCfg, logger))); err != nil {
+		return err
+	}
 	if err := srv.Start(ctx); err != nil {
 		return err
 	}
@@ -206,18 +228,14 @@ func runServe(ctx context.Context, args []string, env *cmdEnv) (err error) {
 	fmt.Fprintf(env.stdout, "debugai serve: MCP %s\n", orNone(mcpURL))
 
 	analysisDone := make(chan struct{})
-	if *analyzeEvery != 0 {
-		tracker, err := analyze.NewTracker(st, incCfg, logger)
-		if err != nil {
-			return errors.Join(err, srv.Shutdown(context.Background()))
-		}
-		go func() {
-			defer close(analysisDone)
-			analyze.Loop(ctx, st, loopCfg, tracker, logger)
-		}()
-	} else {
-		close(analysisDone)
+	tracker, err := analyze.NewTracker(st, incCfg, logger)
+	if err != nil {
+		return errors.Join(err, srv.Shutdown(context.Background()))
 	}
+	go func() {
+		defer close(analysisDone)
+		analyze.Loop(ctx, st, loopCfg, tracker, alerts, logger)
+	}()
 
 	<-ctx.Done()
 	<-analysisDone // a pass in flight ends with ctx, before the store closes
@@ -231,6 +249,10 @@ func runServe(ctx context.Context, args []string, env *cmdEnv) (err error) {
 	logger.Info("stopped", "stats", fmt.Sprintf("%+v", s))
 	return nil
 }
+
+// alertsPath is the Alertmanager webhook receiver's path on the OTLP/HTTP
+// listener.
+const alertsPath = "/debugai/v1/alerts"
 
 // goHeapHeadroom is the Go heap serve needs besides ingest requests and
 // the queue: the store's Go side, MCP, analysis.
