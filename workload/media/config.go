@@ -20,7 +20,8 @@
 //     the store (Store/Read) and fills the cache (Cache/Set). A policy
 //     mutex guards its rights table, taken on every call.
 //   - cache (media.v1.Cache/Get, Cache/Set): an in-memory table in
-//     CacheShards shards, entries kept CacheTTL.
+//     CacheShards shards, entries kept CacheTTL, jittered by up to half of
+//     it either way.
 //   - store (media.v1.Store/Read, Store/Write): the backing store; a read
 //     holds the store mutex for ReadHold (its disk), a write briefly (a
 //     rendition record written to its file, not synced).
@@ -189,14 +190,15 @@ type Config struct {
 	CPUCgroups []string
 }
 
-// DefaultConfig is a v1 store without bugs: 32 videos cached for 4 s in
-// 4 shards, store reads holding the store mutex 25 ms, 4 index shards, 60
+// DefaultConfig is a v1 store without bugs: 32 videos cached for 4 s
+// (jittered by up to 2 s either way) in 4 shards, store reads holding the
+// store mutex 40 ms, 4 index shards, 60
 // rounds per search and 400 per ranking, 8 transcode workers (2 under
 // transcodepool) whose encoder answers in 120 ms on average, a 256 KiB
 // manifest fsynced per 16 KiB under uploadsync.
 func DefaultConfig() Config {
 	return Config{Role: RoleStore, Version: "v1", Bug: BugNone, Videos: 32, CacheTTL: 4 * time.Second, CacheShards: 4,
-		ReadHold: 25 * time.Millisecond, Shards: 4, SearchRounds: 60, RankRounds: 400,
+		ReadHold: 40 * time.Millisecond, Shards: 4, SearchRounds: 60, RankRounds: 400,
 		TranscodeWorkers: 8, SaturatedWorkers: 2, EncodeTime: 120 * time.Millisecond,
 		ManifestBytes: 256 << 10, SyncChunkBytes: 16 << 10}
 }

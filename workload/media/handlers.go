@@ -142,9 +142,17 @@ func (s *Service) cacheSet(_ context.Context, req *structpb.Struct) (*structpb.S
 	}
 	sh := s.shardOf(video, false)
 	sh.mu.Lock()
-	sh.m[video] = entry{size: int64(size), expires: time.Now().Add(s.cfg.CacheTTL)}
+	sh.m[video] = entry{size: int64(size), expires: time.Now().Add(s.ttl())}
 	sh.mu.Unlock()
 	return answer(nil), nil
+}
+
+// ttl is an entry's lifetime: Config.CacheTTL jittered by up to a half
+// either way (a fixed sequence), so that entries filled together do not
+// expire together.
+func (s *Service) ttl() time.Duration {
+	n := s.sets.Add(1)
+	return s.cfg.CacheTTL/2 + s.cfg.CacheTTL*time.Duration(n*37%100)/100
 }
 
 // storeRead serves the store's Read: the record, read under the store
@@ -281,7 +289,7 @@ func (s *Service) ingestUpload(ctx context.Context, req *structpb.Struct) (*stru
 }
 
 // drainLimit bounds how long Close lets the workers drain the queue.
-const drainLimit = 10 * time.Second
+const drainLimit = 5 * time.Second
 
 // transcodeLoop is background worker id: under transcodepool only the
 // first Config.SaturatedWorkers take jobs.

@@ -50,6 +50,7 @@ type Service struct {
 	rights   []bool
 	// cache
 	shards []cacheShard
+	sets   atomic.Int64
 	// store
 	storeMu    sync.Mutex
 	sizes      []int64
