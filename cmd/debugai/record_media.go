@@ -166,6 +166,13 @@ func (r *recording) injectMedia(ctx context.Context) error {
 		if err := r.waitTargets(ctx, func(n float64) bool { return n >= all }); err != nil {
 			return err
 		}
+		// The restart paused the load for a second or two, long enough for
+		// part of the cache to expire: warm it again (unrecorded) before
+		// the incident, as the other scenarios' short pause needs not.
+		if err := r.warmMedia(ctx); err != nil {
+			return err
+		}
+		r.rec.setPhase("incident")
 	}
 	if r.netns != nil {
 		r.progress("dropping %d%% of %s's outgoing TCP packets (nftables, ingress of %s)", r.cfg.lossPercent, sc.lossy, r.netns.hostIf)
@@ -237,6 +244,19 @@ func (r *recording) offerMedia(ctx context.Context, phase string, d time.Duratio
 	return nil
 }
 
+// warmMedia offers mediaWarmup of load whose spans are dropped and waits
+// for its jobs: it fills the cache, whose entries then expire at jittered
+// times, so that the phase that follows starts in the steady state, not
+// with every video missing at once. (The node's kernel records of the
+// warm-up fall outside both phases' traces.)
+func (r *recording) warmMedia(ctx context.Context) error {
+	r.rec.setPhase(warmupPhase)
+	if err := r.offerMedia(ctx, warmupPhase, mediaWarmup); err != nil {
+		return err
+	}
+	return r.flushMedia(ctx)
+}
+
 // runMedia is run for a media scenario.
 func (r *recording) runMedia(ctx context.Context) error {
 	r.media = &mediaRecording{svcs: map[media.Role]*child{}, urls: map[media.Role]string{}, grpcs: map[media.Role]string{}}
@@ -244,26 +264,18 @@ func (r *recording) runMedia(ctx context.Context) error {
 	if err := r.startMedia(ctx, "", "v1"); err != nil {
 		return err
 	}
-	// The warm-up fills the cache, whose entries then expire at jittered
-	// times: the baseline starts in the steady state, not with every
-	// video missing at once. Its spans are dropped; the node is not yet
-	// running.
-	r.rec.setPhase(warmupPhase)
-	if err := r.offerMedia(ctx, warmupPhase, mediaWarmup); err != nil {
-		return err
-	}
-	if err := r.flushMedia(ctx); err != nil {
-		return err
-	}
-	r.rec.setPhase("baseline")
 	r.progress("starting the node collector %s", r.cfg.nodeBin)
-	if err := r.startNode(ctx); err != nil {
+	if err := r.startNode(ctx); err != nil { // before any connection: the node learns the sockets' owners
 		return err
 	}
 	all := float64(len(media.Roles))
 	if err := r.waitTargets(ctx, func(n float64) bool { return n >= all }); err != nil {
 		return err
 	}
+	if err := r.warmMedia(ctx); err != nil {
+		return err
+	}
+	r.rec.setPhase("baseline")
 	r.facts.baselineStart = time.Now()
 	if err := r.offerMedia(ctx, "baseline", r.cfg.baseline); err != nil {
 		return err
@@ -307,7 +319,7 @@ var mediaTruth = map[string]bundleTruth{
 	"media-mixshift": {RootCauseService: "none", Pattern: "none", Version: "v1",
 		Notes: "control: at inject the request mix changes (watches x0.6, feeds x1.6, uploads unchanged) with no bug; the services have the capacity; a correct investigation accepts no root cause"},
 	"media-recsv2": {RootCauseService: "none", Pattern: "none", Version: "v2",
-		Notes: "control: at inject recs is redeployed as v2 with no behaviour change (restarted on the same addresses, between the phases; the edge's gRPC connection reconnects); a correct investigation accepts no root cause"},
+		Notes: "control: at inject recs is redeployed as v2 with no behaviour change (restarted on the same addresses, between the phases; the edge's gRPC connection reconnects; the load resumes with 3 s of unrecorded warm-up, as before the baseline, so that the cache entries that expired during the restart's pause are filled again); a correct investigation accepts no root cause"},
 }
 
 // mediaDescription is each media scenario's manifest description.
