@@ -80,9 +80,9 @@ controls shop3-deployv2 (payments restarted as v2 on the same address, no
 change) and shop3-loaddown (half the load: --load-factor 0.5).
 
 The media-* scenarios (corpus 4) record the seven services of package
-workload/media instead (watches at --rate, default 48/s, feeds at half
-and uploads at a quarter of it, 15 s per phase unless --baseline or
---incident say otherwise): media-indexpanic, media-shardskip,
+workload/media instead, after 3 s of unrecorded warm-up (watches at
+--rate, default 48/s, feeds at half and uploads at a quarter of it, 15 s
+per phase unless --baseline or --incident say otherwise): media-indexpanic, media-shardskip,
 media-uploadsync, media-metaconvoy, media-transcodepool, media-cachemiss
 and media-recsquota (recs joins a CPU-quota cgroup, --cpu-quota and
 --cpu-period) switch that bug on at inject; media-storeloss runs the store
