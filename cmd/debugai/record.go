@@ -19,7 +19,7 @@ import (
 	"github.com/debugai/debugai/workload/bank"
 )
 
-const recordUsage = `record --scenario convoy|callconvoy|regression|iostorm|faultstorm|cpuquota|lockinv|lockinv-pthread|netloss|none|bump|shop-* --out DIR [flags]
+const recordUsage = `record --scenario convoy|callconvoy|regression|iostorm|faultstorm|cpuquota|lockinv|lockinv-pthread|netloss|none|bump|shop-*|shop3-*|media-* --out DIR [flags]
 
 Records a real incident bundle (ARCHITECTURE.md, "Incident bundle") of
 the bank system (package workload/bank) on this machine. As root, it
@@ -79,6 +79,17 @@ shop3-pricingloss runs pricing in the lossy namespace (--loss); the
 controls shop3-deployv2 (payments restarted as v2 on the same address, no
 change) and shop3-loaddown (half the load: --load-factor 0.5).
 
+The media-* scenarios (corpus 4) record the seven services of package
+workload/media instead, after 3 s of unrecorded warm-up (watches at
+--rate, default 48/s, feeds at half and uploads at a quarter of it, 15 s
+per phase unless --baseline or --incident say otherwise): media-indexpanic, media-shardskip,
+media-uploadsync, media-metaconvoy, media-transcodepool, media-cachemiss
+and media-recsquota (recs joins a CPU-quota cgroup, --cpu-quota and
+--cpu-period) switch that bug on at inject; media-storeloss runs the store
+in the lossy namespace (--loss); the controls media-mixshift (the
+incident's watches x0.6 and feeds x1.6, no bug) and media-recsv2 (recs
+restarted as v2 on the same addresses, no change).
+
 Needs root (the node loads eBPF programs) and a debugai-node binary:
   CGO_ENABLED=0 go build -o "$(dirname "$(command -v debugai)")/debugai-node" ./cmd/debugai-node`
 
@@ -112,8 +123,8 @@ type recordConfig struct {
 const defaultNodeArgs = "--go-locks=false --fsync-threshold=100us --runqueue-threshold=1ms --anomaly-per-second=0"
 
 // recordScenarios are the scenarios record knows.
-var recordScenarios = append([]string{"convoy", "callconvoy", "regression", "iostorm", "faultstorm", "cpuquota", "lockinv", "lockinv-pthread", "netloss", "none", "bump"},
-	slices.Sorted(maps.Keys(shopScenarios))...)
+var recordScenarios = slices.Concat([]string{"convoy", "callconvoy", "regression", "iostorm", "faultstorm", "cpuquota", "lockinv", "lockinv-pthread", "netloss", "none", "bump"},
+	slices.Sorted(maps.Keys(shopScenarios)), slices.Sorted(maps.Keys(mediaScenarios)))
 
 func parseRecordFlags(args []string, env *cmdEnv) (recordConfig, error) {
 	c := recordConfig{}
@@ -124,15 +135,15 @@ func parseRecordFlags(args []string, env *cmdEnv) (recordConfig, error) {
 	fs.StringVar(&c.nodeBin, "node-bin", "", "debugai-node binary (default: debugai-node next to this executable, else in PATH)")
 	fs.DurationVar(&c.baseline, "baseline", 10*time.Second, "load without the bug")
 	fs.DurationVar(&c.incident, "incident", 10*time.Second, "load with the bug")
-	fs.Float64Var(&c.rate, "rate", 250, "transfers per second (balance reads: half as many)")
+	fs.Float64Var(&c.rate, "rate", 250, "transfers per second (balance reads: half as many); shop: checkouts, media: watches")
 	nodeArgs := fs.String("node-args", defaultNodeArgs, "extra debugai-node flags, space-separated (lockinv: --go-locks=true instead of false)")
 	fs.StringVar(&c.serviceBin, "service-bin", "", "executable that serves \"workload bank\" (default: a copy of this one); lockinv needs a -gcflags=all=-l build")
-	fs.IntVar(&c.lossPercent, "loss", 5, "percent of the frontend's outgoing TCP packets dropped (netloss; the lossy service's in shop-stockloss, shop3-pricingloss)")
+	fs.IntVar(&c.lossPercent, "loss", 5, "percent of the frontend's outgoing TCP packets dropped (netloss; the lossy service's in shop-stockloss, shop3-pricingloss, media-storeloss)")
 	fs.DurationVar(&c.targetTimeout, "target-timeout", 30*time.Second, "how long to wait for the node to observe the services")
 	fs.IntVar(&c.snapshotBytes, "snapshot-bytes", def.SnapshotBytes, "bytes of the ledger snapshot rewritten per transfer")
 	fs.IntVar(&c.regressionRounds, "regression-rounds", def.RegressionRounds, "extra SHA-256 rounds per balance read in v2 (regression)")
 	fs.IntVar(&c.faultPages, "fault-pages", def.FaultPages, "evicted archive pages read per balance (faultstorm)")
-	fs.Float64Var(&c.cpuQuota, "cpu-quota", 0.1, "CPUs per period the ledger's cgroup may use (cpuquota)")
+	fs.Float64Var(&c.cpuQuota, "cpu-quota", 0.1, "CPUs per period the ledger's cgroup may use (cpuquota; the quota role's in shop and media scenarios)")
 	fs.DurationVar(&c.cpuPeriod, "cpu-period", 100*time.Millisecond, "the cgroup's CPU quota period (cpuquota)")
 	fs.Float64Var(&c.loadFactor, "load-factor", 1.5, "incident load as a multiple of the baseline's (shop-loadup; shop3-loaddown: 0.5 unless given)")
 	fs.IntVar(&c.hogThreads, "hog-threads", 3, "busy threads of the noisy neighbour (shop-neighbour)")
@@ -153,6 +164,17 @@ func parseRecordFlags(args []string, env *cmdEnv) (recordConfig, error) {
 		}
 		if !flagSet(fs, "incident") {
 			c.incident = shop3Window
+		}
+	}
+	if isMedia(c.scenario) {
+		if !flagSet(fs, "rate") {
+			c.rate = mediaDefaultRate
+		}
+		if !flagSet(fs, "baseline") {
+			c.baseline = mediaWindow
+		}
+		if !flagSet(fs, "incident") {
+			c.incident = mediaWindow
 		}
 	}
 	if f := shopScenarios[c.scenario].loadFactor; f != 0 && !flagSet(fs, "load-factor") {
@@ -216,6 +238,7 @@ type recording struct {
 	cgroups    *cpuCgroups // cpuquota: the ledger's CPU-limited cgroups
 	netns      *lossyNetns // netloss: the frontend's network; shop-stockloss: inventory's
 	shop       *shopRecording
+	media      *mediaRecording
 	urls       map[bank.Role]string
 	node       *child
 	metricsURL string
@@ -269,13 +292,13 @@ func runRecord(ctx context.Context, args []string, env *cmdEnv) (err error) {
 			return fmt.Errorf("--service-bin %s cannot show lock order: %w", cfg.serviceBin, err)
 		}
 	}
-	sc := shopScenarios[cfg.scenario]
+	sc, mc := shopScenarios[cfg.scenario], mediaScenarios[cfg.scenario]
 	switch {
-	case cfg.scenario == "cpuquota" || sc.cgroups:
+	case cfg.scenario == "cpuquota" || sc.cgroups || mc.cgroups:
 		if r.cgroups, err = newCPUCgroups(filepath.Base(tmp), cfg.cpuQuota, cfg.cpuPeriod); err != nil {
 			return err
 		}
-	case cfg.scenario == "netloss" || sc.lossy != "":
+	case cfg.scenario == "netloss" || sc.lossy != "" || mc.lossy != "":
 		if r.netns, err = newLossyNetns(filepath.Base(tmp), byte(os.Getpid()%200+20)); err != nil {
 			return err
 		}
@@ -287,9 +310,12 @@ func runRecord(ctx context.Context, args []string, env *cmdEnv) (err error) {
 	if r.rec, err = startRecorder(cfg.out, "baseline", listen); err != nil {
 		return errors.Join(err, r.cgroups.remove(), r.netns.remove())
 	}
-	if isShop(cfg.scenario) {
+	switch {
+	case isShop(cfg.scenario):
 		err = r.runShop(ctx)
-	} else {
+	case isMedia(cfg.scenario):
+		err = r.runMedia(ctx)
+	default:
 		err = r.run(ctx)
 	}
 	err = errors.Join(err, r.stopServices(), r.cgroups.remove(), r.stopNode(), r.rec.close(), r.netns.remove())
@@ -384,12 +410,17 @@ func (r *recording) admin(ctx context.Context, role bank.Role, path string) erro
 // postAdmin POSTs to a service's admin URL; errors name the service and
 // the path.
 func postAdmin(ctx context.Context, service, u string) error {
+	return postAdminWith(ctx, metricsClient, service, u)
+}
+
+// postAdminWith is postAdmin through client.
+func postAdminWith(ctx context.Context, client *http.Client, service, u string) error {
 	req, err := http.NewRequestWithContext(ctx, http.MethodPost, u, nil)
 	if err != nil {
 		return err
 	}
 	path := req.URL.Path
-	resp, err := metricsClient.Do(req)
+	resp, err := client.Do(req)
 	if err != nil {
 		return fmt.Errorf("%s %s: %w", service, path, err)
 	}

@@ -62,7 +62,13 @@ func startRecorder(dir, phase, host string) (*otlpRecorder, error) {
 	return r, nil
 }
 
-// setPhase sends the traces received from now on to <phase>.otlp.jsonl.gz.
+// warmupPhase is the phase whose traces the recorder acknowledges and
+// drops (a warm-up before the baseline: the media scenarios fill their
+// cache).
+const warmupPhase = "warmup"
+
+// setPhase sends the traces received from now on to <phase>.otlp.jsonl.gz
+// (warmupPhase: nowhere).
 func (r *otlpRecorder) setPhase(phase string) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
@@ -150,9 +156,14 @@ func (r *otlpRecorder) serveTraces(w http.ResponseWriter, req *http.Request) {
 		return
 	}
 	r.mu.Lock()
-	name := r.phase + ".otlp.jsonl.gz"
-	r.spans[r.phase] += ex.Traces().SpanCount()
+	phase := r.phase
+	name := phase + ".otlp.jsonl.gz"
+	r.spans[phase] += ex.Traces().SpanCount()
 	r.mu.Unlock()
+	if phase == warmupPhase { // acknowledged, not kept
+		r.answer(w, req, "", nil)
+		return
+	}
 	r.answer(w, req, name, line)
 }
 
@@ -169,12 +180,14 @@ func (r *otlpRecorder) serveLogs(w http.ResponseWriter, req *http.Request) {
 	r.answer(w, req, "kernel.otlp.jsonl.gz", line)
 }
 
-// answer writes line to the file name and acknowledges the request with
-// an empty export response in the request's encoding.
+// answer writes line to the file name (none: "") and acknowledges the
+// request with an empty export response in the request's encoding.
 func (r *otlpRecorder) answer(w http.ResponseWriter, req *http.Request, name string, line []byte) {
-	if err := r.write(name, line); err != nil {
-		http.Error(w, err.Error(), http.StatusServiceUnavailable)
-		return
+	if name != "" {
+		if err := r.write(name, line); err != nil {
+			http.Error(w, err.Error(), http.StatusServiceUnavailable)
+			return
+		}
 	}
 	if isJSON(req) {
 		w.Header().Set("Content-Type", "application/json")

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"compress/gzip"
 	"encoding/json"
+	"errors"
 	"io"
 	"net/http"
 	"os"
@@ -260,6 +261,72 @@ func TestRecordShop(t *testing.T) {
 	}
 }
 
+// TestRecordMedia records tiny media bundles (workload/media's seven
+// services) with the real node collector: media-indexpanic (all seven
+// observed after the unrecorded warm-up, the bug switched on in every
+// service, the failed feeds' exception events on the index's spans, the
+// async transcode spans, kernel records) and media-recsv2 (recs
+// redeployed as v2 on the address the edge knows).
+func TestRecordMedia(t *testing.T) {
+	requireEBPF(t)
+	if testing.Short() {
+		t.Skip("builds debugai-node and runs the collector: not in -short")
+	}
+	nodeBin := filepath.Join(t.TempDir(), "debugai-node")
+	build := exec.Command("go", "build", "-o", nodeBin, "../debugai-node")
+	build.Env = append(os.Environ(), "CGO_ENABLED=0")
+	if out, err := build.CombinedOutput(); err != nil {
+		t.Fatalf("building debugai-node: %v\n%s", err, out)
+	}
+	t.Setenv("DEBUGAI_TEST_MAIN", "1")
+	for _, tc := range []struct {
+		scenario, service, pattern string
+		progress                   []string
+		spans                      map[string]string // file: a string it holds
+	}{
+		{"media-indexpanic", "index", "code_fault",
+			[]string{"the node observes 7 target processes", "warmup: 40 watches/s", "switching the indexpanic bug on", "incident feeds: 13 ok, 7 errors"},
+			map[string]string{"baseline.otlp.jsonl.gz": `"transcode process"`, "incident.otlp.jsonl.gz": `"exception"`, "kernel.otlp.jsonl.gz": `"resourceLogs"`}},
+		{"media-recsv2", "none", "none",
+			[]string{"deploying recs v2", "incident feeds: 20 ok"},
+			map[string]string{"baseline.otlp.jsonl.gz": `"media.v1.Index/Search"`, "incident.otlp.jsonl.gz": `"stringValue":"v2"`, "kernel.otlp.jsonl.gz": `"resourceLogs"`}},
+	} {
+		t.Run(tc.scenario, func(t *testing.T) {
+			out := filepath.Join(t.TempDir(), "bundle")
+			_, stderr, err := runCLI(t, "record", "--scenario", tc.scenario, "--out", out, "--node-bin", nodeBin,
+				"--baseline", "1s", "--incident", "1s", "--rate", "40")
+			if err != nil {
+				t.Fatalf("record: %v\n%s", err, stderr)
+			}
+			for _, want := range tc.progress {
+				if !strings.Contains(stderr, want) {
+					t.Errorf("progress lacks %q:\n%s", want, stderr)
+				}
+			}
+			if tc.scenario == "media-recsv2" {
+				_, v1, _ := strings.Cut(stderr, "recs v1 listening on ")
+				_, v2, _ := strings.Cut(stderr, "recs v2 listening on ")
+				if v1, _, _ = strings.Cut(v1, " (pid"); v1 == "" || !strings.HasPrefix(v2, v1+" ") {
+					t.Errorf("recs v1 at %q, v2 at %q: want the same addresses", v1, v2)
+				}
+			}
+			var truth bundleTruth
+			readJSON(t, filepath.Join(out, "truth.json"), &truth)
+			if truth.RootCauseService != tc.service || truth.Pattern != tc.pattern || truth.InjectTimeUTC == "" || !strings.Contains(truth.Source, "workload/media") {
+				t.Errorf("truth.json: %+v", truth)
+			}
+			for file, key := range tc.spans {
+				if b := gunzip(t, filepath.Join(out, file)); !bytes.Contains(b, []byte(key)) {
+					t.Errorf("%s has no %s", file, key)
+				}
+			}
+			if _, err := os.Stat(filepath.Join(out, "warmup.otlp.jsonl.gz")); !errors.Is(err, os.ErrNotExist) {
+				t.Errorf("the warm-up's spans were kept: %v", err)
+			}
+		})
+	}
+}
+
 func readJSON(t *testing.T, path string, v any) {
 	t.Helper()
 	b, err := os.ReadFile(path)
@@ -348,7 +415,8 @@ func TestRecordScenariosDescribed(t *testing.T) {
 		if !ok || truth.Pattern == "" || truth.Notes == "" || recordDescription[s] == "" {
 			t.Errorf("scenario %s: truth %+v (known %v), description %q", s, truth, ok, recordDescription[s])
 		}
-		if control := s == "none" || s == "bump" || s == "shop-flagflip" || s == "shop-loadup" || s == "shop3-deployv2" || s == "shop3-loaddown"; control != (truth.RootCauseService == "none") {
+		if control := s == "none" || s == "bump" || s == "shop-flagflip" || s == "shop-loadup" || s == "shop3-deployv2" || s == "shop3-loaddown" ||
+			s == "media-mixshift" || s == "media-recsv2"; control != (truth.RootCauseService == "none") {
 			t.Errorf("scenario %s: root cause %q", s, truth.RootCauseService)
 		}
 		for _, c := range truth.SecondaryCauses {
@@ -382,7 +450,8 @@ func TestRecordLockinvNodeArgs(t *testing.T) {
 
 // TestRecordShop3Defaults: corpus 3's scenarios record 50 checkouts/s for
 // 12 s per phase unless the flags say otherwise, shop3-loaddown at half
-// the load; corpus 2's keep 80/s and 10 s.
+// the load; corpus 2's keep 80/s and 10 s; corpus 4's (media) 48 watches/s
+// and 15 s.
 func TestRecordShop3Defaults(t *testing.T) {
 	env := &cmdEnv{stdout: io.Discard, stderr: io.Discard, getenv: func(string) string { return "" }}
 	for _, tc := range []struct {
@@ -394,6 +463,8 @@ func TestRecordShop3Defaults(t *testing.T) {
 		{[]string{"--scenario", "shop3-loaddown"}, 50, 0.5, 12 * time.Second, 12 * time.Second},
 		{[]string{"--scenario", "shop3-loaddown", "--load-factor", "0.25", "--rate", "20", "--incident", "3s"}, 20, 0.25, 12 * time.Second, 3 * time.Second},
 		{[]string{"--scenario", "shop-loadup"}, 80, 1.5, 10 * time.Second, 10 * time.Second},
+		{[]string{"--scenario", "media-cachemiss"}, 48, 1.5, 15 * time.Second, 15 * time.Second},
+		{[]string{"--scenario", "media-mixshift", "--rate", "20", "--baseline", "2s"}, 20, 1.5, 2 * time.Second, 15 * time.Second},
 	} {
 		c, err := parseRecordFlags(append(tc.args, "--out", "x"), env)
 		if err != nil || c.rate != tc.rate || c.loadFactor != tc.factor || c.baseline != tc.baseline || c.incident != tc.incident {

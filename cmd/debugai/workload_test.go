@@ -39,6 +39,31 @@ func TestWorkloadBankFlags(t *testing.T) {
 	}
 }
 
+// TestWorkloadMediaFlags: bad media flags are usage errors that name the
+// flag or field, never the value given.
+func TestWorkloadMediaFlags(t *testing.T) {
+	for _, tt := range []struct {
+		name    string
+		args    []string
+		wantErr string
+	}{
+		{"unknown role", []string{"--role", "frontend-secret"}, "role: want one of"},
+		{"callee without port", []string{"--role", "recs", "--grpc-listen", "127.0.0.1:0", "--index", "secret-host"}, "index address: want host:port"},
+		{"edge without callees", []string{"--role", "edge"}, "address: want host:port"},
+		{"store without grpc listen", []string{"--role", "store"}, "--grpc-listen: every role but the edge needs it"},
+		{"unknown bug", []string{"--role", "store", "--grpc-listen", "127.0.0.1:0", "--bug", "secret-bug"}, "bug: want one of"},
+		{"quota without cgroups", []string{"--role", "recs", "--grpc-listen", "127.0.0.1:0", "--index", "127.0.0.1:1", "--bug", "recsquota"}, "cpu cgroups"},
+		{"arguments", []string{"--role", "store", "extra-secret"}, "takes no arguments"},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			_, _, err := runCLI(t, append([]string{"workload", "media"}, tt.args...)...)
+			if err == nil || !strings.Contains(err.Error(), tt.wantErr) || strings.Contains(err.Error(), "secret") || exitCode(err, &bytes.Buffer{}) != 2 {
+				t.Fatalf("err %v, want exit 2 with %q and no value", err, tt.wantErr)
+			}
+		})
+	}
+}
+
 func TestWorkloadReadyLine(t *testing.T) {
 	tests := []struct {
 		line, url, grpc, wantErr string

@@ -4,7 +4,9 @@
 // bundles of workload/shop (corpus 2, split into Corpus2Dev and
 // Corpus2Sealed) and the shop3-* bundles of the same workload at other
 // places and in other shapes (corpus 3, split into Corpus3Dev and
-// Corpus3Sealed). The convoy bundle is embedded for debugai demo, which
+// Corpus3Sealed), and the media-* bundles of workload/media, a workload
+// the ranking was not developed on (corpus 4, split into Corpus4Dev and
+// Corpus4Sealed). The convoy bundle is embedded for debugai demo, which
 // replays it without root, network or a model.
 package incidents
 
