@@ -20,6 +20,8 @@ const (
 	KeyMajorFaults = "debugai.mem.page_faults.major"
 	// KeyBlockIONS: sum of block_io durations.
 	KeyBlockIONS = "debugai.io.block.ns_total"
+	// KeyFsyncNS: sum of fsync (fdatasync, sync_file_range) waits.
+	KeyFsyncNS = "debugai.io.fsync.ns_total"
 	// KeyOffCPUNS: sum of offcpu durations. Not one of the seed's keys:
 	// debugai's addition, so that no kernel.sched time is dropped.
 	KeyOffCPUNS = "debugai.wait.offcpu.ns_total"
@@ -33,7 +35,11 @@ type Overlay struct {
 	SpanID    string // span:<trace>/<span>
 
 	FutexWaitNS, RunqueueNS, OffCPUNS, BlockIONS int64
-	TCPRetransmits, MajorFaults                  int64
+	// FsyncNS is the span's threads' waits in fsync-like calls: the time
+	// it was blocked flushing, which its block_io records (often issued by
+	// the kernel's writeback threads) do not show on its own thread.
+	FsyncNS                     int64
+	TCPRetransmits, MajorFaults int64
 	BlockIOBytes                                 int64
 
 	// Events counts the assigned events of every type (anomaly records
@@ -61,6 +67,7 @@ func (o *Overlay) Attrs() evidence.Attrs {
 		{KeyTCPRetransmits, o.TCPRetransmits},
 		{KeyMajorFaults, o.MajorFaults},
 		{KeyBlockIONS, o.BlockIONS},
+		{KeyFsyncNS, o.FsyncNS},
 	} {
 		if kv.v != 0 {
 			a = append(a, evidence.Attr{Key: kv.key, Value: evidence.IntValue(kv.v)})
@@ -136,6 +143,11 @@ func Overlays(spans []evidence.Span, events []evidence.KernelEvent, as []Assignm
 	return sorted, nil
 }
 
+// IOWaitNS is the span's I/O wait: the larger of its block I/O and its
+// fsync waits. A flush waits for block I/O, so the two overlap when both
+// are on the span's thread; the larger is the least the span waited.
+func (o *Overlay) IOWaitNS() int64 { return max(o.BlockIONS, o.FsyncNS) }
+
 // add sums one event into the overlay.
 func (o *Overlay) add(ev *evidence.KernelEvent) {
 	o.Events++
@@ -156,6 +168,8 @@ func (o *Overlay) add(ev *evidence.KernelEvent) {
 	case evidence.KernelBlockIO:
 		o.BlockIONS += d
 		o.BlockIOBytes += max(ev.Value, 0)
+	case evidence.KernelFsync:
+		o.FsyncNS += d
 	case evidence.KernelTCPRetransmit:
 		o.TCPRetransmits += countOf(ev.Value)
 	case evidence.KernelPageFaultMaj:

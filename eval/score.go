@@ -5,9 +5,12 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"sync"
+	"time"
 
 	"github.com/debugai/debugai/agent/hypothesis"
 	"github.com/debugai/debugai/evidence"
+	"github.com/debugai/debugai/privacy"
 )
 
 // Candidate is one ranked root-cause candidate: an investigator's
@@ -110,10 +113,34 @@ func sameService(t Truth, c Candidate) bool {
 }
 
 // sameOperation: the right service, and an operation that is the truth's
-// or names it (a critical-path component such as "GET /x network").
+// or names it (a critical-path component such as "GET /x network"), both
+// compared as the store keeps span names (privacy.Redactor.SpanName: a
+// word outside the vocabulary in a name of several words becomes {word}),
+// since debugai can only name what it stored; the trivial baseline, read
+// from the raw files, is compared the same way.
 func sameOperation(t Truth, c Candidate) bool {
-	op, want := strings.ToLower(c.Operation), strings.ToLower(t.RootCauseOperation)
+	op, want := strings.ToLower(storedName(c.Operation)), strings.ToLower(storedName(t.RootCauseOperation))
 	return sameService(t, c) && want != "" && strings.Contains(op, want)
+}
+
+var (
+	nameRedactor     *privacy.Redactor
+	nameRedactorOnce sync.Once
+)
+
+// storedName is name as the default privacy policy stores a span name.
+func storedName(name string) string {
+	nameRedactorOnce.Do(func() {
+		// Span names are templated, never tokenized: the key is not used.
+		ring, err := privacy.NewKeyRing(make([]byte, 32), privacy.KeyConfig{}, time.Now)
+		if err == nil {
+			nameRedactor, _ = privacy.NewRedactor(privacy.DefaultConfig(), ring)
+		}
+	})
+	if nameRedactor == nil || name == "" {
+		return name
+	}
+	return nameRedactor.SpanName(privacy.NewCounts(), privacy.SourceSpan, name)
 }
 
 // Resolver resolves evidence IDs (evidence.Reader satisfies it).

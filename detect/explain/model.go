@@ -133,6 +133,8 @@ type Model struct {
 	// transitTo maps a call operation to the operation its grown
 	// transit time was charged to, when that is the callee's.
 	transitTo map[Op]Op
+	// retx counts the retransmits at each service per window.
+	retx retxCounts
 }
 
 // NetworkLocation is where the network time of a call operation was
@@ -201,7 +203,8 @@ func Build(in Input, cfg Config) (*Model, error) {
 		}
 		return p
 	}
-	assign := resolveTransits(deltas, tests, retransmitGrowth(in), cfg.Alpha)
+	m.retx = countRetransmits(in)
+	assign := resolveTransits(deltas, tests, m.retx.growth(), cfg.Alpha)
 	moved := map[Op]float64{}
 	m.transitTo = map[Op]Op{}
 	for k, d := range deltas {
@@ -389,7 +392,7 @@ func chargeUnit(tr *critpath.Tracer, local []evidence.Span, idx []int, ov map[in
 			for _, c := range []struct {
 				comp int
 				ns   int64
-			}{{CompLock, o.FutexWaitNS}, {CompIO, o.BlockIONS}, {CompRunqueue, o.RunqueueNS}} {
+			}{{CompLock, o.FutexWaitNS}, {CompIO, o.IOWaitNS()}, {CompRunqueue, o.RunqueueNS}} {
 				share := min(rest, int64(float64(seg.SelfNS)*math.Min(1, float64(c.ns)/float64(dur))))
 				if share > 0 {
 					t.charges[key{op: op, comp: c.comp}] += share
@@ -517,9 +520,6 @@ func (m *Model) latencyDeltas(ep map[Op]*[2][]*trace, cfg Config) (map[key]float
 			}
 		}
 	}
-	if m.MeanPathNS[0] > 0 {
-		m.LatencyChange = math.Min(1, math.Max(0, (m.MeanPathNS[1]-m.MeanPathNS[0])/m.MeanPathNS[0]))
-	}
 	var ks []key
 	var ps []float64
 	for k, v := range centred {
@@ -538,6 +538,20 @@ func (m *Model) latencyDeltas(ep map[Op]*[2][]*trace, cfg Config) (map[key]float
 				qs[k] = bh.Adjusted[i]
 			}
 		}
+	}
+	// M_lat: how much the mean critical path grew, or what its
+	// significant increases add up to when that is more — a slowdown in
+	// one place is not cancelled by an unrelated speed-up elsewhere (a
+	// cache that warmed, a quieter disk, another endpoint's noise).
+	if m.MeanPathNS[0] > 0 {
+		var grown float64
+		for k, q := range qs {
+			if q < cfg.Alpha {
+				grown += deltas[k]
+			}
+		}
+		growth := math.Max(m.MeanPathNS[1]-m.MeanPathNS[0], grown)
+		m.LatencyChange = math.Min(1, math.Max(0, growth/m.MeanPathNS[0]))
 	}
 	return deltas, qs
 }
@@ -647,9 +661,9 @@ func resolveTransits(deltas, tests map[key]float64, retx map[string]float64, alp
 	return res
 }
 
-// retransmitGrowth is, per service, the growth of the TCP retransmits on
-// its connections from the baseline to the incident: retransmits per trace
-// of each window (the incident's alone without a baseline). A retransmit
+// countRetransmits counts, per service and window, the TCP retransmits on
+// its connections, and the traces of each window (growth: retransmits per
+// trace of each window; the incident's alone without a baseline). A retransmit
 // counts at both known ends of its connection: the local end is the
 // service listening on its local port, else the retransmit's service, else
 // the service of its process; the remote end is the service listening on
@@ -659,7 +673,7 @@ func resolveTransits(deltas, tests map[key]float64, retx map[string]float64, alp
 // decided by what the lossy connections share: an end whose every
 // connection loses packets (a sender's own egress, a server all of whose
 // clients retransmit to it) collects more than each of its peers.
-func retransmitGrowth(in Input) map[string]float64 {
+func countRetransmits(in Input) retxCounts {
 	pid := map[int64]string{}
 	listening := map[int64]string{}
 	traces := [2]map[evidence.TraceID]bool{{}, {}}
@@ -702,14 +716,37 @@ func retransmitGrowth(in Input) map[string]float64 {
 			n[w][remote]++
 		}
 	}
+	return retxCounts{n: n, traces: [2]int{len(traces[0]), len(traces[1])}}
+}
+
+// retxCounts are the retransmits counted at each service per window (0
+// baseline, 1 incident) and the windows' traces.
+type retxCounts struct {
+	n      [2]map[string]float64
+	traces [2]int
+}
+
+// growth is, per service, the retransmits per incident trace less those
+// per baseline trace.
+func (r retxCounts) growth() map[string]float64 {
 	out := map[string]float64{}
-	for svc, c := range n[1] {
-		out[svc] = c / float64(max(1, len(traces[1])))
-		if len(traces[0]) > 0 {
-			out[svc] -= n[0][svc] / float64(len(traces[0]))
+	for svc, c := range r.n[1] {
+		out[svc] = c / float64(max(1, r.traces[1]))
+		if r.traces[0] > 0 {
+			out[svc] -= r.n[0][svc] / float64(r.traces[0])
 		}
 	}
 	return out
+}
+
+// increaseP is the p-value that the retransmits at svc happen at a higher
+// rate per trace in the incident than in the baseline (1 without a
+// baseline).
+func (r retxCounts) increaseP(svc string) float64 {
+	if r.n[1] == nil {
+		return 1
+	}
+	return stattest.RateIncrease(int(r.n[0][svc]), int(r.n[1][svc]), float64(r.traces[0]), float64(r.traces[1]))
 }
 
 // Attributes that tie a retransmit to a connection's server.

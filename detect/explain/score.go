@@ -257,9 +257,14 @@ func (m *Model) Score(fs []evidence.Finding, ix *Index) {
 
 // comparativeQ is the q-value of a finding that itself compares its
 // location with the same baseline (gaps and stalls against baseline calls,
-// a KS test of baseline against incident); ok is false for any other.
-func comparativeQ(f *evidence.Finding) (float64, bool) {
+// a KS test of baseline against incident), or whose mechanism's kernel
+// events grew significantly there between the windows (retransmits at
+// either end of the location's connections, per trace); ok is false for
+// any other.
+func (m *Model) comparativeQ(f *evidence.Finding, svc string) (float64, bool) {
 	switch f.Kind {
+	case "retransmit_tail":
+		return m.retx.increaseP(svc), svc != ""
 	case "service_stall", "service_network_delay", "network_gap":
 		if f.Attrs["baseline_calls"] > 0 {
 			if q, ok := f.Attrs["p_adjusted"]; ok {
@@ -288,11 +293,11 @@ func (m *Model) Corroborate(fs []evidence.Finding, ix *Index) {
 	}
 	changed := false
 	for i := range fs {
-		q, ok := comparativeQ(&fs[i])
+		svc, _ := m.locate(&fs[i], ix)
+		q, ok := m.comparativeQ(&fs[i], svc)
 		if !ok || q >= m.alpha {
 			continue
 		}
-		svc, _ := m.locate(&fs[i], ix)
 		if c := m.Service(svc); c != nil && !c.Significant && (c.Latency > 0 || c.Shape > 0) {
 			c.Significant, c.Q, changed = true, q, true
 		}

@@ -158,7 +158,7 @@ func (sp *splitter) segment(g int, seg critpath.Segment) ([NumComponents]int64, 
 	if !ok {
 		b = &budget{}
 		if o := sp.ov[g]; o != nil {
-			b = &budget{lock: o.FutexWaitNS, io: o.BlockIONS, runq: o.RunqueueNS}
+			b = &budget{lock: o.FutexWaitNS, io: o.IOWaitNS(), runq: o.RunqueueNS}
 		}
 		sp.budgets[g] = b
 		sp.waits[g] = lockWaits(span, sp.cfg)

@@ -96,3 +96,22 @@ func MannWhitney(x, y []float64) (p, effect float64) {
 	}
 	return math.Min(1, math.Erfc(z/math.Sqrt2)), effect
 }
+
+// RateIncrease is the one-sided p-value that events counted n1 times over
+// exposure e1 (traces, seconds) happen at a higher rate than n0 times over
+// e0: the conditional binomial test of two Poisson counts, P(X ≥ n1) for X
+// ~ Binomial(n0+n1, e1/(e0+e1)). It is 1 when either exposure is not
+// positive or n1 is 0.
+func RateIncrease(n0, n1 int, e0, e1 float64) float64 {
+	if n0 < 0 || n1 <= 0 || !(e0 > 0) || !(e1 > 0) {
+		return 1
+	}
+	n := n0 + n1
+	q := e1 / (e0 + e1)
+	lq, l1q := math.Log(q), math.Log1p(-q)
+	var p float64
+	for x := n1; x <= n; x++ {
+		p += math.Exp(lchoose(n, x) + float64(x)*lq + float64(n-x)*l1q)
+	}
+	return math.Min(1, p)
+}

@@ -46,3 +46,23 @@ func TestMannWhitney(t *testing.T) {
 		t.Errorf("identical constant samples: p = %v, want 1", p)
 	}
 }
+
+// Exact values of P(X >= n1), X ~ Binomial(n0+n1, e1/(e0+e1)), computed
+// by hand (as scipy.stats.binomtest(..., alternative="greater") gives).
+func TestRateIncrease(t *testing.T) {
+	for _, tc := range []struct {
+		n0, n1 int
+		e0, e1 float64
+		want   float64
+	}{
+		{0, 21, 100, 100, math.Pow(0.5, 21)},
+		{5, 5, 100, 100, 1 - 386.0/1024},
+		{10, 2, 1, 1, 1 - 13.0/4096},
+		{0, 0, 1, 1, 1},
+		{3, 3, 0, 1, 1},
+	} {
+		if got := RateIncrease(tc.n0, tc.n1, tc.e0, tc.e1); math.Abs(got-tc.want) > 1e-9*math.Max(1, tc.want) && math.Abs(got-tc.want) > 1e-12 {
+			t.Errorf("RateIncrease(%d, %d, %v, %v) = %v, want %v", tc.n0, tc.n1, tc.e0, tc.e1, got, tc.want)
+		}
+	}
+}
