@@ -125,11 +125,13 @@ func refinePattern(h *hypothesis.Hypothesis, lead evidence.Finding, all []eviden
 var causeLocating = map[string]bool{"lock_convoy": true}
 
 // mechanismPattern maps the ranking model's mechanism codes
-// (detect/explain: self, lock, io, runqueue, network, shape, extra calls)
+// (detect/explain: self, lock, io, runqueue, network, shape, extra calls,
+// induced)
 // to patterns.
 var mechanismPattern = map[int]hypothesis.Pattern{
 	0: hypothesis.RegressionOther, 1: hypothesis.LockConvoy, 2: hypothesis.IOLatency, 3: hypothesis.GCOrCPU,
 	4: hypothesis.NetworkGap, 5: hypothesis.CodeFault, 6: hypothesis.RetryStorm,
+	7: hypothesis.RegressionOther, // callees slowed by its extra calls: a changed code path
 }
 
 // Deterministic builds hypotheses from ranked findings and submits them to

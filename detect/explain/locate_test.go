@@ -119,3 +119,37 @@ func TestComponentShareIsWhatItCovers(t *testing.T) {
 		t.Errorf("order %s, %s, %s; want the retransmit tail, then change_explained, then the component", fs[0].ID, fs[1].ID, fs[2].ID)
 	}
 }
+
+// api starts calling db a second time in most requests (a cache that
+// stopped answering), and db slows down under the added load: db's
+// growth is induced by api's extra calls, so api explains the change and
+// db is not its cause. A control where db slows with no extra calls keeps
+// the change at db.
+func TestInducedLoadGoesToTheExtraCalls(t *testing.T) {
+	extra := func(b *builder, i int) {
+		db := 20 + int64(i%3)
+		b.request(i, false, db, 1)
+		if i%4 != 0 { // a second query, answered like the first
+			t0 := int64(i) * 1e9
+			ms := int64(1e6)
+			b.add(i, 6, 3, "api", "query", evidence.KindClient, t0+60*ms, t0+(62+db)*ms)
+			b.add(i, 7, 6, "db", "SELECT", evidence.KindServer, t0+61*ms, t0+(61+db)*ms)
+		}
+	}
+	m := build(t, extra)
+	if len(m.Candidates) == 0 || m.Candidates[0].Service != "api" {
+		t.Fatalf("candidates %+v, want api first", m.Candidates)
+	}
+	api := m.Candidates[0]
+	if api.InducedNS <= 0 || !api.Significant || api.Explained < 0.9 {
+		t.Errorf("api: %+v; want db's growth induced by its extra calls, significant", api.Part)
+	}
+	if db := m.Service("db"); db != nil && db.Explained > 0.05 {
+		t.Errorf("db explains %.2f of a change its callers' extra calls induced", db.Explained)
+	}
+
+	control := build(t, func(b *builder, i int) { b.request(i, false, 20+int64(i%3), 1) })
+	if len(control.Candidates) == 0 || control.Candidates[0].Service != "db" || control.Candidates[0].InducedNS != 0 {
+		t.Fatalf("control candidates %+v, want db first with nothing induced", control.Candidates)
+	}
+}

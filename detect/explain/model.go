@@ -83,6 +83,9 @@ type Part struct {
 	// DeltaNS is its change of critical-path time per request, per
 	// component (ns, weighted by the incident's request mix).
 	DeltaNS [NumComponents]float64
+	// InducedNS is the growth of its callees' critical-path time that its
+	// extra calls induced (moved here from them; see induce).
+	InducedNS float64
 	// Q is the strongest (smallest) q-value behind it.
 	Q float64
 	// Significant: some positive part passed its test.
@@ -95,7 +98,7 @@ func (p *Part) Delta() float64 {
 	for _, v := range p.DeltaNS {
 		s += v
 	}
-	return s
+	return s + p.InducedNS
 }
 
 // Candidate is a service and what it explains, with its operations.
@@ -228,9 +231,52 @@ func Build(in Input, cfg Config) (*Model, error) {
 				p.Q = math.Min(p.Q, t.Q)
 			}
 		}
+		induce(parts, in.Shape)
 	}
 	m.finish(parts, cfg)
 	return m, nil
+}
+
+// induce moves the latency growth of a service that receives more calls
+// per request to the operation blamed for those extra calls: a callee that
+// slows down because it is called more (a cache whose misses send reads
+// to the store, an N+1 loop) is the symptom; the change that multiplied
+// the calls is the cause. A callee that fails and is retried is not
+// moved (shape.Blame.Retried: its own failure is the cause). The growth
+// moved is the callee's positive deltas, all of them: the model cannot
+// split a callee's growth between its added load and a fault of its own.
+func induce(parts map[Op]*Part, sh *shape.Result) {
+	to := map[string]Op{}
+	weight := map[string]float64{}
+	for _, b := range sh.Blames {
+		for _, callee := range b.ExtraCallsTo {
+			if b.Traces > weight[callee.Service] {
+				to[callee.Service], weight[callee.Service] = b.Op, b.Traces
+			}
+		}
+	}
+	for op, p := range parts {
+		cause, ok := to[op.Service]
+		if !ok || op.Name == "" || cause.Service == op.Service {
+			continue
+		}
+		var moved float64
+		for comp, d := range p.DeltaNS {
+			if d > 0 {
+				moved += d
+				p.DeltaNS[comp] = 0
+			}
+		}
+		if moved > 0 {
+			c := parts[cause]
+			if c == nil {
+				c = &Part{Q: 1}
+				parts[cause] = c
+			}
+			c.InducedNS += moved
+			c.Q = math.Min(c.Q, p.Q)
+		}
+	}
 }
 
 // trace is one trace's critical-path time per key.
@@ -851,6 +897,7 @@ func (m *Model) finish(parts map[Op]*Part, cfg Config) {
 		for i, v := range p.DeltaNS {
 			c.DeltaNS[i] += v
 		}
+		c.InducedNS += p.InducedNS
 		c.Shape += p.Shape
 		if p.Shape > 0 {
 			c.Q = math.Min(c.Q, p.Q) // the shape tests

@@ -310,9 +310,10 @@ func TestUnits(t *testing.T) {
 
 // db's own time grows while its transit shrinks. CPU starvation there
 // stretches its own time, so it covers the change; a retransmit tail
-// there describes network time that shrank, so it is pre-existing; a lock
-// convoy with no lock time in either window cannot be measured and is
-// neither.
+// there describes network time that shrank, so it is pre-existing, and so
+// is a lock convoy (no lock or I/O time; the transit into db it would
+// stretch shrank); an I/O stall with no I/O time in either window cannot
+// be measured and is neither.
 func TestMechanismShares(t *testing.T) {
 	b := &builder{base: map[evidence.TraceID]bool{}}
 	for i := range 30 {
@@ -328,7 +329,8 @@ func TestMechanismShares(t *testing.T) {
 	}
 	fs := []evidence.Finding{{ID: "finding:1", Kind: "starvation", Subject: "db/SELECT"},
 		{ID: "finding:2", Kind: "retransmit_tail", Subject: "db/SELECT"},
-		{ID: "finding:3", Kind: "lock_convoy", Subject: "db/SELECT"}}
+		{ID: "finding:3", Kind: "lock_convoy", Subject: "db/SELECT"},
+		{ID: "finding:4", Kind: "io_latency", Subject: "db/SELECT"}}
 	m.Score(fs, NewIndex(b.spans, nil, nil))
 	got := map[string][2]float64{}
 	for _, f := range fs {
@@ -340,8 +342,11 @@ func TestMechanismShares(t *testing.T) {
 	if s := got["retransmit_tail"]; s[0] != 0 || s[1] != 1 {
 		t.Errorf("retransmit_tail share %.2f pre-existing %v, want 0 and pre-existing", s[0], s[1])
 	}
-	if s := got["lock_convoy"]; s[0] != 0.5 || s[1] != 0 {
-		t.Errorf("lock_convoy share %.2f pre-existing %v, want 0.5 (not measurable) and not pre-existing", s[0], s[1])
+	if s := got["io_latency"]; s[0] != 0.5 || s[1] != 0 {
+		t.Errorf("io_latency share %.2f pre-existing %v, want 0.5 (not measurable) and not pre-existing", s[0], s[1])
+	}
+	if s := got["lock_convoy"]; s[0] != 0 || s[1] != 1 {
+		t.Errorf("lock_convoy share %.2f pre-existing %v, want 0 and pre-existing (the transit into db it would stretch shrank)", s[0], s[1])
 	}
 }
 

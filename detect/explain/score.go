@@ -20,6 +20,7 @@ const Kind = "change_explained"
 const (
 	MechanismShape      = NumComponents     // lost calls, early ends, errors
 	MechanismExtraCalls = NumComponents + 1 // multiplied calls (retries)
+	MechanismInduced    = NumComponents + 2 // callees slowed by its extra calls
 )
 
 // Attribute keys the model adds to every finding it scores.
@@ -362,13 +363,21 @@ func (m *Model) mechanismShare(c *Candidate, f *evidence.Finding) (float64, bool
 }
 
 // stretched lists the critical-path components a mechanism lengthens: its
-// own, and for CPU starvation (run-queue waits, a CPU quota's throttling)
-// also the location's own time and the transit into it — a throttled or
+// own; for CPU starvation (run-queue waits, a CPU quota's throttling) also
+// the location's own time and the transit into it — a throttled or
 // waiting thread is not on the run queue while dequeued, and a server that
-// cannot run yet has not started its span.
+// cannot run yet has not started its span; for a lock, its waiters' lock
+// time, its holder's blocking under it (I/O, or transit for a call) and
+// the transit into a server whose threads are blocked.
 func stretched(f *evidence.Finding, comp int) []int {
-	if f.Kind == "starvation" || f.Kind == "service_stall" {
+	switch f.Kind {
+	case "starvation", "service_stall":
 		return []int{CompRunqueue, CompSelf, CompNetwork}
+	case "lock_convoy", "lock_inversion":
+		// Waiters wait on the lock; the holder's hold is its blocking
+		// under it (a disk flush, a call: I/O or transit); a server whose
+		// threads are blocked starts its spans late (transit into it).
+		return []int{CompLock, CompIO, CompNetwork}
 	}
 	return []int{comp}
 }
@@ -392,6 +401,9 @@ func (m *Model) Findings(spans []evidence.Span, isBase func(*evidence.Span) bool
 			if v > mechNS {
 				mech, mechNS = comp, v
 			}
+		}
+		if c.InducedNS > mechNS {
+			mech = MechanismInduced
 		}
 		w := m.LatencyChange + m.ShapeChange
 		if w > 0 && m.ShapeChange*c.Shape > m.LatencyChange*c.Latency {
@@ -439,6 +451,9 @@ func (m *Model) summary(c *Candidate, top OpPart, mech int) string {
 		if mech >= 0 && mech < NumComponents {
 			fmt.Fprintf(&b, ", mostly %s (%s)", ComponentNames[mech], signed(c.DeltaNS[mech]))
 		}
+	}
+	if c.InducedNS > 0 {
+		fmt.Fprintf(&b, "; its extra calls lengthened its callees' time by %s", signed(c.InducedNS))
 	}
 	if c.Shape > 0 {
 		fmt.Fprintf(&b, "; %.0f %% of the traces whose shape changed are blamed on it", 100*c.Shape)

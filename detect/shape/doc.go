@@ -16,8 +16,10 @@
 // Where spans carry a status, each operation's error rate is tested the
 // same way (Fisher). Benjamini–Hochberg controls the false discovery rate
 // over every test, and a test counts only when q < Config.Alpha and its
-// effect is at least Config.MinShareChange (presence or error share, in
-// points) or Config.MinCountChange (relative change of the mean count).
+// effect is at least Config.MinShareChange (presence or error share, or the
+// share of parents whose count is not the baseline's most common one, in
+// points: a fan-out that skips one of four shards for a third of its
+// requests) or Config.MinCountChange (relative change of the mean count).
 //
 // # Deviations and localisation
 //

@@ -50,3 +50,26 @@ func (t *tree) calleeOps(parent, child Op) []Op {
 	}
 	return out
 }
+
+// extraCalls fills ExtraCallsTo: for a blame whose deviations are mostly
+// extra calls (and not a retried failure), the operations of other
+// services its significant more_calls and new_calls tests reach.
+func (t *tree) extraCalls(blames []Blame) {
+	for i := range blames {
+		b := &blames[i]
+		if !b.Increase || b.Retried {
+			continue
+		}
+		for _, tst := range b.Tests {
+			if !tst.Significant || tst.Change != MoreCalls && tst.Change != NewCalls {
+				continue
+			}
+			for _, op := range t.calleeOps(tst.Parent, tst.Child) {
+				if op.Service != b.Op.Service && !slices.Contains(b.ExtraCallsTo, op) {
+					b.ExtraCallsTo = append(b.ExtraCallsTo, op)
+				}
+			}
+		}
+		slices.SortFunc(b.ExtraCallsTo, cmpOp)
+	}
+}

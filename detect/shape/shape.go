@@ -115,6 +115,11 @@ type Blame struct {
 	// Retried: its deviations are its own errors, and its callers call it
 	// more times per request than in the baseline (a retry storm).
 	Retried bool
+	// ExtraCallsTo lists the operations of other services that its extra
+	// calls reach (its significant more_calls and new_calls tests), when
+	// its deviations are mostly extra calls and not retries of its own
+	// failures: the load it added to them.
+	ExtraCallsTo []Op
 	// Tests are the significant tests behind the blame.
 	Tests []*Test
 	// Because says, for a blame passed down to a callee, how the callee's
@@ -174,6 +179,7 @@ func Analyze(in Input, cfg Config) (Result, []evidence.Finding, error) {
 	changed := t.calleeChanges(cfg)
 	res.Blames, res.Deviating = t.blame(res.Tests, changed, cfg)
 	t.retried(res.Blames, res.Tests)
+	t.extraCalls(res.Blames)
 	for i := range res.Blames {
 		if res.Deviating[1] > 0 {
 			res.Blames[i].Share = res.Blames[i].Traces / float64(res.Deviating[1])

@@ -1,6 +1,7 @@
 package shape
 
 import (
+	"slices"
 	"testing"
 
 	"github.com/debugai/debugai/evidence"
@@ -49,6 +50,14 @@ func (b *traceBuilder) request(trace int, base bool, fault string) {
 	b.add(trace, 3, 2, "stock", "GET /stock", t0+2000, t0+39_000, false)
 	b.add(trace, 4, 3, "db", "SELECT", t0+3000, t0+13_000+int64(trace%7)*100, false)
 	b.add(trace, 5, 3, "db", "SELECT", t0+14_000, t0+24_000+int64(trace%5)*100, false)
+	if fault == "skip-one" { // stock skips its second db call, same latency, no error
+		b.add(trace, 6, 1, "api", "HTTP POST", t0+41_000, t0+90_000, false)
+		b.add(trace, 7, 6, "pay", "POST /pay", t0+42_000, t0+89_000, false)
+		b.spans = slices.DeleteFunc(b.spans, func(sp evidence.Span) bool {
+			return sp.TraceID == evidence.TraceID{byte(trace >> 8), byte(trace)} && sp.SpanID == evidence.SpanID{5}
+		})
+		return
+	}
 	switch fault {
 	case "pay-retry", "pay-error":
 		// pay fails the first call fast; api retries it once ("pay-retry")
@@ -255,5 +264,22 @@ func TestShapeKeepsTheBlameWhenTheCalleesDoNotDiffer(t *testing.T) {
 	res := analyzeFanout(t, "api-own", func(i int) bool { return (i/3)%3 == 0 })
 	if len(res.Blames) == 0 || res.Blames[0].Op != (Op{"api", "POST /buy"}) {
 		t.Fatalf("blames %+v, want api POST /buy first", res.Blames)
+	}
+}
+
+// A share of stock's spans make one db call fewer (two become one): the
+// mean count barely moves, but a third of the spans leave the usual
+// count, which is a change; stock is blamed (db itself did not change).
+func TestShapeFindsOneCallFewerInAShare(t *testing.T) {
+	res, fs := analyzeFault(t, "skip-one", 13)
+	if len(res.Blames) == 0 || res.Blames[0].Op != (Op{"stock", "GET /stock"}) || len(fs) == 0 {
+		t.Fatalf("blames %+v, findings %d; want stock GET /stock blamed", res.Blames, len(fs))
+	}
+	var fewer bool
+	for _, tst := range res.Blames[0].Tests {
+		fewer = fewer || tst.Change == FewerCalls && tst.Parent == (Op{"stock", "GET /stock"}) && tst.Significant
+	}
+	if !fewer {
+		t.Errorf("blame %+v; want a significant fewer_calls test of stock's calls", res.Blames[0])
 	}
 }

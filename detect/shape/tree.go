@@ -233,18 +233,28 @@ func edgeTest(pop, cop Op, counts [2][]map[Op]int, cfg Config) Test {
 	tst.P = math.Min(1, 2*math.Min(pf, pm))
 	share := [2]float64{}
 	mean := [2]float64{}
+	off := [2]float64{} // share of parents away from the baseline's usual count
 	for w := range 2 {
 		share[w] = float64(tst.Present[w]) / float64(tst.Parents[w])
 		mean[w] = float64(tst.Calls[w]) / float64(tst.Parents[w])
+		for _, k := range n[w] {
+			if int(k) != tst.Mode {
+				off[w]++
+			}
+		}
+		off[w] /= float64(tst.Parents[w])
 	}
-	switch d, r := share[1]-share[0], (mean[1]-mean[0])/math.Max(mean[0], 0.5); {
+	// A share of parents that make one call fewer (a fan-out skipping a
+	// shard) barely moves the mean count; it moves the share of parents
+	// away from the usual count as much as a lost call moves presence.
+	switch d, r, o := share[1]-share[0], (mean[1]-mean[0])/math.Max(mean[0], 0.5), off[1]-off[0]; {
 	case d <= -cfg.MinShareChange:
 		tst.Change = MissingCalls
 	case d >= cfg.MinShareChange:
 		tst.Change = NewCalls
-	case r <= -cfg.MinCountChange:
+	case r <= -cfg.MinCountChange || o >= cfg.MinShareChange && mean[1] < mean[0]:
 		tst.Change = FewerCalls
-	case r >= cfg.MinCountChange:
+	case r >= cfg.MinCountChange || o >= cfg.MinShareChange && mean[1] > mean[0]:
 		tst.Change = MoreCalls
 	}
 	return tst
@@ -468,10 +478,13 @@ func (t *tree) passDown(i int, tests []*Test, changed map[Op]bool, cond map[Op]c
 			}
 		}
 	case increase:
-		// A child of the multiplied calls.
+		// A failed call among the multiplied ones: extra calls that
+		// answer failures are retries, and the callee's failure is the
+		// cause; extra calls after successful answers are the caller's
+		// own change (a new code path, a loop, a cache that misses).
 		for _, tst := range tests {
 			for _, c := range t.children[i] {
-				if t.ops[c] == tst.Child {
+				if t.ops[c] == tst.Child && t.failed(int(i), c) {
 					via = c
 					break
 				}
@@ -489,6 +502,16 @@ func (t *tree) passDown(i int, tests []*Test, changed map[Op]bool, cond map[Op]c
 		return int(callee), increase && !decrease
 	}
 	return i, increase && !decrease
+}
+
+// failed reports whether child c of span i, or the callee span it
+// reaches, ended in error.
+func (t *tree) failed(i int, c int32) bool {
+	if t.spans[c].StatusCode == evidence.StatusError {
+		return true
+	}
+	g := t.callee(i, c)
+	return g >= 0 && t.spans[g].StatusCode == evidence.StatusError
 }
 
 // callee is the span of another service reached through child c of span
