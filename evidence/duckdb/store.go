@@ -185,6 +185,11 @@ type Store struct {
 	resources map[string]resourceCols
 	commits   int // committed Writes with audit or lock-edge rows, for compaction
 
+	// maintMu serializes the maintenance that deletes rows other
+	// transactions might delete too (folding deltas, pruning, the
+	// checkpoint before measuring), so that they do not conflict.
+	maintMu sync.Mutex
+
 	// afterInsert, when set (tests), runs inside Write's transaction after
 	// the spans have been inserted.
 	afterInsert func(ctx context.Context) error
