@@ -315,8 +315,9 @@ func citedIDs(body []byte, seen map[string]bool) error {
 }
 
 // isEvidenceID reports whether s has the form <kind>:<rest> with a known
-// kind, a non-empty rest and no white space.
+// kind and a non-empty rest. Statistic IDs may hold spaces (a series name);
+// a string that only looks like an ID protects nothing.
 func isEvidenceID(s string) bool {
 	kind, rest, ok := strings.Cut(s, ":")
-	return ok && rest != "" && slices.Contains(idKinds, kind) && !strings.ContainsAny(s, " \t\n\r")
+	return ok && rest != "" && slices.Contains(idKinds, kind)
 }
