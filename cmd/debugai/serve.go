@@ -57,7 +57,7 @@ location), serve opens an incident: it investigates it (the deterministic
 investigator), stores the report (an MCP resource) and POSTs an
 "incident.opened" event, with the report, to --notify-url; the incident
 stays open while the change lasts and closes, with an "incident.closed"
-event, after 3 passes without it.`
+event, after 3 passes without it.` + serveRetentionUsage
 
 func runServe(ctx context.Context, args []string, env *cmdEnv) (err error) {
 	def := ingest.DefaultConfig()
@@ -82,7 +82,12 @@ func runServe(ctx context.Context, args []string, env *cmdEnv) (err error) {
 	notifyURL := fs.String("notify-url", "", "POST each incident event (opened, closed) as JSON to this URL (a webhook; see README)")
 	mcpFlags := addMCPHTTPFlags(fs, env)
 	authFlags := addOTLPAuthFlags(fs)
+	retFlags := addRetentionFlags(fs)
 	if err := parseFlags(fs, args); err != nil {
+		return err
+	}
+	retCfg, err := retFlags.config()
+	if err != nil {
 		return err
 	}
 	if fs.NArg() > 0 {
@@ -205,6 +210,11 @@ func runServe(ctx context.Context, args []string, env *cmdEnv) (err error) {
 	fmt.Fprintf(env.stdout, "debugai serve: store %s; OTLP/HTTP %s; OTLP/gRPC %s\n", *store, orNone(state.HTTPURL), orNone(state.GRPCAddr))
 	fmt.Fprintf(env.stdout, "debugai serve: MCP %s\n", orNone(mcpURL))
 
+	stopRetention, err := startRetention(ctx, st, retCfg, logger)
+	if err != nil {
+		return errors.Join(err, srv.Shutdown(context.Background()))
+	}
+	defer stopRetention() // a pass in flight ends before the store closes
 	analysisDone := make(chan struct{})
 	if *analyzeEvery != 0 {
 		tracker, err := analyze.NewTracker(st, incCfg, logger)
