@@ -147,7 +147,7 @@ func FmtNS(ns int64) string { return time.Unix(0, ns).UTC().Format(time.RFC3339N
 // Detect runs every detector family, in order, and gives findings
 // without a data window the analysed window.
 func Detect(in *Input) ([]evidence.Finding, []int, error) {
-	in.Sampling = DetectSampling(in.Spans, in.Kernel)
+	in.Sampling = in.detectSampling()
 	if len(in.Kernel) > 0 {
 		cfg := correlate.DefaultConfig()
 		as, _, err := correlate.Join(in.Spans, in.Kernel, cfg)

@@ -49,17 +49,28 @@ const AttrTracesNotKept = "traces_not_kept_share"
 // arrived yet), as are events of a service with no stored span when the
 // event names its service.
 func DetectSampling(spans []evidence.Span, kernel []evidence.KernelEvent) Sampling {
+	return detectSelected(spans, kernel, nil, nil)
+}
+
+// detectSelected is DetectSampling over the spans and kernel events the
+// predicates select (nil: all).
+func detectSelected(spans []evidence.Span, kernel []evidence.KernelEvent,
+	spanSel func(*evidence.Span) bool, kevSel func(*evidence.KernelEvent) bool) Sampling {
 	var s Sampling
-	if len(spans) == 0 {
-		return s
-	}
-	traces := make(map[evidence.TraceID]bool, len(spans)/4)
+	traces := map[evidence.TraceID]bool{}
 	services := map[string]bool{}
 	lo, hi := int64(math.MaxInt64), int64(math.MinInt64)
 	for i := range spans {
-		traces[spans[i].TraceID] = true
-		services[spans[i].Service] = true
-		lo, hi = min(lo, spans[i].StartNS), max(hi, spans[i].EndNS)
+		sp := &spans[i]
+		if spanSel != nil && !spanSel(sp) {
+			continue
+		}
+		traces[sp.TraceID] = true
+		services[sp.Service] = true
+		lo, hi = min(lo, sp.StartNS), max(hi, sp.EndNS)
+	}
+	if len(traces) == 0 {
+		return s
 	}
 	margin := min(int64(1e9), (hi-lo)/20)
 	lo, hi = lo+margin, hi-margin
@@ -67,7 +78,8 @@ func DetectSampling(spans []evidence.Span, kernel []evidence.KernelEvent) Sampli
 	stamped := map[evidence.TraceID]bool{}
 	for i := range kernel {
 		k := &kernel[i]
-		if k.TraceID == zero || k.TimeNS < lo || k.TimeNS > hi || (k.Service != "" && !services[k.Service]) {
+		if k.TraceID == zero || k.TimeNS < lo || k.TimeNS > hi || (k.Service != "" && !services[k.Service]) ||
+			(kevSel != nil && !kevSel(k)) {
 			continue
 		}
 		s.StampedEvents++
@@ -85,6 +97,30 @@ func DetectSampling(spans []evidence.Span, kernel []evidence.KernelEvent) Sampli
 	}
 	s.Sampled = s.StampedTraces >= MinSampledTraces && s.MissingTraceShare() >= MinMissingShare
 	return s
+}
+
+// detectSampling runs DetectSampling over the incident's and the
+// baseline's evidence apart (a pass over a window of slow, all-kept
+// traces against a sampled baseline is as biased as one sampled
+// throughout) and sums them: Sampled when either window is.
+func (in *Input) detectSampling() Sampling {
+	isBase, kernelBase := in.baselinePredicate(), in.kernelBaselinePredicate()
+	if isBase == nil || kernelBase == nil {
+		return DetectSampling(in.Spans, in.Kernel)
+	}
+	not := func(f func(*evidence.Span) bool) func(*evidence.Span) bool {
+		return func(sp *evidence.Span) bool { return !f(sp) }
+	}
+	notK := func(f func(*evidence.KernelEvent) bool) func(*evidence.KernelEvent) bool {
+		return func(k *evidence.KernelEvent) bool { return !f(k) }
+	}
+	inc := detectSelected(in.Spans, in.Kernel, not(isBase), notK(kernelBase))
+	base := detectSelected(in.Spans, in.Kernel, isBase, kernelBase)
+	return Sampling{
+		StampedEvents: inc.StampedEvents + base.StampedEvents, MissingEvents: inc.MissingEvents + base.MissingEvents,
+		StampedTraces: inc.StampedTraces + base.StampedTraces, MissingTraces: inc.MissingTraces + base.MissingTraces,
+		Sampled: inc.Sampled || base.Sampled,
+	}
 }
 
 // MissingTraceShare is the share of stamped traces not stored (0 without
