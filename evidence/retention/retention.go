@@ -133,6 +133,10 @@ type Runner struct {
 	cfg Config
 	log *slog.Logger
 	now func() time.Time
+	// cited caches the IDs each stored report cites, by report ID (a
+	// report's ID names its content), so that a batch lists the reports
+	// again but reads only the bodies of new ones.
+	cited map[string][]string
 }
 
 // NewRunner validates cfg; logger nil discards.
@@ -143,7 +147,8 @@ func NewRunner(st Store, cfg Config, logger *slog.Logger) (*Runner, error) {
 	if logger == nil {
 		logger = slog.New(slog.DiscardHandler)
 	}
-	return &Runner{st: st, cfg: cfg, log: logger.With("component", "retention"), now: time.Now}, nil
+	return &Runner{st: st, cfg: cfg, log: logger.With("component", "retention"), now: time.Now,
+		cited: map[string][]string{}}, nil
 }
 
 // Run runs a pass every cfg.Every until ctx ends. A failed pass is logged
@@ -186,11 +191,13 @@ func (r *Runner) Run(ctx context.Context) {
 // cfg.MaxBatches batches.
 func (r *Runner) Pass(ctx context.Context) (Pass, error) {
 	var p Pass
-	keep, n, err := Protected(ctx, r.st)
-	if err != nil {
-		return p, err
+	// The protected set is read again before each batch, so that a report
+	// stored during the pass protects what it cites from the next batch.
+	keep := func() ([]string, error) {
+		ids, n, err := r.protected(ctx)
+		p.Protected, p.Reports = len(ids), n
+		return ids, err
 	}
-	p.Protected, p.Reports = len(keep), n
 	if r.cfg.MaxAge > 0 {
 		stats, err := r.st.Stats(ctx)
 		if err != nil {
@@ -199,7 +206,11 @@ func (r *Runner) Pass(ctx context.Context) (Pass, error) {
 		if ref := min(r.now().UnixNano(), stats.EvidenceMaxNS); ref > 0 {
 			cutoff := ref - r.cfg.MaxAge.Nanoseconds()
 			for p.Batches < r.cfg.MaxBatches {
-				res, err := r.st.DeleteBefore(ctx, cutoff, keep, r.cfg.BatchRows)
+				ids, err := keep()
+				if err != nil {
+					return p, err
+				}
+				res, err := r.st.DeleteBefore(ctx, cutoff, ids, r.cfg.BatchRows)
 				if err != nil {
 					return p, err
 				}
@@ -236,7 +247,11 @@ func (r *Runner) Pass(ctx context.Context) (Pass, error) {
 			p.OverSize, p.Why = size.InUse() > r.cfg.MaxBytes, "the pass's batch budget ran out; the next pass goes on"
 			return p, nil
 		}
-		res, err := r.st.DeleteBefore(ctx, math.MaxInt64, keep, r.cfg.BatchRows)
+		ids, err := keep()
+		if err != nil {
+			return p, err
+		}
+		res, err := r.st.DeleteBefore(ctx, math.MaxInt64, ids, r.cfg.BatchRows)
 		if err != nil {
 			return p, err
 		}
@@ -263,37 +278,67 @@ var idKinds = []string{"span", "sev", "kev", "edge", "log", "finding", "cp", "ks
 // in a report's JSON that has the form of an evidence ID), sorted and
 // distinct, and the number of reports read.
 func Protected(ctx context.Context, rr evidence.ReportReader) ([]string, int, error) {
-	seen := map[string]bool{}
-	n := 0
+	return protected(ctx, rr, map[string][]string{})
+}
+
+// protected is Protected with the runner's cache.
+func (r *Runner) protected(ctx context.Context) ([]string, int, error) {
+	return protected(ctx, r.st, r.cited)
+}
+
+// protected lists the stored reports, reads the bodies of those not in
+// cited (adding them), drops the reports no longer stored from cited and
+// returns the union of the cited IDs.
+func protected(ctx context.Context, rr evidence.ReportReader, cited map[string][]string) ([]string, int, error) {
+	listed := map[string]bool{}
 	const page = 500
 	for off := 0; ; off += page {
 		reps, err := rr.Reports(ctx, evidence.ReportFilter{Limit: page, Offset: off})
 		if err != nil {
-			return nil, n, fmt.Errorf("listing reports: %w", err)
+			return nil, 0, fmt.Errorf("listing reports: %w", err)
 		}
 		for _, rep := range reps {
+			listed[rep.ID] = true
+			if _, ok := cited[rep.ID]; ok {
+				continue
+			}
 			full, err := rr.Report(ctx, rep.ID)
 			if errors.Is(err, evidence.ErrNotFound) {
 				continue // replaced or removed since the listing
 			}
 			if err != nil {
-				return nil, n, fmt.Errorf("reading report %d of the listing: %w", off+n, err)
+				return nil, 0, fmt.Errorf("reading a stored report: %w", err)
 			}
-			n++
+			seen := map[string]bool{}
 			if err := citedIDs(full.Body, seen); err != nil {
-				return nil, n, fmt.Errorf("reading the citations of a stored report: %w", err)
+				return nil, 0, fmt.Errorf("reading the citations of a stored report: %w", err)
 			}
+			ids := make([]string, 0, len(seen))
+			for id := range seen {
+				ids = append(ids, id)
+			}
+			cited[rep.ID] = ids
 		}
 		if len(reps) < page {
 			break
 		}
 	}
-	out := make([]string, 0, len(seen))
-	for id := range seen {
+	all := map[string]bool{}
+	for id, ids := range cited {
+		if !listed[id] {
+			delete(cited, id)
+			continue
+		}
+		for _, c := range ids {
+			all[c] = true
+		}
+	}
+	out := make([]string, 0, len(all))
+	for id := range all {
 		out = append(out, id)
 	}
 	slices.Sort(out)
-	return out, n, nil
+	return out, len(cited), nil
 }
 
 // citedIDs adds every string of the JSON document body that has the form

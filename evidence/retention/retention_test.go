@@ -231,3 +231,53 @@ func TestConfigValidate(t *testing.T) {
 		})
 	}
 }
+
+// reportingStore is the real store with a report written after the first
+// deletion batch, as serve's analysis may store one while a pass runs.
+type reportingStore struct {
+	*duckdb.Store
+	report  evidence.StoredReport
+	batches int
+}
+
+func (s *reportingStore) DeleteBefore(ctx context.Context, cutoffNS int64, keep []string, maxRows int) (evidence.PruneResult, error) {
+	res, err := s.Store.DeleteBefore(ctx, cutoffNS, keep, maxRows)
+	if s.batches++; s.batches == 1 && err == nil {
+		err = s.Store.WriteReport(ctx, s.report)
+	}
+	return res, err
+}
+
+// TestReportStoredDuringAPassIsHonoured: a report stored between two
+// batches of a pass protects what it cites from the next batch.
+func TestReportStoredDuringAPassIsHonoured(t *testing.T) {
+	ctx := context.Background()
+	st := openStore(t)
+	oldSpans, _ := spans(0, 400, time.Now().Add(-10*24*time.Hour).UnixNano(), int64(time.Second), false)
+	recent, _ := spans(400, 4, time.Now().Add(-time.Minute).UnixNano(), int64(time.Second), false)
+	if err := st.Write(ctx, &evidence.Batch{Spans: append(oldSpans, recent...)}); err != nil {
+		t.Fatal(err)
+	}
+	late := oldSpans[350].ID() // deleted by the pass's last batch unless protected
+	body, err := json.Marshal(map[string]any{"claims": []any{map[string]any{"citations": []any{map[string]any{"id": late}}}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	rs := &reportingStore{Store: st, report: evidence.StoredReport{ID: "report:late", Status: "accepted", Title: "t", Body: body}}
+	cfg := retention.DefaultConfig()
+	cfg.MaxAge, cfg.BatchRows = 72*time.Hour, 100
+	r, err := retention.NewRunner(rs, cfg, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	p, err := r.Pass(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if p.Batches < 4 || p.Reports != 1 || p.Deleted.Spans != 400-4 {
+		t.Errorf("pass %+v; want 4 or more batches, the report read, all but its trace's 4 spans deleted", p)
+	}
+	if _, err := st.Get(ctx, late); err != nil {
+		t.Errorf("the span the late report cites: %v", err)
+	}
+}
