@@ -261,3 +261,52 @@ func TestSizeReflectsDeletionAfterCheckpoint(t *testing.T) {
 		t.Logf("the file shrank from %d to %d", full.FileBytes, after.FileBytes)
 	}
 }
+
+// TestDeleteBeforeInsideAWrite: batches that delete old spans, kernel
+// events and lock-edge deltas commit while a Write's transaction holds
+// new (and same-edge) rows uncommitted; the Write then commits, and both
+// hold: the old rows are gone, the Write's rows are all stored.
+func TestDeleteBeforeInsideAWrite(t *testing.T) {
+	s, _ := openTemp(t)
+	ctx := context.Background()
+	const base = int64(1e18)
+	edge := func(first, last int64) []evidence.LockEdge {
+		return []evidence.LockEdge{{Node: "n1", Held: "a", Acquiring: "b", Count: 1, FirstNS: first, LastNS: last}}
+	}
+	if err := s.Write(ctx, &evidence.Batch{Spans: makeSpans(0, 5000, base), LockEdges: edge(base, base+1)}); err != nil {
+		t.Fatal(err)
+	}
+	cut := base + 5000*1000
+	var deleted evidence.PruneResult
+	var inside error
+	s.afterInsert = func(context.Context) error {
+		s.afterInsert = nil
+		for {
+			res, err := s.DeleteBefore(ctx, cut, nil, 1000)
+			if err != nil {
+				inside = err
+				return nil
+			}
+			deleted.Add(res)
+			if res.Done {
+				return nil
+			}
+		}
+	}
+	if err := s.Write(ctx, &evidence.Batch{Spans: makeSpans(5000, 3000, base), LockEdges: edge(cut, cut+1)}); err != nil {
+		t.Fatal(err)
+	}
+	if inside != nil {
+		t.Fatalf("deleting during the Write: %v", inside)
+	}
+	if deleted.Spans != 5000 || deleted.LockEdgeRows != 1 {
+		t.Errorf("deleted %+v, want the 5000 old spans and the old edge delta", deleted)
+	}
+	if n := countRows(t, s, `SELECT count(*) FROM spans`); n != 3000 {
+		t.Errorf("%d spans stored, want the Write's 3000", n)
+	}
+	e, err := s.Get(ctx, "edge:a>b")
+	if err != nil || e.LockEdge.Count != 1 || e.LockEdge.FirstNS != cut {
+		t.Errorf("edge %+v, %v; want the Write's delta alone", e.LockEdge, err)
+	}
+}
