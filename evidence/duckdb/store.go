@@ -94,6 +94,16 @@
 // own; the views read the same before and after). Reads use other
 // connections of the pool and see committed data only. Close waits for the
 // Writes under way.
+//
+// # Retention
+//
+// [Store.DeleteBefore] removes evidence older than a time, oldest first, in
+// bounded batches (one transaction each) that run beside Writes, except
+// what a protected set of evidence IDs keeps (the IDs stored reports cite;
+// see prune.go); [Store.Size] measures the file, its write-ahead log and
+// its used blocks. DuckDB frees the blocks of deleted rows at the next
+// checkpoint and reuses them; the file shrinks only when free blocks are
+// at its end (docs/retention.md).
 package duckdb
 
 import (
