@@ -235,3 +235,15 @@ func (s *Store) Size(ctx context.Context, checkpoint bool) (size evidence.StoreS
 	}
 	return size, checkpointed, nil
 }
+
+// LatestEvidenceNS returns the latest time of the stored evidence (span
+// ends, kernel events, lock edges' last observations; 0 when there is
+// none): what Stats.EvidenceMaxNS reports, without Stats' counts.
+func (s *Store) LatestEvidenceNS(ctx context.Context) (int64, error) {
+	var v int64
+	if err := s.db.QueryRowContext(ctx, `SELECT coalesce(max(t), 0) FROM (SELECT max(end_ns) AS t FROM span_rows
+		UNION ALL SELECT max(time_ns) FROM kernel_events UNION ALL SELECT max(last_ns) FROM lock_edge_rows)`).Scan(&v); err != nil {
+		return 0, fmt.Errorf("querying the latest evidence time: %w", err)
+	}
+	return v, nil
+}

@@ -92,7 +92,13 @@ func countRows(t *testing.T, s *Store, q string, args ...any) int64 {
 func TestDeleteBeforeKeepsWhatReportsCite(t *testing.T) {
 	s, _ := openTemp(t)
 	ctx := context.Background()
+	if v, err := s.LatestEvidenceNS(ctx); err != nil || v != 0 {
+		t.Errorf("LatestEvidenceNS of an empty store: %d, %v; want 0", v, err)
+	}
 	fx := writePruneFixture(t, s)
+	if v, err := s.LatestEvidenceNS(ctx); err != nil || v != mustStats(t, s).EvidenceMaxNS || v < fx.cut {
+		t.Errorf("LatestEvidenceNS %d, %v; want Stats' EvidenceMaxNS %d", v, err, mustStats(t, s).EvidenceMaxNS)
+	}
 	var total evidence.PruneResult
 	batches := 0
 	for {

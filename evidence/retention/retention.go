@@ -106,7 +106,8 @@ type Pruner interface {
 type Store interface {
 	Pruner
 	evidence.ReportReader
-	Stats(ctx context.Context) (evidence.Stats, error)
+	// LatestEvidenceNS is the latest time of the stored evidence (0: none).
+	LatestEvidenceNS(ctx context.Context) (int64, error)
 }
 
 // Pass is what one pass did.
@@ -199,11 +200,11 @@ func (r *Runner) Pass(ctx context.Context) (Pass, error) {
 		return ids, err
 	}
 	if r.cfg.MaxAge > 0 {
-		stats, err := r.st.Stats(ctx)
+		latest, err := r.st.LatestEvidenceNS(ctx)
 		if err != nil {
-			return p, fmt.Errorf("reading stats: %w", err)
+			return p, err
 		}
-		if ref := min(r.now().UnixNano(), stats.EvidenceMaxNS); ref > 0 {
+		if ref := min(r.now().UnixNano(), latest); ref > 0 {
 			cutoff := ref - r.cfg.MaxAge.Nanoseconds()
 			for p.Batches < r.cfg.MaxBatches {
 				ids, err := keep()
