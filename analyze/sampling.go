@@ -25,8 +25,12 @@ type Sampling struct {
 	// StampedTraces and MissingTraces count the same by distinct trace.
 	StampedTraces, MissingTraces int
 	// Sampled: enough stamped traces (MinSampledTraces) and at least
-	// MinMissingShare of them not stored.
+	// MinMissingShare of them not stored, in one window at least.
 	Sampled bool
+	// WindowShare is, when the incident and baseline windows were judged
+	// apart, the largest share of stamped traces not stored in one of
+	// them (0 otherwise).
+	WindowShare float64
 }
 
 // Thresholds of DetectSampling. Unsampled stores show a missing share
@@ -119,7 +123,7 @@ func (in *Input) detectSampling() Sampling {
 	return Sampling{
 		StampedEvents: inc.StampedEvents + base.StampedEvents, MissingEvents: inc.MissingEvents + base.MissingEvents,
 		StampedTraces: inc.StampedTraces + base.StampedTraces, MissingTraces: inc.MissingTraces + base.MissingTraces,
-		Sampled: inc.Sampled || base.Sampled,
+		Sampled: inc.Sampled || base.Sampled, WindowShare: max(inc.MissingTraceShare(), base.MissingTraceShare()),
 	}
 }
 
@@ -147,9 +151,13 @@ func (s Sampling) Note() string {
 	if !s.Sampled {
 		return ""
 	}
+	window := ""
+	if s.WindowShare > 0 {
+		window = fmt.Sprintf("; %.0f %% in the most sampled window", 100*s.WindowShare)
+	}
 	return fmt.Sprintf("traces are tail-sampled: %.0f %% of stamped kernel events point at traces that were not kept "+
-		"(%d of %d traces); latency percentiles, change points, distribution tests and shares of traces describe the kept traces, "+
-		"not the service's requests", 100*s.MissingEventShare(), s.MissingTraces, s.StampedTraces)
+		"(%d of %d traces%s); latency percentiles, change points, distribution tests and shares of traces describe the kept traces, "+
+		"not the service's requests", 100*s.MissingEventShare(), s.MissingTraces, s.StampedTraces, window)
 }
 
 // sampledKinds are the finding kinds whose numbers are statistics over

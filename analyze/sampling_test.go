@@ -4,6 +4,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/debugai/debugai/agent/hypothesis"
 	"github.com/debugai/debugai/evidence"
 )
 
@@ -79,5 +80,30 @@ func TestMarkSampled(t *testing.T) {
 	}
 	if fs[1].Summary != "convoy" || fs[1].Attrs != nil {
 		t.Errorf("lock convoy: %+v, want unmarked", fs[1])
+	}
+}
+
+// TestDetectSamplingPerWindow: a baseline window of sampled traces against
+// an incident window whose (slow) traces were all kept is flagged, though
+// the two together have only a few missing traces.
+func TestDetectSamplingPerWindow(t *testing.T) {
+	// 40 baseline requests, 2 kept; 400 incident requests, all kept.
+	spans, kev := samplingData(440, func(i int) bool { return i >= 40 || i == 0 || i == 39 }, "")
+	const t0 = int64(1_800_000_000e9)
+	split := t0 + 40*1e9
+	in := &Input{Spans: spans, Kernel: kev, BaseTraces: map[evidence.TraceID]bool{},
+		Plan: Plan{Baseline: []hypothesis.Window{{SinceNS: t0, UntilNS: split}},
+			Incident: []hypothesis.Window{{SinceNS: split, UntilNS: t0 + 440*1e9}}}}
+	for i := range spans {
+		if spans[i].StartNS < split {
+			in.BaseTraces[spans[i].TraceID] = true
+		}
+	}
+	if all := DetectSampling(spans, kev); all.Sampled {
+		t.Fatalf("judged together: %+v; the test needs a share below the threshold", all)
+	}
+	s := in.detectSampling()
+	if !s.Sampled || s.WindowShare < 0.8 || !strings.Contains(s.Note(), "in the most sampled window") {
+		t.Errorf("%+v, note %q: want sampled, the baseline's share given", s, s.Note())
 	}
 }
