@@ -44,6 +44,8 @@ type Input struct {
 	shape   *shape.Result // set by runShapeDetector
 	// model is the change decomposition that ranks the findings.
 	Model *explain.Model
+	// Sampling is what Detect found about trace sampling (sampling.go).
+	Sampling Sampling
 }
 
 // isBaseline reports whether sp belongs to the baseline.
@@ -145,6 +147,7 @@ func FmtNS(ns int64) string { return time.Unix(0, ns).UTC().Format(time.RFC3339N
 // Detect runs every detector family, in order, and gives findings
 // without a data window the analysed window.
 func Detect(in *Input) ([]evidence.Finding, []int, error) {
+	in.Sampling = in.detectSampling()
 	if len(in.Kernel) > 0 {
 		cfg := correlate.DefaultConfig()
 		as, _, err := correlate.Join(in.Spans, in.Kernel, cfg)
@@ -181,6 +184,7 @@ func Detect(in *Input) ([]evidence.Finding, []int, error) {
 			out[i].StartNS, out[i].EndNS = in.SinceNS, in.UntilNS-1
 		}
 	}
+	markSampled(out, in.Sampling)
 	return out, counts, nil
 }
 

@@ -123,7 +123,11 @@ func (in *Input) Describe() string {
 		return fmt.Sprintf("kernel-only window %s: no spans; %d kernel events and %d lock edges, judged on their own (the detectors that read spans had nothing to read)",
 			windowsString(in.Plan.Incident), len(in.Kernel), len(in.Edges))
 	}
-	return in.Plan.describe(len(in.BaseTraces), in.BaseSpans, len(in.Spans)-in.BaseSpans)
+	d := in.Plan.describe(len(in.BaseTraces), in.BaseSpans, len(in.Spans)-in.BaseSpans)
+	if note := in.Sampling.Note(); note != "" {
+		d += "; " + note
+	}
+	return d
 }
 
 func windowsString(ws []hypothesis.Window) string {

@@ -67,7 +67,7 @@ Alertmanager's payload; each firing alert queues an investigation of the
 to its service when one of --alert-service-labels names a stored service.
 The report is stored and POSTed to --notify-url as "alert.investigated".
 Repeats of an alert (same fingerprint and start) are investigated once;
-resolved alerts are ignored. Alerts are taken even with --analyze-every 0.`
+resolved alerts are ignored. Alerts are taken even with --analyze-every 0.` + serveRetentionUsage
 
 func runServe(ctx context.Context, args []string, env *cmdEnv) (err error) {
 	def := ingest.DefaultConfig()
@@ -94,7 +94,12 @@ func runServe(ctx context.Context, args []string, env *cmdEnv) (err error) {
 	alertLabels := fs.String("alert-service-labels", strings.Join(alertDef.ServiceLabels, ","), "comma-separated alert labels that may name the service of an Alertmanager alert, first match wins")
 	mcpFlags := addMCPHTTPFlags(fs, env)
 	authFlags := addOTLPAuthFlags(fs)
+	retFlags := addRetentionFlags(fs)
 	if err := parseFlags(fs, args); err != nil {
+		return err
+	}
+	retCfg, err := retFlags.config()
+	if err != nil {
 		return err
 	}
 	if fs.NArg() > 0 {
@@ -227,6 +232,11 @@ func runServe(ctx context.Context, args []string, env *cmdEnv) (err error) {
 	fmt.Fprintf(env.stdout, "debugai serve: store %s; OTLP/HTTP %s; OTLP/gRPC %s\n", *store, orNone(state.HTTPURL), orNone(state.GRPCAddr))
 	fmt.Fprintf(env.stdout, "debugai serve: MCP %s\n", orNone(mcpURL))
 
+	stopRetention, err := startRetention(ctx, st, retCfg, logger)
+	if err != nil {
+		return errors.Join(err, srv.Shutdown(context.Background()))
+	}
+	defer stopRetention() // a pass in flight ends before the store closes
 	analysisDone := make(chan struct{})
 	tracker, err := analyze.NewTracker(st, incCfg, logger)
 	if err != nil {

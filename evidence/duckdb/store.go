@@ -94,6 +94,16 @@
 // own; the views read the same before and after). Reads use other
 // connections of the pool and see committed data only. Close waits for the
 // Writes under way.
+//
+// # Retention
+//
+// [Store.DeleteBefore] removes evidence older than a time, oldest first, in
+// bounded batches (one transaction each) that run beside Writes, except
+// what a protected set of evidence IDs keeps (the IDs stored reports cite;
+// see prune.go); [Store.Size] measures the file, its write-ahead log and
+// its used blocks. DuckDB frees the blocks of deleted rows at the next
+// checkpoint and reuses them; the file shrinks only when free blocks are
+// at its end (docs/retention.md).
 package duckdb
 
 import (
@@ -184,6 +194,11 @@ type Store struct {
 	// so that a batch repeating them needs no lookup; see resolveResources.
 	resources map[string]resourceCols
 	commits   int // committed Writes with audit or lock-edge rows, for compaction
+
+	// maintMu serializes the maintenance that deletes rows other
+	// transactions might delete too (folding deltas, pruning, the
+	// checkpoint before measuring), so that they do not conflict.
+	maintMu sync.Mutex
 
 	// afterInsert, when set (tests), runs inside Write's transaction after
 	// the spans have been inserted.

@@ -128,7 +128,10 @@ func (s *Store) write(ctx context.Context, w *writer, b *evidence.Batch) error {
 	if compact {
 		// The batch is committed; folding the deltas is housekeeping whose
 		// failure must not fail the Write.
-		if cerr := w.compact(context.WithoutCancel(ctx)); cerr != nil {
+		s.maintMu.Lock()
+		cerr := w.compact(context.WithoutCancel(ctx))
+		s.maintMu.Unlock()
+		if cerr != nil {
 			s.log.Warn("folding audit and lock-edge deltas", "err", cerr)
 		}
 	}
