@@ -14,6 +14,7 @@ import (
 	"github.com/debugai/debugai/detect/explain"
 	"github.com/debugai/debugai/evidence"
 	"github.com/debugai/debugai/evidence/duckdb"
+	"github.com/debugai/debugai/evidence/remote"
 )
 
 const detectUsage = `detect [flags]
@@ -58,8 +59,8 @@ compare a store with a recording, import the recording into the store and
 name its window with --baseline-since/--baseline-until. A requested
 baseline with fewer than 10 traces is refused.
 
-While a running serve owns the store, findings cannot be stored: use
---no-store to print them (reading through the serve).`
+While a running serve owns the store, detect reads through serve's API
+and stores the findings through it (--no-store only prints them).`
 
 // defaultMaxItems bounds the spans (and kernel events, lock edges) one
 // detect run loads.
@@ -187,7 +188,15 @@ func openDetectStore(ctx context.Context, path string, noStore bool, logger *slo
 	}
 	st, err := duckdb.Open(ctx, path, duckdb.Options{Logger: logger})
 	if errors.Is(err, duckdb.ErrLocked) {
-		return nil, nil, nil, fmt.Errorf("store %s is owned by another process (a running serve?): findings cannot be stored; run detect with --no-store to print them: %w", path, err)
+		// A running serve owns the store: read through its API and store
+		// the findings through it.
+		state, serr := remote.ReadState(path)
+		if serr != nil {
+			return nil, nil, nil, fmt.Errorf("store %s is locked by another process and no running serve publishes it (%v); run detect with --no-store to print the findings: %w", path, serr, err)
+		}
+		logger.Debug("store is owned by a running serve; detecting through its API", "pid", state.PID)
+		c := remote.NewClient(state)
+		return c, c, func() error { return nil }, nil
 	}
 	if err != nil {
 		return nil, nil, nil, err

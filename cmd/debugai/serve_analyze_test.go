@@ -222,3 +222,39 @@ func TestServeInvestigatesAlerts(t *testing.T) {
 	default:
 	}
 }
+
+// TestDetectAndInvestigateThroughServe: while serve owns the store,
+// detect (in another process) reads through serve's API and stores its
+// findings through it, and investigate stores its report through it: both
+// visible in the served store afterwards.
+func TestDetectAndInvestigateThroughServe(t *testing.T) {
+	t.Setenv("DEBUGAI_HMAC_KEY", testKey)
+	store := filepath.Join(t.TempDir(), "ev.duckdb")
+	sp := startServe(t, store, "--analyze-every", "0")
+	sendSlowDB(t, sp.httpURL)
+	state, err := remote.ReadState(store)
+	if err != nil {
+		t.Fatal(err)
+	}
+	client := remote.NewClient(state)
+	ctx := context.Background()
+	if fs, err := client.Findings(ctx, evidence.FindingFilter{}); err != nil || len(fs) != 0 {
+		t.Fatalf("findings before detect: %d, %v; want none (no analysis loop)", len(fs), err)
+	}
+	out, errOut, err := runChild(t, "detect", "--store", store, "--since", "60s")
+	if err != nil {
+		t.Fatalf("detect through serve: %v\n%s\n%s", err, out, errOut)
+	}
+	fs, err := client.Findings(ctx, evidence.FindingFilter{Kinds: []string{"change_explained"}})
+	if err != nil || len(fs) == 0 || fs[0].Service != "db" {
+		t.Fatalf("stored findings %+v, %v; want db's change stored through serve", fs, err)
+	}
+	out, errOut, err = runChild(t, "investigate", "--store", store, "--since", "60s", "--no-detect")
+	if err != nil && exitCode(err, io.Discard) != 1 {
+		t.Fatalf("investigate through serve: %v\n%s\n%s", err, out, errOut)
+	}
+	rs, err := client.Reports(ctx, evidence.ReportFilter{})
+	if err != nil || len(rs) != 1 || !strings.Contains(out+errOut, rs[0].ID) {
+		t.Fatalf("stored reports %+v, %v; want investigate's report stored through serve (output %s %s)", rs, err, out, errOut)
+	}
+}

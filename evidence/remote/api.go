@@ -57,7 +57,58 @@ func Handler(r evidence.Reader, token string, logger *slog.Logger) http.Handler 
 	mux.HandleFunc("POST "+APIPrefix+"lock-edges", h.lockEdges)
 	mux.HandleFunc("POST "+APIPrefix+"reports", h.reports)
 	mux.HandleFunc("POST "+APIPrefix+"report", h.report)
+	mux.HandleFunc("POST "+APIPrefix+"write-findings", h.writeFindings)
+	mux.HandleFunc("POST "+APIPrefix+"write-report", h.writeReport)
 	return h.auth(mux)
+}
+
+// maxWriteBody bounds a write request (findings of a window, a report).
+const maxWriteBody = 32 << 20
+
+// maxWriteFindings bounds the findings of one write request.
+const maxWriteFindings = 100_000
+
+// writeFindings stores findings computed by a client (detect run against
+// a store this serve owns).
+func (h *handler) writeFindings(w http.ResponseWriter, req *http.Request) {
+	fw, ok := h.r.(evidence.FindingWriter)
+	if !ok {
+		writeError(w, http.StatusNotImplemented, "not_supported", "this serve's store does not store findings")
+		return
+	}
+	var fs []evidence.Finding
+	if !decodeLimit(w, req, &fs, maxWriteBody) {
+		return
+	}
+	if len(fs) > maxWriteFindings {
+		writeError(w, http.StatusRequestEntityTooLarge, "bad_request", fmt.Sprintf("%d findings in one request: at most %d", len(fs), maxWriteFindings))
+		return
+	}
+	h.reply(w, writeResult{Stored: len(fs)}, fw.WriteFindings(req.Context(), fs))
+}
+
+// writeReport stores a report built by a client (investigate run against
+// a store this serve owns).
+func (h *handler) writeReport(w http.ResponseWriter, req *http.Request) {
+	rw, ok := h.r.(evidence.ReportWriter)
+	if !ok {
+		writeError(w, http.StatusNotImplemented, "not_supported", "this serve's store does not store reports")
+		return
+	}
+	var r evidence.StoredReport
+	if !decodeLimit(w, req, &r, maxWriteBody) {
+		return
+	}
+	if !strings.HasPrefix(r.ID, "report:") || len(r.ID) > 64 || len(r.Body) == 0 {
+		writeError(w, http.StatusBadRequest, "bad_request", "a report needs a report: id of at most 64 bytes and a body")
+		return
+	}
+	h.reply(w, writeResult{Stored: 1}, rw.WriteReport(req.Context(), r))
+}
+
+// writeResult answers a write.
+type writeResult struct {
+	Stored int `json:"stored"`
 }
 
 type handler struct {
@@ -174,9 +225,19 @@ func optional[F, R, T any](h *handler, w http.ResponseWriter, req *http.Request,
 }
 
 func decode(w http.ResponseWriter, req *http.Request, v any) bool {
-	dec := json.NewDecoder(io.LimitReader(req.Body, 1<<20))
+	return decodeLimit(w, req, v, 1<<20)
+}
+
+// decodeLimit decodes a JSON request of at most limit bytes.
+func decodeLimit(w http.ResponseWriter, req *http.Request, v any, limit int64) bool {
+	dec := json.NewDecoder(http.MaxBytesReader(w, req.Body, limit))
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(v); err != nil {
+		var mbe *http.MaxBytesError
+		if errors.As(err, &mbe) {
+			writeError(w, http.StatusRequestEntityTooLarge, "bad_request", fmt.Sprintf("request body larger than %d bytes", limit))
+			return false
+		}
 		writeError(w, http.StatusBadRequest, "bad_request", "decoding request: "+err.Error())
 		return false
 	}
@@ -219,7 +280,21 @@ var (
 	_ evidence.LockEdgeReader   = (*Client)(nil)
 	_ evidence.ReportReader     = (*Client)(nil)
 	_ evidence.SpanBoundsReader = (*Client)(nil)
+	_ evidence.FindingWriter    = (*Client)(nil)
+	_ evidence.ReportWriter     = (*Client)(nil)
 )
+
+// WriteFindings implements evidence.FindingWriter: serve stores them.
+func (c *Client) WriteFindings(ctx context.Context, fs []evidence.Finding) error {
+	var out writeResult
+	return c.call(ctx, http.MethodPost, "write-findings", fs, &out)
+}
+
+// WriteReport implements evidence.ReportWriter: serve stores it.
+func (c *Client) WriteReport(ctx context.Context, r evidence.StoredReport) error {
+	var out writeResult
+	return c.call(ctx, http.MethodPost, "write-report", r, &out)
+}
 
 // NewClient returns a client for the serve described by st.
 func NewClient(st State) *Client {
