@@ -116,7 +116,7 @@ func DefaultConfig() Config {
 func (c *Config) Validate() error {
 	u, err := url.Parse(c.Endpoint)
 	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
-		return fmt.Errorf("export endpoint %q: want an http:// or https:// URL", c.Endpoint)
+		return errors.New("export endpoint: want an http:// or https:// URL with a host (the value is not repeated: it may carry credentials)")
 	}
 	if err := c.Anomaly.Validate(); err != nil {
 		return err
