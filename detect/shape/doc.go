@@ -52,9 +52,11 @@
 // Failing that, a blamed span whose lost calls are the ones after its last
 // completed child passes the blame down to that child's callee when the
 // callee's own behaviour changed between the windows (its duration
-// distribution, its error rate, or it never answered): the caller stopped
-// because the call failed. The same rule passes the blame for extra calls
-// (retries) down to the callee when the callee changed.
+// distribution, its error rate, or it never answered) and the lost calls
+// come after that child in the baseline's order (their mean start within
+// the parent): the caller stopped because the call failed. Extra calls
+// pass the blame down to the callee only when they answer failures
+// (retries); extra calls after successful answers are the caller's own.
 //
 // A retry storm leaves its callee blamed for its own errors (the deepest
 // deviating spans of a retried trace are the callee's failures). A blamed

@@ -50,6 +50,14 @@ func (b *traceBuilder) request(trace int, base bool, fault string) {
 	b.add(trace, 3, 2, "stock", "GET /stock", t0+2000, t0+39_000, false)
 	b.add(trace, 4, 3, "db", "SELECT", t0+3000, t0+13_000+int64(trace%7)*100, false)
 	b.add(trace, 5, 3, "db", "SELECT", t0+14_000, t0+24_000+int64(trace%5)*100, false)
+	if fault == "skip-first" { // api no longer calls stock (its first call); pay is slower for everyone
+		b.spans = slices.DeleteFunc(b.spans, func(sp evidence.Span) bool {
+			return sp.TraceID == evidence.TraceID{byte(trace >> 8), byte(trace)} && sp.SpanID[0] >= 2
+		})
+		b.add(trace, 6, 1, "api", "HTTP POST", t0+41_000, t0+95_000, false)
+		b.add(trace, 7, 6, "pay", "POST /pay", t0+42_000, t0+94_000+int64(trace%5)*100, false)
+		return
+	}
 	if fault == "skip-one" { // stock skips its second db call, same latency, no error
 		b.add(trace, 6, 1, "api", "HTTP POST", t0+41_000, t0+90_000, false)
 		b.add(trace, 7, 6, "pay", "POST /pay", t0+42_000, t0+89_000, false)
@@ -59,6 +67,10 @@ func (b *traceBuilder) request(trace int, base bool, fault string) {
 		return
 	}
 	switch fault {
+	case "slow-pay":
+		b.add(trace, 6, 1, "api", "HTTP POST", t0+41_000, t0+95_000, false)
+		b.add(trace, 7, 6, "pay", "POST /pay", t0+42_000, t0+94_000+int64(trace%5)*100, false)
+		return
 	case "pay-retry", "pay-error":
 		// pay fails the first call fast; api retries it once ("pay-retry")
 		// or gives up ("pay-error").
@@ -281,5 +293,31 @@ func TestShapeFindsOneCallFewerInAShare(t *testing.T) {
 	}
 	if !fewer {
 		t.Errorf("blame %+v; want a significant fewer_calls test of stock's calls", res.Blames[0])
+	}
+}
+
+// api stops making its first call (to stock) while pay, its last call,
+// got slower for everyone: the lost call came before pay in the
+// baseline's order, so it was not lost because pay changed; api is blamed.
+func TestShapeKeepsABlameTheCallOrderDoesNotExplain(t *testing.T) {
+	b := &traceBuilder{base: map[evidence.TraceID]bool{}}
+	for i := range 40 {
+		b.request(i+1, true, "")
+	}
+	for i := range 40 {
+		f := ""
+		if i < 15 {
+			f = "skip-first"
+		} else {
+			f = "slow-pay"
+		}
+		b.request(100+i, false, f)
+	}
+	res, _, err := Analyze(Input{Spans: b.spans, IsBaseline: func(s *evidence.Span) bool { return b.base[s.TraceID] }}, DefaultConfig())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(res.Blames) == 0 || res.Blames[0].Op != (Op{"api", "GET /order"}) {
+		t.Fatalf("blames %+v; want api GET /order (its first call is the lost one)", res.Blames)
 	}
 }

@@ -25,6 +25,9 @@ type tree struct {
 	orphans  [2]int
 	counts   [2]int
 	traces   map[evidence.TraceID]int8
+	// order: mean start of a child operation within its parent operation
+	// in the baseline, as a share of the parent's duration (lostAfter).
+	order map[[2]Op]float64
 }
 
 func newTree(in Input) *tree {
@@ -471,11 +474,16 @@ func (t *tree) passDown(i int, tests []*Test, changed map[Op]bool, cond map[Op]c
 	var via int32 = -1
 	switch {
 	case decrease:
-		// The last child to end before the span stopped calling.
+		// The last child to end before the span stopped calling, when the
+		// lost calls come after it in the baseline's order: a call that
+		// used to come first was not lost because a later one failed.
 		for _, c := range t.children[i] {
 			if via < 0 || t.spans[c].EndNS > t.spans[via].EndNS {
 				via = c
 			}
+		}
+		if via >= 0 && !t.lostAfter(i, via, tests) {
+			via = -1
 		}
 	case increase:
 		// A failed call among the multiplied ones: extra calls that
@@ -502,6 +510,44 @@ func (t *tree) passDown(i int, tests []*Test, changed map[Op]bool, cond map[Op]c
 		return int(callee), increase && !decrease
 	}
 	return i, increase && !decrease
+}
+
+// lostAfter reports whether every call span i lost (its decrease tests)
+// starts, in the baseline, no earlier within its parent than child via's
+// operation does (relative to the parent's start and duration); unknown
+// orders count as after.
+func (t *tree) lostAfter(i int, via int32, tests []*Test) bool {
+	if t.order == nil {
+		t.order = map[[2]Op]float64{}
+		n := map[[2]Op]int{}
+		for p := range t.spans {
+			if t.win[p] != 0 {
+				continue
+			}
+			dur := float64(max(t.spans[p].EndNS-t.spans[p].StartNS, 1))
+			for _, c := range t.children[p] {
+				k := [2]Op{t.ops[p], t.ops[c]}
+				t.order[k] += float64(t.spans[c].StartNS-t.spans[p].StartNS) / dur
+				n[k]++
+			}
+		}
+		for k, c := range n {
+			t.order[k] /= float64(c)
+		}
+	}
+	at, ok := t.order[[2]Op{t.ops[i], t.ops[via]}]
+	if !ok {
+		return true
+	}
+	for _, tst := range tests {
+		if !tst.decrease() || tst.Child == anyCallee {
+			continue
+		}
+		if lost, ok := t.order[[2]Op{t.ops[i], tst.Child}]; ok && lost < at {
+			return false
+		}
+	}
+	return true
 }
 
 // failed reports whether child c of span i, or the callee span it
