@@ -19,7 +19,7 @@ import (
 	"github.com/debugai/debugai/workload/bank"
 )
 
-const recordUsage = `record --scenario convoy|callconvoy|regression|iostorm|faultstorm|cpuquota|lockinv|lockinv-pthread|netloss|none|bump|shop-*|shop3-*|media-* --out DIR [flags]
+const recordUsage = `record --scenario convoy|callconvoy|regression|iostorm|faultstorm|cpuquota|lockinv|lockinv-pthread|netloss|none|bump|shop-*|shop3-*|media-*|ride-* --out DIR [flags]
 
 Records a real incident bundle (ARCHITECTURE.md, "Incident bundle") of
 the bank system (package workload/bank) on this machine. As root, it
@@ -90,6 +90,18 @@ in the lossy namespace (--loss); the controls media-mixshift (the
 incident's watches x0.6 and feeds x1.6, no bug) and media-recsv2 (recs
 restarted as v2 on the same addresses, no change).
 
+The ride-* scenarios (corpus 5) record package workload/ride instead (seven
+services in nine processes, geo as three replicas), after 2 s of
+unrecorded warm-up (rides at --rate, default 20/s, status reads at half
+and driver pings at twice it; 18 s of baseline and 12 s of incident unless
+--baseline or --incident say otherwise): ride-farestale, ride-matchpanic,
+ride-dbfsync, ride-pushpool and ride-notifyretry switch that bug on at
+inject, ride-geoconvoy on one geo replica only; ride-geoquota moves one
+geo replica into a CPU-quota cgroup (--cpu-quota, --cpu-period);
+ride-dbloss runs tripdb in the lossy namespace (--loss); the controls
+ride-geov2 (the geo replicas restarted as v2 one after the other, no
+change) and ride-loadshift (the incident's rides x1.5, no bug).
+
 Needs root (the node loads eBPF programs) and a debugai-node binary:
   CGO_ENABLED=0 go build -o "$(dirname "$(command -v debugai)")/debugai-node" ./cmd/debugai-node`
 
@@ -124,7 +136,7 @@ const defaultNodeArgs = "--go-locks=false --fsync-threshold=100us --runqueue-thr
 
 // recordScenarios are the scenarios record knows.
 var recordScenarios = slices.Concat([]string{"convoy", "callconvoy", "regression", "iostorm", "faultstorm", "cpuquota", "lockinv", "lockinv-pthread", "netloss", "none", "bump"},
-	slices.Sorted(maps.Keys(shopScenarios)), slices.Sorted(maps.Keys(mediaScenarios)))
+	slices.Sorted(maps.Keys(shopScenarios)), slices.Sorted(maps.Keys(mediaScenarios)), slices.Sorted(maps.Keys(rideScenarios)))
 
 func parseRecordFlags(args []string, env *cmdEnv) (recordConfig, error) {
 	c := recordConfig{}
@@ -135,15 +147,15 @@ func parseRecordFlags(args []string, env *cmdEnv) (recordConfig, error) {
 	fs.StringVar(&c.nodeBin, "node-bin", "", "debugai-node binary (default: debugai-node next to this executable, else in PATH)")
 	fs.DurationVar(&c.baseline, "baseline", 10*time.Second, "load without the bug")
 	fs.DurationVar(&c.incident, "incident", 10*time.Second, "load with the bug")
-	fs.Float64Var(&c.rate, "rate", 250, "transfers per second (balance reads: half as many); shop: checkouts, media: watches")
+	fs.Float64Var(&c.rate, "rate", 250, "transfers per second (balance reads: half as many); shop: checkouts, media: watches, ride: rides")
 	nodeArgs := fs.String("node-args", defaultNodeArgs, "extra debugai-node flags, space-separated (lockinv: --go-locks=true instead of false)")
 	fs.StringVar(&c.serviceBin, "service-bin", "", "executable that serves \"workload bank\" (default: a copy of this one); lockinv needs a -gcflags=all=-l build")
-	fs.IntVar(&c.lossPercent, "loss", 5, "percent of the frontend's outgoing TCP packets dropped (netloss; the lossy service's in shop-stockloss, shop3-pricingloss, media-storeloss)")
+	fs.IntVar(&c.lossPercent, "loss", 5, "percent of the frontend's outgoing TCP packets dropped (netloss; the lossy service's in shop-stockloss, shop3-pricingloss, media-storeloss, ride-dbloss)")
 	fs.DurationVar(&c.targetTimeout, "target-timeout", 30*time.Second, "how long to wait for the node to observe the services")
 	fs.IntVar(&c.snapshotBytes, "snapshot-bytes", def.SnapshotBytes, "bytes of the ledger snapshot rewritten per transfer")
 	fs.IntVar(&c.regressionRounds, "regression-rounds", def.RegressionRounds, "extra SHA-256 rounds per balance read in v2 (regression)")
 	fs.IntVar(&c.faultPages, "fault-pages", def.FaultPages, "evicted archive pages read per balance (faultstorm)")
-	fs.Float64Var(&c.cpuQuota, "cpu-quota", 0.1, "CPUs per period the ledger's cgroup may use (cpuquota; the quota role's in shop and media scenarios)")
+	fs.Float64Var(&c.cpuQuota, "cpu-quota", 0.1, "CPUs per period the ledger's cgroup may use (cpuquota; the quota role's in shop, media and ride scenarios)")
 	fs.DurationVar(&c.cpuPeriod, "cpu-period", 100*time.Millisecond, "the cgroup's CPU quota period (cpuquota)")
 	fs.Float64Var(&c.loadFactor, "load-factor", 1.5, "incident load as a multiple of the baseline's (shop-loadup; shop3-loaddown: 0.5 unless given)")
 	fs.IntVar(&c.hogThreads, "hog-threads", 3, "busy threads of the noisy neighbour (shop-neighbour)")
@@ -175,6 +187,17 @@ func parseRecordFlags(args []string, env *cmdEnv) (recordConfig, error) {
 		}
 		if !flagSet(fs, "incident") {
 			c.incident = mediaWindow
+		}
+	}
+	if isRide(c.scenario) {
+		if !flagSet(fs, "rate") {
+			c.rate = rideDefaultRate
+		}
+		if !flagSet(fs, "baseline") {
+			c.baseline = rideBaseline
+		}
+		if !flagSet(fs, "incident") {
+			c.incident = rideIncident
 		}
 	}
 	if f := shopScenarios[c.scenario].loadFactor; f != 0 && !flagSet(fs, "load-factor") {
@@ -239,6 +262,7 @@ type recording struct {
 	netns      *lossyNetns // netloss: the frontend's network; shop-stockloss: inventory's
 	shop       *shopRecording
 	media      *mediaRecording
+	ride       *rideRecording
 	urls       map[bank.Role]string
 	node       *child
 	metricsURL string
@@ -292,13 +316,13 @@ func runRecord(ctx context.Context, args []string, env *cmdEnv) (err error) {
 			return fmt.Errorf("--service-bin %s cannot show lock order: %w", cfg.serviceBin, err)
 		}
 	}
-	sc, mc := shopScenarios[cfg.scenario], mediaScenarios[cfg.scenario]
+	sc, mc, rc := shopScenarios[cfg.scenario], mediaScenarios[cfg.scenario], rideScenarios[cfg.scenario]
 	switch {
-	case cfg.scenario == "cpuquota" || sc.cgroups || mc.cgroups:
+	case cfg.scenario == "cpuquota" || sc.cgroups || mc.cgroups || rc.quota != "":
 		if r.cgroups, err = newCPUCgroups(filepath.Base(tmp), cfg.cpuQuota, cfg.cpuPeriod); err != nil {
 			return err
 		}
-	case cfg.scenario == "netloss" || sc.lossy != "" || mc.lossy != "":
+	case cfg.scenario == "netloss" || sc.lossy != "" || mc.lossy != "" || rc.lossy != "":
 		if r.netns, err = newLossyNetns(filepath.Base(tmp), byte(os.Getpid()%200+20)); err != nil {
 			return err
 		}
@@ -315,6 +339,8 @@ func runRecord(ctx context.Context, args []string, env *cmdEnv) (err error) {
 		err = r.runShop(ctx)
 	case isMedia(cfg.scenario):
 		err = r.runMedia(ctx)
+	case isRide(cfg.scenario):
+		err = r.runRide(ctx)
 	default:
 		err = r.run(ctx)
 	}

@@ -86,6 +86,9 @@ func (r *recording) stopServices() error {
 	if r.media != nil {
 		err = errors.Join(err, r.stopMedia(""))
 	}
+	if r.ride != nil {
+		err = errors.Join(err, r.stopRide(""))
+	}
 	for _, role := range []bank.Role{bank.RoleFrontend, bank.RoleLedger} {
 		if c := r.svcs[role]; c != nil {
 			err = errors.Join(err, c.stop(string(role)))
@@ -253,6 +256,9 @@ func (r *recording) writeBundleFiles() error {
 	if isMedia(r.cfg.scenario) {
 		t.Source = "recorded on this machine by debugai record --scenario " + r.cfg.scenario + " (workload/media, debugai-node)"
 	}
+	if isRide(r.cfg.scenario) {
+		t.Source = "recorded on this machine by debugai record --scenario " + r.cfg.scenario + " (workload/ride, debugai-node)"
+	}
 	if err := writeJSONFile(filepath.Join(r.cfg.out, "truth.json"), t); err != nil {
 		return err
 	}
@@ -375,7 +381,7 @@ func (r *recording) command() string {
 	c := &r.cfg
 	cmd := fmt.Sprintf("debugai record --scenario %s --out %s --baseline %v --incident %v --rate %g --snapshot-bytes %d --regression-rounds %d",
 		c.scenario, filepath.Base(filepath.Clean(c.out)), c.baseline, c.incident, c.rate, c.snapshotBytes, c.regressionRounds)
-	if isShop(c.scenario) || isMedia(c.scenario) {
+	if isShop(c.scenario) || isMedia(c.scenario) || isRide(c.scenario) {
 		cmd = fmt.Sprintf("debugai record --scenario %s --out %s --baseline %v --incident %v --rate %g",
 			c.scenario, filepath.Base(filepath.Clean(c.out)), c.baseline, c.incident, c.rate)
 	}
@@ -385,11 +391,11 @@ func (r *recording) command() string {
 	case "cpuquota":
 		cmd += fmt.Sprintf(" --cpu-quota %g --cpu-period %v", c.cpuQuota, c.cpuPeriod)
 	}
-	sc, mc := shopScenarios[c.scenario], mediaScenarios[c.scenario]
-	if c.scenario == "netloss" || sc.lossy != "" || mc.lossy != "" {
+	sc, mc, rc := shopScenarios[c.scenario], mediaScenarios[c.scenario], rideScenarios[c.scenario]
+	if c.scenario == "netloss" || sc.lossy != "" || mc.lossy != "" || rc.lossy != "" {
 		cmd += fmt.Sprintf(" --loss %d", c.lossPercent)
 	}
-	if sc.cgroups || mc.cgroups {
+	if sc.cgroups || mc.cgroups || rc.quota != "" {
 		cmd += fmt.Sprintf(" --cpu-quota %g --cpu-period %v", c.cpuQuota, c.cpuPeriod)
 	}
 	if sc.loadMult {

@@ -416,7 +416,7 @@ func TestRecordScenariosDescribed(t *testing.T) {
 			t.Errorf("scenario %s: truth %+v (known %v), description %q", s, truth, ok, recordDescription[s])
 		}
 		if control := s == "none" || s == "bump" || s == "shop-flagflip" || s == "shop-loadup" || s == "shop3-deployv2" || s == "shop3-loaddown" ||
-			s == "media-mixshift" || s == "media-recsv2"; control != (truth.RootCauseService == "none") {
+			s == "media-mixshift" || s == "media-recsv2" || s == "ride-geov2" || s == "ride-loadshift"; control != (truth.RootCauseService == "none") {
 			t.Errorf("scenario %s: root cause %q", s, truth.RootCauseService)
 		}
 		for _, c := range truth.SecondaryCauses {
@@ -451,7 +451,8 @@ func TestRecordLockinvNodeArgs(t *testing.T) {
 // TestRecordShop3Defaults: corpus 3's scenarios record 50 checkouts/s for
 // 12 s per phase unless the flags say otherwise, shop3-loaddown at half
 // the load; corpus 2's keep 80/s and 10 s; corpus 4's (media) 48 watches/s
-// and 15 s.
+// and 15 s; corpus 5's (ride) 20 rides/s, 18 s of baseline and 12 s of
+// incident.
 func TestRecordShop3Defaults(t *testing.T) {
 	env := &cmdEnv{stdout: io.Discard, stderr: io.Discard, getenv: func(string) string { return "" }}
 	for _, tc := range []struct {
@@ -465,6 +466,8 @@ func TestRecordShop3Defaults(t *testing.T) {
 		{[]string{"--scenario", "shop-loadup"}, 80, 1.5, 10 * time.Second, 10 * time.Second},
 		{[]string{"--scenario", "media-cachemiss"}, 48, 1.5, 15 * time.Second, 15 * time.Second},
 		{[]string{"--scenario", "media-mixshift", "--rate", "20", "--baseline", "2s"}, 20, 1.5, 2 * time.Second, 15 * time.Second},
+		{[]string{"--scenario", "ride-dbfsync"}, 20, 1.5, 18 * time.Second, 12 * time.Second},
+		{[]string{"--scenario", "ride-loadshift", "--rate", "10", "--incident", "3s"}, 10, 1.5, 18 * time.Second, 3 * time.Second},
 	} {
 		c, err := parseRecordFlags(append(tc.args, "--out", "x"), env)
 		if err != nil || c.rate != tc.rate || c.loadFactor != tc.factor || c.baseline != tc.baseline || c.incident != tc.incident {

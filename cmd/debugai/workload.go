@@ -17,7 +17,7 @@ import (
 	"github.com/debugai/debugai/workload/mutexsvc"
 )
 
-const workloadUsage = `workload mutex|bank|shop|media|hog [flags]
+const workloadUsage = `workload mutex|bank|shop|media|ride|hog [flags]
 
 Serves a demo workload over HTTP until SIGINT or SIGTERM, for benchmarks
 and for trying the node collector. "mutex" (package workload/mutexsvc)
@@ -26,7 +26,9 @@ then --critical more while holding one process-wide mutex. "bank"
 (package workload/bank) serves one role of a two-service system traced
 with OpenTelemetry, with switchable bugs (debugai record runs both);
 "shop" (package workload/shop) one role of a six-service system; "media"
-(package workload/media) one role of a seven-service system; "hog"
+(package workload/media) one role of a seven-service system; "ride"
+(package workload/ride) one process of a seven-service system with
+replicas; "hog"
 spins threads on CPU work (a noisy neighbour).
 Prints "listening on http://ADDR" on stdout once it accepts requests (a
 bank ledger with --grpc-listen: "listening on http://ADDR grpc ADDR");
@@ -41,6 +43,8 @@ func runWorkload(ctx context.Context, args []string, env *cmdEnv) error {
 			return runWorkloadShop(ctx, args[1:], env)
 		case "media":
 			return runWorkloadMedia(ctx, args[1:], env)
+		case "ride":
+			return runWorkloadRide(ctx, args[1:], env)
 		case "hog":
 			return runWorkloadHog(ctx, args[1:], env)
 		}
@@ -50,7 +54,7 @@ func runWorkload(ctx context.Context, args []string, env *cmdEnv) error {
 			fmt.Fprintln(env.stderr, "Usage: debugai "+workloadUsage)
 			return flag.ErrHelp
 		}
-		return usagef("workload: want a workload name: mutex, bank, shop, media or hog")
+		return usagef("workload: want a workload name: mutex, bank, shop, media, ride or hog")
 	}
 	cfg := mutexsvc.DefaultConfig()
 	fs := newFlagSet("workload mutex", workloadUsage, env)

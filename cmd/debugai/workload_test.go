@@ -64,6 +64,35 @@ func TestWorkloadMediaFlags(t *testing.T) {
 	}
 }
 
+// TestWorkloadRideFlags: bad ride flags are usage errors that name the
+// flag or field, never the value given.
+func TestWorkloadRideFlags(t *testing.T) {
+	for _, tt := range []struct {
+		name    string
+		args    []string
+		wantErr string
+	}{
+		{"unknown role", []string{"--role", "frontend-secret"}, "role: want one of"},
+		{"callee without port", []string{"--role", "notifier", "--tripdb", "secret-host"}, "tripdb address: want host:port"},
+		{"geo replica without port", []string{"--role", "matcher", "--grpc-listen", "127.0.0.1:0", "--tripdb", "127.0.0.1:1",
+			"--notifier", "http://127.0.0.1:1", "--geo", "127.0.0.1:1,secret-host"}, "geo addresses: want host:port"},
+		{"api without callees", []string{"--role", "api"}, "address"},
+		{"geo without grpc listen", []string{"--role", "geo"}, "--grpc-listen: pricing, matcher, geo and tripdb need it"},
+		{"grpc listen on the api", []string{"--role", "api", "--dispatch", "http://127.0.0.1:1", "--geo", "127.0.0.1:1",
+			"--grpc-listen", "127.0.0.1:0"}, "--grpc-listen"},
+		{"unknown bug", []string{"--role", "geo", "--grpc-listen", "127.0.0.1:0", "--bug", "secret-bug"}, "bug: want one of"},
+		{"negative replica", []string{"--role", "geo", "--grpc-listen", "127.0.0.1:0", "--replica", "-1"}, "replica"},
+		{"arguments", []string{"--role", "geo", "extra-secret"}, "takes no arguments"},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			_, _, err := runCLI(t, append([]string{"workload", "ride"}, tt.args...)...)
+			if err == nil || !strings.Contains(err.Error(), tt.wantErr) || strings.Contains(err.Error(), "secret") || exitCode(err, &bytes.Buffer{}) != 2 {
+				t.Fatalf("err %v, want exit 2 with %q and no value", err, tt.wantErr)
+			}
+		})
+	}
+}
+
 func TestWorkloadReadyLine(t *testing.T) {
 	tests := []struct {
 		line, url, grpc, wantErr string

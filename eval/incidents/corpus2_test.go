@@ -10,8 +10,8 @@ import (
 	"github.com/debugai/debugai/eval/incidents"
 )
 
-// TestCorpusHalves: for corpus 2 (shop-*), corpus 3 (shop3-*) and corpus
-// 4 (media-*), the
+// TestCorpusHalves: for corpus 2 (shop-*), corpus 3 (shop3-*), corpus 4
+// (media-*) and corpus 5 (ride-*), the
 // halves are disjoint, of equal size, each with one control; every listed
 // bundle is recorded and every recorded bundle is in exactly one half, and its truth.json names a root
 // cause (or "none" for the controls) and, for each secondary cause, a
@@ -24,6 +24,7 @@ func TestCorpusHalves(t *testing.T) {
 		{"shop-*", incidents.Corpus2Dev, incidents.Corpus2Sealed},
 		{"shop3-*", incidents.Corpus3Dev, incidents.Corpus3Sealed},
 		{"media-*", incidents.Corpus4Dev, incidents.Corpus4Sealed},
+		{"ride-*", incidents.Corpus5Dev, incidents.Corpus5Sealed},
 	} {
 		t.Run(c.glob, func(t *testing.T) { checkHalves(t, c.glob, c.dev, c.sealed) })
 	}

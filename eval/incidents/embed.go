@@ -6,7 +6,8 @@
 // places and in other shapes (corpus 3, split into Corpus3Dev and
 // Corpus3Sealed), and the media-* bundles of workload/media, a workload
 // the ranking was not developed on (corpus 4, split into Corpus4Dev and
-// Corpus4Sealed). The convoy bundle is embedded for debugai demo, which
+// Corpus4Sealed), and the ride-* bundles of workload/ride, another such
+// workload (corpus 5, split into Corpus5Dev and Corpus5Sealed). The convoy bundle is embedded for debugai demo, which
 // replays it without root, network or a model.
 package incidents
 
