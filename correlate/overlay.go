@@ -40,7 +40,7 @@ type Overlay struct {
 	// the kernel's writeback threads) do not show on its own thread.
 	FsyncNS                     int64
 	TCPRetransmits, MajorFaults int64
-	BlockIOBytes                                 int64
+	BlockIOBytes                int64
 
 	// Events counts the assigned events of every type (anomaly records
 	// included).
