@@ -127,7 +127,7 @@ func Attribute(components []string, a, b [][]float64, cfg Config) (Attribution, 
 		return cmp.Compare(math.Abs(y.Delta), math.Abs(x.Delta))
 	})
 
-	res.KS, err = stattest.KS2Samp(totA, totB, stattest.DefaultKSOptions())
+	res.KS, err = stattest.KS2Samp(totA, totB, stattest.KSOptions{Alternative: stattest.TwoSided, Method: stattest.Bounded})
 	if err != nil {
 		return Attribution{}, fmt.Errorf("ks test of totals: %w", err)
 	}

@@ -102,7 +102,7 @@ func (x *index) gapHotspot(g gapCalls) ([]evidence.Finding, error) {
 	if len(baseGaps) == 0 {
 		return nil, nil
 	}
-	r, err := stattest.KS2Samp(floats(baseGaps), floats(curGaps), stattest.KSOptions{Alternative: stattest.Greater, Method: stattest.Auto})
+	r, err := stattest.KS2Samp(floats(baseGaps), floats(curGaps), stattest.KSOptions{Alternative: stattest.Greater, Method: stattest.Bounded})
 	if err != nil {
 		return nil, fmt.Errorf("gap hotspot test of %s: %w", hot.svc, err)
 	}

@@ -51,7 +51,7 @@ func (x *index) ioLatency() ([]evidence.Finding, error) {
 		if st.slowWith < c.MinSlowWithIO {
 			continue
 		}
-		r, err := stattest.KS2Samp(st.fastVals, st.slowVals, stattest.KSOptions{Alternative: stattest.Greater, Method: stattest.Auto})
+		r, err := stattest.KS2Samp(st.fastVals, st.slowVals, stattest.KSOptions{Alternative: stattest.Greater, Method: stattest.Bounded})
 		if err != nil {
 			return nil, fmt.Errorf("io latency test of %s: %w", x.epName[e], err)
 		}

@@ -137,7 +137,7 @@ func (x *index) networkGaps(g gapCalls) ([]evidence.Finding, error) {
 			}
 			continue
 		}
-		r, err := stattest.KS2Samp(floats(b.gaps), floats(e.gaps), stattest.KSOptions{Alternative: stattest.Greater, Method: stattest.Auto})
+		r, err := stattest.KS2Samp(floats(b.gaps), floats(e.gaps), stattest.KSOptions{Alternative: stattest.Greater, Method: stattest.Bounded})
 		if err != nil {
 			return nil, fmt.Errorf("network gap test of %s/%s: %w", k.calleeSvc, k.calleeOp, err)
 		}

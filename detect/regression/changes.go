@@ -137,7 +137,7 @@ func (s *series) changes(t0, tEnd int64, cfg Config) ([]change, error) {
 		c.atNS = c.lastNS + (c.nextNS-c.lastNS)/2
 		c.levelA, c.levelB = segLevel(c.before), segLevel(c.after)
 		x, y := s.values(c.before), s.values(c.after)
-		if c.ks, err = stattest.KS2Samp(x, y, stattest.DefaultKSOptions()); err != nil {
+		if c.ks, err = stattest.KS2Samp(x, y, stattest.KSOptions{Alternative: stattest.TwoSided, Method: stattest.Bounded}); err != nil {
 			return nil, fmt.Errorf("series %s: %w", s.name, err)
 		}
 		out = append(out, c)

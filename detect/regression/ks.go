@@ -83,7 +83,7 @@ func runKS(eps []Endpoint, isBase func(*evidence.Span) bool, spans []evidence.Sp
 	for i := range tests {
 		t := &tests[i]
 		x, y := durations(t.a), durations(t.b)
-		r, err := stattest.KS2Samp(x, y, stattest.DefaultKSOptions())
+		r, err := stattest.KS2Samp(x, y, stattest.KSOptions{Alternative: stattest.TwoSided, Method: stattest.Bounded})
 		if err != nil {
 			return nil, fmt.Errorf("ks %s: %w", t.ID(), err)
 		}

@@ -99,3 +99,30 @@ func TestBinomMatchesExactIntegers(t *testing.T) {
 		}
 	}
 }
+
+// Bounded counts exactly on small samples (as Auto) and switches to the
+// asymptotic distribution when n1·n2 passes MaxExactCells.
+func TestKSBoundedMethod(t *testing.T) {
+	mk := func(n int, shift float64) []float64 {
+		out := make([]float64, n)
+		for i := range out {
+			out[i] = float64(i%97) + shift
+		}
+		return out
+	}
+	small, err := KS2Samp(mk(200, 0), mk(300, 3), KSOptions{Alternative: TwoSided, Method: Bounded})
+	if err != nil {
+		t.Fatal(err)
+	}
+	auto, _ := KS2Samp(mk(200, 0), mk(300, 3), DefaultKSOptions())
+	if small.Method != Exact || small.PValue != auto.PValue {
+		t.Errorf("small samples: %+v, want Auto's exact result %+v", small, auto)
+	}
+	large, err := KS2Samp(mk(2000, 0), mk(3000, 3), KSOptions{Alternative: TwoSided, Method: Bounded})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if large.Method != Asymp {
+		t.Errorf("2000 x 3000 samples: method %s, want asymp", large.Method)
+	}
+}
