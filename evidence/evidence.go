@@ -227,6 +227,14 @@ type Span struct {
 // DurationNS is EndNS-StartNS.
 func (s *Span) DurationNS() int64 { return s.EndNS - s.StartNS }
 
+// HandedOffFrom reports whether s starts a job of its own rather than
+// continuing its parent's work: a consumer under a producer, or a span
+// that starts after its parent ended. Such a job is a unit of work of its
+// own (the ranking model's units, the endpoint an operation runs in).
+func (s *Span) HandedOffFrom(parent *Span) bool {
+	return s.Kind == KindConsumer && parent.Kind == KindProducer || s.StartNS >= parent.EndNS
+}
+
 // ID is the span's evidence ID: span:<trace>/<span>.
 func (s *Span) ID() string { return SpanEvidenceID(s.TraceID, s.SpanID) }
 

@@ -37,8 +37,7 @@ func EntryOperations(spans []evidence.Span) map[Op]string {
 		if !ok || p == i || spans[p].Service != s.Service {
 			return 0, false
 		}
-		ps := &spans[p]
-		if s.Kind == evidence.KindConsumer && ps.Kind == evidence.KindProducer || s.StartNS >= ps.EndNS {
+		if s.HandedOffFrom(&spans[p]) {
 			return 0, false
 		}
 		return p, true

@@ -354,7 +354,7 @@ func units(spans []evidence.Span, idx []int) []unit {
 		if p, ok := pos[sp.ParentSpanID]; ok && !sp.ParentSpanID.IsZero() && p != k {
 			parent[k] = p
 			ps := &spans[idx[p]]
-			if sp.Kind == evidence.KindConsumer && ps.Kind == evidence.KindProducer || sp.StartNS >= ps.EndNS {
+			if sp.HandedOffFrom(ps) {
 				detached[k] = true
 				jobs++
 			}

@@ -291,7 +291,7 @@ func (x *index) holderOperation(cv *convoy, calls []int32) (string, string) {
 
 // entryOf is the outermost span of i's service and unit of work on its
 // path to the root: the operation i runs in. A job handed off by a request
-// is a unit of its own (handedOff). A parent cycle ends the walk where it
+// is a unit of its own (evidence.Span.HandedOffFrom). A parent cycle ends the walk where it
 // closes.
 func (x *index) entryOf(i int32) int32 {
 	for range x.spans {
@@ -300,7 +300,7 @@ func (x *index) entryOf(i int32) int32 {
 			return i
 		}
 		p, ok := x.spanByID(s.TraceID, s.ParentSpanID)
-		if !ok || p == i || x.spans[p].Service != s.Service || handedOff(s, &x.spans[p]) {
+		if !ok || p == i || x.spans[p].Service != s.Service || s.HandedOffFrom(&x.spans[p]) {
 			return i
 		}
 		i = p
@@ -397,11 +397,4 @@ func clip(iv []interval, v interval, out *[]interval) int {
 		}
 	}
 	return len(*out)
-}
-
-// handedOff reports a span that starts a job of its own rather than
-// continuing its parent's work: a consumer under a producer, or a span
-// that starts after its parent ended (as detect/explain counts units).
-func handedOff(s, parent *evidence.Span) bool {
-	return s.Kind == evidence.KindConsumer && parent.Kind == evidence.KindProducer || s.StartNS >= parent.EndNS
 }
